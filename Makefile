@@ -1,0 +1,37 @@
+# The two commands of the README: `make test` and `make demo`.
+# Each sets up everything it needs by itself: Debian packages (graphviz,
+# Fashion-MNIST) through apt-get when missing, then a virtual environment
+# in .venv with the package and its test tools.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: test test-slow demo bench lint setup clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml scripts/install-system-packages.sh
+	bash scripts/install-system-packages.sh
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+test: setup
+	$(PY) -m pytest -q
+
+test-slow: setup
+	$(PY) -m pytest -q -m slow
+
+demo: setup
+	$(PY) examples/chain_rule.py
+
+bench: setup
+	$(PY) benchmarks/bench_engine.py
+	$(PY) benchmarks/bench_conv.py
+
+lint: setup
+	$(PY) -m ruff check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,869 @@
+"""The primitive ops and the Tensor methods built on them.
+
+Each primitive is a small `Function`: `forward` computes on numpy arrays,
+`backward` is the vector-Jacobian product written with Tensor ops, so it can
+itself be differentiated (higher-order gradients). Read a backward as the
+local rule of the chain rule: "given dL/dout, return dL/dinput".
+
+Broadcasting needs no code here: when an input was broadcast, the engine sums
+its gradient back to the input's shape (see `sum_to`).
+
+Everything else (sub-expressions like mean, var, softmax) is composed from
+these primitives, so its gradient comes for free.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .engine import Function, Tensor
+
+Axis = int | Sequence[int] | None
+
+# ---------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------
+
+
+def _constant(array: np.ndarray) -> Tensor:
+    """A tensor that never needs a gradient (masks, indices, ...)."""
+    return Tensor._make(array)
+
+
+def _as_tensor(value: Any, like: Tensor, op: str) -> Tensor:
+    """Turn the other operand of a binary op into a Tensor.
+
+    A Python number takes the tensor's dtype (as numpy's weak scalars do), so
+    `x * 2.0` keeps float32 a float32.
+    """
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, float) and like.data.dtype.kind == "f":
+        return _constant(np.array(value, dtype=like.data.dtype))  # the common case, made fast
+    if isinstance(value, (bool, int, float, np.number)):
+        return _constant(np.asarray(value, dtype=np.result_type(like.data, value)))
+    if isinstance(value, np.ndarray):
+        return Tensor(value)
+    raise TypeError(f"{op}: unsupported operand of type {type(value).__name__}; expected a Tensor or a number")
+
+
+def _normalize_axes(axis: Axis, ndim: int, op: str) -> tuple[int, ...]:
+    """axis (None, int or tuple, negatives allowed) -> sorted tuple of axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    result = []
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dimensions")
+        result.append(int(a) % ndim)
+    if len(set(result)) != len(result):
+        raise ValueError(f"{op}: repeated axis in {axis}")
+    return tuple(sorted(result))
+
+
+def _shape_arg(shape: tuple[Any, ...]) -> tuple[int, ...]:
+    """Accept both f(2, 3) and f((2, 3))."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return tuple(int(s) for s in shape)
+
+
+def _broadcast_error(op: str, *tensors: Tensor) -> ValueError:
+    shapes = " and ".join(str(t.shape) for t in tensors)
+    return ValueError(f"{op}: shapes {shapes} cannot be broadcast together")
+
+
+def _binary(cls: type[Function], a: Any, b: Any, op: str) -> Tensor:
+    if not isinstance(b, Tensor):
+        b = _as_tensor(b, a, op)
+    elif not isinstance(a, Tensor):
+        a = _as_tensor(a, b, op)
+    try:
+        return cls.apply(a, b)
+    except ValueError:
+        # numpy's message ("operands could not be broadcast...") names no op.
+        raise _broadcast_error(op, a, b) from None
+
+
+# ---------------------------------------------------------------------------
+# Elementwise binary primitives
+# ---------------------------------------------------------------------------
+
+
+class Add(Function):
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, g):
+        return g, g  # d(a+b)/da = d(a+b)/db = 1
+
+
+class Sub(Function):
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, g):
+        return g, -g
+
+
+class Mul(Function):
+    def forward(self, a, b):
+        return a * b
+
+    def backward(self, g):
+        a, b = self.parents
+        ga = g * b if self.needs_grad[0] else None  # d(ab)/da = b
+        gb = g * a if self.needs_grad[1] else None  # d(ab)/db = a
+        return ga, gb
+
+
+class Div(Function):
+    def forward(self, a, b):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return a / b
+
+    def backward(self, g):
+        a, b = self.parents
+        ga = g / b if self.needs_grad[0] else None
+        gb = -g * a / (b * b) if self.needs_grad[1] else None  # d(a/b)/db = -a/b^2
+        return ga, gb
+
+
+class Pow(Function):
+    def forward(self, a, b):
+        # A negative base with a fractional exponent is nan, as in numpy; no warning.
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return np.power(a, b)
+
+    def backward(self, g):
+        a, b = self.parents
+        ga = None
+        if self.needs_grad[0]:
+            power = b - 1
+            if (b.data == 0).any():
+                # a^0 = 1 has slope 0 everywhere, but 0 * 0^-1 would be nan at
+                # a = 0: use the power 0 there, so the slope is 0 * a^0 = 0.
+                power = where(b.data == 0, _constant(np.zeros((), dtype=power.dtype)), power)
+            ga = g * b * a**power  # d(a^b)/da = b a^(b-1)
+        # d(a^b)/db = a^b log(a): only computed when the exponent needs it, so a
+        # constant exponent never takes the log of a negative base.
+        gb = g * self.output * a.log() if self.needs_grad[1] else None
+        return ga, gb
+
+
+class Maximum(Function):
+    def forward(self, a, b):
+        return np.maximum(a, b)
+
+    def backward(self, g):
+        a, b = self.parents
+        # The larger input gets the gradient; a tie splits it evenly, as PyTorch does.
+        to_a = (a.data > b.data) + 0.5 * (a.data == b.data)
+        to_a = _constant(to_a.astype(g.dtype))
+        return g * to_a, g * (1 - to_a)
+
+
+def add(a: Any, b: Any) -> Tensor:
+    """a + b, with broadcasting."""
+    return _binary(Add, a, b, "add")
+
+
+def sub(a: Any, b: Any) -> Tensor:
+    """a - b, with broadcasting."""
+    return _binary(Sub, a, b, "sub")
+
+
+def mul(a: Any, b: Any) -> Tensor:
+    """a * b elementwise, with broadcasting."""
+    return _binary(Mul, a, b, "mul")
+
+
+def div(a: Any, b: Any) -> Tensor:
+    """a / b elementwise, with broadcasting."""
+    return _binary(Div, a, b, "div")
+
+
+def pow(a: Any, b: Any) -> Tensor:  # noqa: A001 - the name everyone knows
+    """a ** b elementwise; the exponent gets a gradient only if it requires one."""
+    return _binary(Pow, a, b, "pow")
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    """Elementwise maximum; at ties the gradient is split evenly."""
+    return _binary(Maximum, a, b, "maximum")
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    """Elementwise minimum; at ties the gradient is split evenly."""
+    if not isinstance(a, Tensor):
+        a = _as_tensor(a, b, "minimum")
+    if not isinstance(b, Tensor):
+        b = _as_tensor(b, a, "minimum")
+    return -maximum(-a, -b)
+
+
+# ---------------------------------------------------------------------------
+# Elementwise unary primitives
+# ---------------------------------------------------------------------------
+
+
+class Neg(Function):
+    def forward(self, x):
+        return -x
+
+    def backward(self, g):
+        return (-g,)
+
+
+class Exp(Function):
+    def forward(self, x):
+        # Large x gives inf and very negative x gives 0, without warnings.
+        with np.errstate(over="ignore", under="ignore"):
+            return np.exp(x)
+
+    def backward(self, g):
+        return (g * self.output,)  # d(e^x)/dx = e^x, the output itself
+
+
+class Log(Function):
+    def forward(self, x):
+        # log(0) = -inf and log(-1) = nan, as in numpy, but without warnings.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(x)
+
+    def backward(self, g):
+        (x,) = self.parents
+        return (g / x,)
+
+
+class Abs(Function):
+    def forward(self, x):
+        return np.abs(x)
+
+    def backward(self, g):
+        (x,) = self.parents
+        return (g * _constant(np.sign(x.data)),)  # sign(0) = 0, as in PyTorch
+
+
+class Sigmoid(Function):
+    def forward(self, x):
+        # exp of a negative number never overflows: for x >= 0 use
+        # 1 / (1 + e^-x), for x < 0 the equal form e^x / (1 + e^x).
+        # (e^-|x| may underflow to 0, which is the right limit.)
+        with np.errstate(under="ignore"):
+            e = np.exp(-np.abs(x))
+        return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+    def backward(self, g):
+        s = self.output
+        return (g * s * (1 - s),)  # sigma' = sigma (1 - sigma)
+
+
+class Tanh(Function):
+    def forward(self, x):
+        return np.tanh(x)
+
+    def backward(self, g):
+        t = self.output
+        return (g * (1 - t * t),)  # tanh' = 1 - tanh^2
+
+
+class Relu(Function):
+    def forward(self, x):
+        return np.maximum(x, 0)
+
+    def backward(self, g):
+        (x,) = self.parents
+        # The gradient passes where x > 0; at exactly 0 it is 0 (as in PyTorch).
+        return (g * _constant((x.data > 0).astype(g.dtype)),)
+
+
+class Clip(Function):
+    def forward(self, x, lo=None, hi=None):
+        return np.clip(x, lo, hi)
+
+    def backward(self, g):
+        (x,) = self.parents
+        lo, hi = self.settings["lo"], self.settings["hi"]
+        inside = np.ones(x.shape, dtype=bool)
+        if lo is not None:
+            inside &= x.data >= lo
+        if hi is not None:
+            inside &= x.data <= hi
+        return (g * _constant(inside.astype(g.dtype)),)
+
+
+class Cast(Function):
+    def forward(self, x, dtype=None):
+        return x.astype(dtype)
+
+    def backward(self, g):
+        return (g.astype(self.parents[0].dtype),)
+
+
+def neg(x: Tensor) -> Tensor:
+    """-x."""
+    return Neg.apply(x)
+
+
+def exp(x: Tensor) -> Tensor:
+    """e^x elementwise."""
+    return Exp.apply(x)
+
+
+def log(x: Tensor) -> Tensor:
+    """Natural logarithm; log(0) = -inf without a warning."""
+    return Log.apply(x)
+
+
+def sqrt(x: Tensor) -> Tensor:
+    """Square root, as x ** 0.5."""
+    return pow(x, 0.5)
+
+
+def abs(x: Tensor) -> Tensor:  # noqa: A001
+    """|x| elementwise; the gradient at 0 is 0."""
+    return Abs.apply(x)
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    """1 / (1 + e^-x), computed without overflow for any x."""
+    return Sigmoid.apply(x)
+
+
+def tanh(x: Tensor) -> Tensor:
+    """Hyperbolic tangent."""
+    return Tanh.apply(x)
+
+
+def relu(x: Tensor) -> Tensor:
+    """max(x, 0); the gradient at 0 is 0."""
+    return Relu.apply(x)
+
+
+def clip(x: Tensor, lo: float | None = None, hi: float | None = None) -> Tensor:
+    """Limit values to [lo, hi]; the gradient is 1 inside (bounds included), 0 outside."""
+    if lo is None and hi is None:
+        raise ValueError("clip: give at least one of lo and hi")
+    if lo is not None and hi is not None and lo > hi:
+        raise ValueError(f"clip: lo={lo} is greater than hi={hi}")
+    return Clip.apply(x, lo=lo, hi=hi)
+
+
+def astype(x: Tensor, dtype: Any) -> Tensor:
+    """Convert to another dtype; the gradient is converted back."""
+    dtype = np.dtype(dtype)
+    if dtype == x.dtype:
+        return x
+    if x.requires_grad and dtype.kind != "f":
+        return Tensor._make(x.data.astype(dtype))  # integers carry no gradient
+    return Cast.apply(x, dtype=dtype)
+
+
+# ---------------------------------------------------------------------------
+# Reductions
+# ---------------------------------------------------------------------------
+
+
+class Sum(Function):
+    def forward(self, x, axis=None, keepdims=False):
+        return np.sum(x, axis=axis, keepdims=keepdims)
+
+    def backward(self, g):
+        (x,) = self.parents
+        # Every input element contributed with weight 1: copy g back over the
+        # reduced axes.
+        if not self.settings["keepdims"]:
+            g = g.reshape(_kept_shape(x.shape, self.settings["axis"]))
+        return (g.broadcast_to(x.shape),)
+
+
+class Max(Function):
+    def forward(self, x, axis=None, keepdims=False):
+        return np.max(x, axis=axis, keepdims=keepdims)
+
+    def backward(self, g):
+        (x,) = self.parents
+        axes = self.settings["axis"]
+        if not self.settings["keepdims"]:
+            g = g.reshape(_kept_shape(x.shape, axes))
+        # Only the maximum of each reduced slice gets the gradient; with ties,
+        # the first one (as numpy's argmax picks).
+        return (g.broadcast_to(x.shape) * _constant(_first_max_mask(x.data, axes)),)
+
+
+def _kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def _first_max_mask(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """1.0 at the first maximum of every slice over `axes`, 0.0 elsewhere."""
+    kept = [i for i in range(x.ndim) if i not in axes]
+    # Bring the reduced axes to the end and merge them into one.
+    moved = np.transpose(x, kept + list(axes))
+    flat = moved.reshape(moved.shape[: len(kept)] + (-1,))
+    first = np.argmax(flat, axis=-1)[..., None]
+    mask = np.zeros(flat.shape, dtype=x.dtype)
+    np.put_along_axis(mask, first, 1, axis=-1)
+    mask = mask.reshape(moved.shape)
+    return np.transpose(mask, np.argsort(kept + list(axes)))
+
+
+def argmax(x: Tensor, axis: int | None = None) -> Tensor:
+    """Index of the first maximum (an integer tensor, no gradient)."""
+    return Tensor._make(np.argmax(x.data, axis=axis))
+
+
+def argmin(x: Tensor, axis: int | None = None) -> Tensor:
+    """Index of the first minimum (an integer tensor, no gradient)."""
+    return Tensor._make(np.argmin(x.data, axis=axis))
+
+
+def _reduce(cls: type[Function], x: Tensor, axis: Axis, keepdims: bool, op: str) -> Tensor:
+    axes = _normalize_axes(axis, x.ndim, op)
+    if cls is Max and x.size == 0:
+        raise ValueError(f"{op}: cannot reduce an empty tensor of shape {x.shape}")
+    return cls.apply(x, axis=axes, keepdims=keepdims)
+
+
+def sum(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Sum over `axis` (None: all axes; int or tuple; negatives allowed)."""
+    return _reduce(Sum, x, axis, keepdims, "sum")
+
+
+def max(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Maximum over `axis`; the gradient goes to the first maximum of each slice."""
+    return _reduce(Max, x, axis, keepdims, "max")
+
+
+def min(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Minimum over `axis`, as -max(-x); the gradient goes to the first minimum."""
+    return -_reduce(Max, -x, axis, keepdims, "min")
+
+
+def mean(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    """Mean over `axis`: the sum divided by the number of elements reduced."""
+    axes = _normalize_axes(axis, x.ndim, "mean")
+    count = math.prod(x.shape[a] for a in axes)
+    return sum(x, axes, keepdims) / count
+
+
+def var(x: Tensor, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
+    """Variance over `axis`, numpy's way: mean squared deviation, divided by N - ddof."""
+    axes = _normalize_axes(axis, x.ndim, "var")
+    count = math.prod(x.shape[a] for a in axes)
+    if count - ddof <= 0:
+        raise ValueError(f"var: ddof={ddof} leaves no degrees of freedom for {count} elements")
+    deviation = x - mean(x, axes, keepdims=True)
+    return sum(deviation * deviation, axes, keepdims) / (count - ddof)
+
+
+# ---------------------------------------------------------------------------
+# Shape and movement primitives
+# ---------------------------------------------------------------------------
+
+
+class Reshape(Function):
+    def forward(self, x, shape=()):
+        return x.reshape(shape)
+
+    def backward(self, g):
+        return (g.reshape(self.parents[0].shape),)
+
+
+class Permute(Function):
+    def forward(self, x, axes=()):
+        return np.transpose(x, axes)
+
+    def backward(self, g):
+        # Undo the permutation: the inverse of `axes` is its argsort.
+        return (g.transpose(tuple(np.argsort(self.settings["axes"]))),)
+
+
+class BroadcastTo(Function):
+    def forward(self, x, shape=()):
+        return np.broadcast_to(x, shape)
+
+    def backward(self, g):
+        return (sum_to(g, self.parents[0].shape),)  # copies add up
+
+
+class Pad(Function):
+    def forward(self, x, pad_width=(), value=0.0):
+        return np.pad(x, pad_width, mode="constant", constant_values=value)
+
+    def backward(self, g):
+        # Padding added constants: the gradient of the input is the middle part.
+        x = self.parents[0]
+        widths = self.settings["pad_width"]
+        inner = tuple(slice(before, before + n) for (before, _), n in zip(widths, x.shape, strict=True))
+        return (g[inner],)
+
+
+class GetItem(Function):
+    def forward(self, x, index=None):
+        return x[index]
+
+    def backward(self, g):
+        return (ScatterAdd.apply(g, shape=self.parents[0].shape, index=self.settings["index"]),)
+
+
+class ScatterAdd(Function):
+    """zeros(shape) with g added at x[index]: the VJP of indexing."""
+
+    def forward(self, g, shape=(), index=None):
+        out = np.zeros(shape, dtype=g.dtype)
+        if _is_basic_index(index):
+            out[index] = g  # slices never repeat a position
+        else:
+            np.add.at(out, index, g)  # an integer array may repeat one
+        return out
+
+    def backward(self, gg):
+        return (gg[self.settings["index"]],)
+
+
+class Concatenate(Function):
+    def forward(self, *arrays, axis=0):
+        return np.concatenate(arrays, axis=axis)
+
+    def backward(self, g):
+        # Each input gets back its own slice along the axis.
+        axis = self.settings["axis"]
+        grads, start = [], 0
+        for p in self.parents:
+            index = (slice(None),) * axis + (slice(start, start + p.shape[axis]),)
+            grads.append(g[index])
+            start += p.shape[axis]
+        return tuple(grads)
+
+
+class Where(Function):
+    def forward(self, a, b, condition=None):
+        return np.where(condition, a, b)
+
+    def backward(self, g):
+        condition = self.settings["condition"]
+        zero = _constant(np.zeros((), dtype=g.dtype))
+        ga = where(condition, g, zero) if self.needs_grad[0] else None
+        gb = where(condition, zero, g) if self.needs_grad[1] else None
+        return ga, gb
+
+
+def _is_basic_index(index: Any) -> bool:
+    items = index if isinstance(index, tuple) else (index,)
+    return not any(isinstance(i, np.ndarray) and i.dtype != bool for i in items)
+
+
+def _resolve_shape(shape: tuple[int, ...], x: Tensor) -> tuple[int, ...]:
+    """Fill in a -1 entry and check that the element count is unchanged."""
+    error = ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} elements) into {shape}")
+    unknown = [i for i, n in enumerate(shape) if n == -1]
+    if len(unknown) > 1 or any(n < -1 for n in shape):
+        raise error
+    known = math.prod(n for n in shape if n != -1)
+    if unknown:
+        if known == 0 or x.size % known:
+            raise error
+        shape = shape[: unknown[0]] + (x.size // known,) + shape[unknown[0] + 1 :]
+    if math.prod(shape) != x.size:
+        raise error
+    return shape
+
+
+def reshape(x: Tensor, *shape: Any) -> Tensor:
+    """Same data, new shape (one entry may be -1)."""
+    new_shape = _resolve_shape(_shape_arg(shape), x)
+    if new_shape == x.shape:
+        return x
+    return Reshape.apply(x, shape=new_shape)
+
+
+def transpose(x: Tensor, *axes: Any) -> Tensor:
+    """Permute the axes, numpy's way: no arguments reverses them."""
+    axes = tuple(reversed(range(x.ndim))) if not axes else _shape_arg(axes)
+    in_range = all(-x.ndim <= a < x.ndim for a in axes)
+    if not in_range or sorted(a % x.ndim for a in axes) != list(range(x.ndim)):
+        raise ValueError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of shape {x.shape}")
+    axes = tuple(a % x.ndim for a in axes)
+    if axes == tuple(range(x.ndim)):
+        return x
+    return Permute.apply(x, axes=axes)
+
+
+def broadcast_to(x: Tensor, *shape: Any) -> Tensor:
+    """Repeat along size-1 (or new leading) axes to `shape`; the gradient sums them back."""
+    shape = _shape_arg(shape)
+    if shape == x.shape:
+        return x
+    try:
+        np.broadcast_shapes(x.shape, shape)
+        if len(shape) < x.ndim or np.broadcast_shapes(x.shape, shape) != shape:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"broadcast_to: cannot broadcast a tensor of shape {x.shape} to {shape}") from None
+    return BroadcastTo.apply(x, shape=shape)
+
+
+def sum_to(x: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """Sum `x` down to `shape`: the reverse of broadcasting `shape` up to x.shape."""
+    shape = tuple(shape)
+    if x.shape == shape:
+        return x
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
+    return sum(x, axes, keepdims=True).reshape(shape)
+
+
+def squeeze(x: Tensor, axis: Axis = None) -> Tensor:
+    """Remove size-1 axes (all of them, or the ones named)."""
+    if axis is None:
+        axes = tuple(i for i, n in enumerate(x.shape) if n == 1)
+    else:
+        axes = _normalize_axes(axis, x.ndim, "squeeze")
+        for a in axes:
+            if x.shape[a] != 1:
+                raise ValueError(f"squeeze: axis {a} of shape {x.shape} has size {x.shape[a]}, not 1")
+    return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
+
+
+def unsqueeze(x: Tensor, axis: int) -> Tensor:
+    """Insert a size-1 axis at position `axis` (negative counts from the end of the result)."""
+    ndim = x.ndim + 1
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"unsqueeze: axis {axis} is out of range for a result with {ndim} dimensions")
+    axis %= ndim
+    return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
+
+
+def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge axes start_dim..end_dim into one (all of them by default)."""
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    (start,) = _normalize_axes(start_dim, x.ndim, "flatten")
+    (end,) = _normalize_axes(end_dim, x.ndim, "flatten")
+    if start > end:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {x.shape}")
+    merged = math.prod(x.shape[start : end + 1])
+    return reshape(x, x.shape[:start] + (merged,) + x.shape[end + 1 :])
+
+
+def pad(x: Tensor, pad_width: Any, value: float = 0.0) -> Tensor:
+    """Pad with a constant, numpy's way: pad_width is an int, a (before, after)
+    pair, or one pair per axis."""
+    try:
+        widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (x.ndim, 2))
+    except ValueError:
+        raise ValueError(f"pad: pad_width {pad_width!r} does not fit a tensor of shape {x.shape}") from None
+    if (widths < 0).any():
+        raise ValueError(f"pad: pad_width {pad_width!r} has a negative width")
+    widths = tuple((int(a), int(b)) for a, b in widths)
+    return Pad.apply(x, pad_width=widths, value=value)
+
+
+def _normalize_index(index: Any) -> Any:
+    """Tensors and lists used as indices become numpy arrays."""
+    items = index if isinstance(index, tuple) else (index,)
+    result = []
+    for item in items:
+        if isinstance(item, Tensor):
+            item = item.data
+        elif isinstance(item, list):
+            item = np.asarray(item)
+        if isinstance(item, np.ndarray) and item.dtype.kind not in "iub":
+            raise TypeError(f"getitem: index arrays must be integer or boolean, got dtype {item.dtype}")
+        result.append(item)
+    return tuple(result) if isinstance(index, tuple) or len(result) != 1 else result[0]
+
+
+def getitem(x: Tensor, index: Any) -> Tensor:
+    """x[index]: ints, slices (with steps), None, Ellipsis, integer arrays, boolean masks."""
+    index = _normalize_index(index)
+    try:
+        return GetItem.apply(x, index=index)
+    except IndexError as error:
+        raise IndexError(f"getitem: index {index!r} does not fit a tensor of shape {x.shape}: {error}") from None
+
+
+def where(condition: Any, a: Any, b: Any) -> Tensor:
+    """Elementwise `a if condition else b`; each side's gradient flows where it was picked."""
+    condition = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        a = Tensor(np.asarray(a, dtype=np.float32) if isinstance(a, (int, float)) else a)
+    if not isinstance(a, Tensor):
+        a = _as_tensor(a, b, "where")
+    if not isinstance(b, Tensor):
+        b = _as_tensor(b, a, "where")
+    try:
+        np.broadcast_shapes(condition.shape, a.shape, b.shape)
+    except ValueError:
+        raise ValueError(
+            f"where: condition {condition.shape}, a {a.shape} and b {b.shape} cannot be broadcast together"
+        ) from None
+    return Where.apply(a, b, condition=condition)
+
+
+def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis."""
+    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("concatenate: need at least one tensor")
+    first = tensors[0]
+    if first.ndim == 0:
+        raise ValueError("concatenate: zero-dimensional tensors cannot be concatenated; use stack")
+    (axis,) = _normalize_axes(axis, first.ndim, "concatenate")
+    for i, t in enumerate(tensors):
+        if t.ndim != first.ndim or any(t.shape[d] != first.shape[d] for d in range(t.ndim) if d != axis):
+            shapes = ", ".join(str(s.shape) for s in tensors)
+            raise ValueError(
+                f"concatenate: tensor {i} has shape {t.shape}, which does not match along axes other "
+                f"than {axis} (shapes: {shapes})"
+            )
+    return Concatenate.apply(*tensors, axis=axis)
+
+
+def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+    """Join same-shape tensors along a new axis."""
+    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("stack: need at least one tensor")
+    for i, t in enumerate(tensors):
+        if t.shape != tensors[0].shape:
+            raise ValueError(f"stack: tensor {i} has shape {t.shape}, tensor 0 has shape {tensors[0].shape}")
+    return concatenate([unsqueeze(t, axis) for t in tensors], axis=axis % (tensors[0].ndim + 1))
+
+
+# ---------------------------------------------------------------------------
+# Matrix product
+# ---------------------------------------------------------------------------
+
+
+class MatMul(Function):
+    """a @ b for a and b of at least two dimensions (batched, broadcasting)."""
+
+    def forward(self, a, b):
+        return np.matmul(a, b)
+
+    def backward(self, g):
+        a, b = self.parents
+        # C = A B  =>  dL/dA = dL/dC B^T,  dL/dB = A^T dL/dC   (per batch element).
+        ga = g @ b.swapaxes(-1, -2) if self.needs_grad[0] else None
+        gb = a.swapaxes(-1, -2) @ g if self.needs_grad[1] else None
+        return ga, gb
+
+
+def matmul(a: Tensor, b: Tensor) -> Tensor:
+    """Matrix product with numpy's rules: 1-D, 2-D and batched (broadcast) operands."""
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
+        raise TypeError(f"matmul: operands must be Tensors, got {type(a).__name__} and {type(b).__name__}")
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul: operands must have at least one dimension, got shapes {a.shape} and {b.shape}")
+    if a.shape[-1] != b.shape[0 if b.ndim == 1 else -2]:
+        inner_b = b.shape[0 if b.ndim == 1 else -2]
+        raise ValueError(
+            f"matmul: shapes {a.shape} and {b.shape} do not match: inner dimensions {a.shape[-1]} and {inner_b} differ"
+        )
+    # A 1-D operand is a row (on the left) or a column (on the right) vector
+    # whose extra axis is removed from the result afterwards.
+    a2 = reshape(a, (1, a.shape[0])) if a.ndim == 1 else a
+    b2 = reshape(b, (b.shape[0], 1)) if b.ndim == 1 else b
+    try:
+        out = MatMul.apply(a2, b2)
+    except ValueError:
+        raise ValueError(f"matmul: batch dimensions of shapes {a.shape} and {b.shape} cannot be broadcast") from None
+    if b.ndim == 1:
+        out = squeeze(out, -1)
+    if a.ndim == 1:
+        out = squeeze(out, -2 if b.ndim > 1 else -1)
+    return out
+
+
+def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
+    """Exchange two axes."""
+    axes = list(range(x.ndim))
+    (i,) = _normalize_axes(axis1, x.ndim, "swapaxes")
+    (j,) = _normalize_axes(axis2, x.ndim, "swapaxes")
+    axes[i], axes[j] = axes[j], axes[i]
+    return transpose(x, tuple(axes))
+
+
+# ---------------------------------------------------------------------------
+# Tensor methods: each line binds a method to one of the functions above.
+# ---------------------------------------------------------------------------
+
+
+def _reflected(function):
+    def method(self, other):
+        return function(other, self)
+
+    return method
+
+
+def _comparison(ufunc):
+    def method(self, other):
+        other = other.data if isinstance(other, Tensor) else other
+        return Tensor._make(ufunc(self.data, other))
+
+    return method
+
+
+Tensor.__add__ = add
+Tensor.__radd__ = _reflected(add)
+Tensor.__sub__ = sub
+Tensor.__rsub__ = _reflected(sub)
+Tensor.__mul__ = mul
+Tensor.__rmul__ = _reflected(mul)
+Tensor.__truediv__ = div
+Tensor.__rtruediv__ = _reflected(div)
+Tensor.__pow__ = pow
+Tensor.__rpow__ = _reflected(pow)
+Tensor.__matmul__ = matmul
+Tensor.__rmatmul__ = _reflected(matmul)
+Tensor.__neg__ = neg
+Tensor.__getitem__ = getitem
+# Comparisons give boolean tensors, which carry no gradient.
+Tensor.__lt__ = _comparison(np.less)
+Tensor.__le__ = _comparison(np.less_equal)
+Tensor.__gt__ = _comparison(np.greater)
+Tensor.__ge__ = _comparison(np.greater_equal)
+Tensor.__eq__ = _comparison(np.equal)
+Tensor.__ne__ = _comparison(np.not_equal)
+Tensor.__hash__ = lambda self: id(self)
+# numpy must not compute `ndarray + tensor` itself (through __array__), which
+# would return a plain array and silently drop the graph: refusing ufuncs makes
+# Python call the tensor's reflected method (__radd__, ...) instead.
+Tensor.__array_ufunc__ = None
+
+Tensor.__abs__ = abs
+Tensor.exp = exp
+Tensor.log = log
+Tensor.sqrt = sqrt
+Tensor.abs = abs
+Tensor.sigmoid = sigmoid
+Tensor.tanh = tanh
+Tensor.relu = relu
+Tensor.clip = clip
+Tensor.astype = astype
+Tensor.sum = sum
+Tensor.mean = mean
+Tensor.max = max
+Tensor.min = min
+Tensor.var = var
+Tensor.matmul = matmul
+Tensor.reshape = reshape
+Tensor.transpose = transpose
+Tensor.permute = transpose
+Tensor.swapaxes = swapaxes
+Tensor.T = property(lambda self: transpose(self))
+Tensor.flatten = flatten
+Tensor.broadcast_to = broadcast_to
+Tensor.squeeze = squeeze
+Tensor.unsqueeze = unsqueeze
+Tensor.pad = pad
+Tensor.argmax = argmax
+Tensor.argmin = argmin
