@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import weakref
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -95,8 +96,8 @@ def _as_array(data: Any, dtype: Any = None) -> np.ndarray:
     """
     if isinstance(data, Tensor):
         data = data.data
-    if isinstance(data, np.ndarray):
-        array = data
+    if isinstance(data, (np.ndarray, np.generic)):
+        array = np.asarray(data)
     else:
         array = np.asarray(data)
         if array.dtype == np.float64:
@@ -302,7 +303,10 @@ class Function:
     def apply(cls, *inputs: Tensor, **settings: Any) -> Tensor:
         """Run the op forward, and record it if any input requires grad."""
         fn = cls()
-        out = Tensor._make(fn.forward(*[t.data for t in inputs], **settings))
+        data = fn.forward(*[t.data for t in inputs], **settings)
+        if type(data) is not np.ndarray:  # numpy returns scalars for 0-d results
+            data = np.asarray(data)
+        out = Tensor._make(data)
         if _GradMode.enabled:
             needs_grad = tuple([t.requires_grad for t in inputs])
             if True in needs_grad:

@@ -15,7 +15,8 @@ larger than the tolerances.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -135,7 +136,7 @@ def _check_elements(index, tensor, analytic, projected_output, eps, atol, rtol) 
     position = tuple(int(k) for k in worst)
     return (
         f"gradcheck: gradient of input {index} (shape {tensor.shape}) is wrong at element {position}: "
-        f"analytic {analytic[worst]!r}, numerical {numerical[worst]!r} "
+        f"analytic {float(analytic[worst])!r}, numerical {float(numerical[worst])!r} "
         f"(atol={atol}, rtol={rtol}, eps={eps})"
     )
 

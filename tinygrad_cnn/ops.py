@@ -85,9 +85,14 @@ def _binary(cls: type[Function], a: Any, b: Any, op: str) -> Tensor:
         a = _as_tensor(a, b, op)
     try:
         return cls.apply(a, b)
-    except ValueError:
+    except ValueError as error:
         # numpy's message ("operands could not be broadcast...") names no op.
-        raise _broadcast_error(op, a, b) from None
+        try:
+            np.broadcast_shapes(a.shape, b.shape)
+        except ValueError:
+            raise _broadcast_error(op, a, b) from None
+        # The shapes fit: some other problem (e.g. an integer to a negative power).
+        raise ValueError(f"{op}: shapes {a.shape} and {b.shape} (dtypes {a.dtype}, {b.dtype}): {error}") from None
 
 
 # ---------------------------------------------------------------------------

@@ -1,0 +1,183 @@
+"""Benchmark of the autograd engine's own overhead, against PyTorch autograd.
+
+1. Per-node overhead: a chain of 200 ops (adds and multiplies alternating) on
+   4-element float32 tensors, forward + backward. With tensors this small the
+   arithmetic is negligible, so the time per node is the cost of the engine:
+   making Tensors and Function nodes, the topological sort, the VJP calls.
+2. A 100,000-op chain: the time of backward alone (the graph is built first).
+
+Timings are medians over repeats, with ours and PyTorch's runs interleaved so
+that both see the same machine load. The PyTorch columns are skipped when
+PyTorch is not installed.
+
+    python benchmarks/bench_engine.py            # the table
+    python benchmarks/bench_engine.py --profile  # where the time goes in (1)
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import tinygrad_cnn as tg  # noqa: E402
+
+try:
+    import torch
+except ImportError:  # the PyTorch columns are optional
+    torch = None
+
+CHAIN_OPS = 200
+LONG_CHAIN_OPS = 100_000
+
+
+# ---------------------------------------------------------------------------
+# The workloads, written the same way for both libraries
+# ---------------------------------------------------------------------------
+
+
+def ours_small_chain() -> None:
+    x = tg.Tensor(np.ones(4, dtype=np.float32), requires_grad=True)
+    shift = tg.Tensor(np.full(4, 0.5, dtype=np.float32))
+    scale = tg.Tensor(np.full(4, 0.999, dtype=np.float32))
+    y = x
+    for _ in range(CHAIN_OPS // 2):
+        y = y + shift
+        y = y * scale
+    y.backward(np.ones(4, dtype=np.float32))
+
+
+def torch_small_chain() -> None:
+    x = torch.ones(4, requires_grad=True)
+    shift = torch.full((4,), 0.5)
+    scale = torch.full((4,), 0.999)
+    y = x
+    for _ in range(CHAIN_OPS // 2):
+        y = y + shift
+        y = y * scale
+    y.backward(torch.ones(4))
+
+
+def ours_long_chain() -> Callable[[], None]:
+    """Build the graph; return the backward call to be timed."""
+    x = tg.Tensor(np.ones(4, dtype=np.float32), requires_grad=True)
+    y = x
+    for _ in range(LONG_CHAIN_OPS // 2):
+        y = y + 0.5
+        y = y * 0.999
+    return lambda: y.backward(np.ones(4, dtype=np.float32))
+
+
+def torch_long_chain() -> Callable[[], None]:
+    x = torch.ones(4, requires_grad=True)
+    y = x
+    for _ in range(LONG_CHAIN_OPS // 2):
+        y = y + 0.5
+        y = y * 0.999
+    return lambda: y.backward(torch.ones(4))
+
+
+# ---------------------------------------------------------------------------
+# Timing
+# ---------------------------------------------------------------------------
+
+
+def seconds(fn: Callable[[], None]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def interleaved_medians(contenders: dict[str, Callable[[], float]], repeats: int) -> dict[str, float]:
+    """Run each contender once per round, `repeats` rounds; median of each."""
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(repeats):
+        for name, run in contenders.items():
+            times[name].append(run())
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def bench_per_node(repeats: int) -> dict[str, float]:
+    """Microseconds per node (forward + backward) of the 200-op chain."""
+    contenders = {"ours": lambda: seconds(ours_small_chain)}
+    if torch is not None:
+        contenders["torch"] = lambda: seconds(torch_small_chain)
+    for run in contenders.values():  # warm up
+        for _ in range(5):
+            run()
+    medians = interleaved_medians(contenders, repeats)
+    return {name: 1e6 * t / CHAIN_OPS for name, t in medians.items()}
+
+
+def bench_long_chain(repeats: int) -> dict[str, float]:
+    """Seconds for backward through the 100,000-op chain."""
+
+    def timed_backward(build: Callable[[], Callable[[], None]]) -> Callable[[], float]:
+        def run() -> float:
+            backward = build()
+            time.sleep(0.2)  # let the other library's threads settle
+            return seconds(backward)
+
+        return run
+
+    contenders = {"ours": timed_backward(ours_long_chain)}
+    if torch is not None:
+        contenders["torch"] = timed_backward(torch_long_chain)
+    return interleaved_medians(contenders, repeats)
+
+
+def print_table(per_node: dict[str, float], long_chain: dict[str, float]) -> None:
+    rows = [
+        (f"per node, {CHAIN_OPS}-op chain, fwd+bwd (us)", per_node),
+        (f"backward of {LONG_CHAIN_OPS:,}-op chain (s)", long_chain),
+    ]
+    print(f"{'benchmark':<44} {'ours':>10} {'torch':>10} {'ours/torch':>11}")
+    for label, result in rows:
+        ours = result["ours"]
+        if "torch" in result:
+            print(f"{label:<44} {ours:>10.3g} {result['torch']:>10.3g} {ours / result['torch']:>10.2f}x")
+        else:
+            print(f"{label:<44} {ours:>10.3g} {'-':>10} {'-':>11}")
+
+
+def profile_per_node(rounds: int) -> None:
+    """cProfile of the 200-op chain: which functions take the time."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(rounds):
+        ours_small_chain()
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("tottime").print_stats(15)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=51, help="rounds for the per-node benchmark")
+    parser.add_argument("--long-repeats", type=int, default=3, help="rounds for the long-chain benchmark")
+    parser.add_argument("--profile", action="store_true", help="profile the per-node benchmark instead")
+    args = parser.parse_args()
+
+    if args.profile:
+        profile_per_node(rounds=200)
+        return
+    if torch is not None:
+        torch.set_num_threads(2)
+        print(f"numpy {np.__version__}, torch {torch.__version__} (2 threads)")
+    else:
+        print(f"numpy {np.__version__}; PyTorch not installed, its columns are skipped")
+    per_node = bench_per_node(args.repeats)
+    long_chain = bench_long_chain(args.long_repeats)
+    print_table(per_node, long_chain)
+
+
+if __name__ == "__main__":
+    main()
