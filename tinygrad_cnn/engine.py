@@ -325,11 +325,12 @@ class Function:
         """Free what was saved for backward, keeping names and shapes for drawing.
 
         Inputs made by other ops are replaced by stubs that hold no values,
-        so their arrays can be freed; leaves (parameters, data) are kept.
+        so their arrays can be freed; leaves (parameters, data) and tensors
+        that asked to keep their gradient (`retain_grad`) are kept.
         """
         parents = []
         for p in self.parents:
-            if p._ctx is None:
+            if p._ctx is None or p._retains_grad:
                 parents.append(p)
             else:
                 parents.append(_ReleasedTensor(p))
