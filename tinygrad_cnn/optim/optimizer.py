@@ -1,0 +1,219 @@
+"""The `Optimizer` base class: parameter groups, the step loop, saving and loading.
+
+An optimizer holds the parameters to train in *parameter groups*: lists of
+parameters that share hyperparameters (a group can have its own lr, say for
+a pretrained backbone). `step()` reads each parameter's `.grad` and updates
+its `.data` in place; what an update is belongs to the subclass
+(`_update`). Anything an optimizer remembers between steps (momentum
+buffers, Adam's moments, step counts) is kept per parameter in `self.state`.
+"""
+
+from __future__ import annotations
+
+import copy
+import numbers
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from ..engine import Tensor, enable_grad, no_grad
+
+
+class Optimizer:
+    """Base class of the optimizers.
+
+    `params`: an iterable of Tensors (e.g. `model.parameters()`), or of dicts
+    `{"params": [...], "lr": ...}` that each make a parameter group with its
+    own settings; settings a group does not give come from `defaults`.
+    """
+
+    def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
+        if isinstance(params, Tensor):
+            raise TypeError(
+                f"{self._op}: params must be an iterable of Tensors or of dicts, got a single Tensor; "
+                "wrap it in a list"
+            )
+        self.defaults = dict(defaults)
+        self.param_groups: list[dict[str, Any]] = []
+        # state[param] -> dict of what the optimizer remembers about it.
+        # Tensors hash by identity, so each parameter is its own key.
+        self.state: dict[Tensor, dict[str, Any]] = {}
+        groups = list(params)
+        if not groups:
+            raise ValueError(f"{self._op}: got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    @property
+    def _op(self) -> str:
+        return type(self).__name__
+
+    # --- parameter groups ---------------------------------------------------
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group of parameters, e.g. to unfreeze layers during training."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"{self._op}: a parameter group must be a dict, got {type(param_group).__name__}")
+        group = dict(param_group)
+        params = group.get("params")
+        if params is None:
+            raise ValueError(f"{self._op}: a parameter group needs a 'params' entry")
+        params = [params] if isinstance(params, Tensor) else list(params)
+        if not params:
+            raise ValueError(f"{self._op}: got an empty parameter list")
+        for i, param in enumerate(params):
+            if not isinstance(param, Tensor):
+                raise TypeError(f"{self._op}: params[{i}] is a {type(param).__name__}, not a Tensor")
+            if param.dtype.kind != "f":
+                raise TypeError(f"{self._op}: params[{i}] has dtype {param.dtype}; only float tensors can be trained")
+            if not param.is_leaf:
+                raise ValueError(f"{self._op}: params[{i}] is not a leaf tensor (it was computed by an op)")
+        seen = {id(p) for other in self.param_groups for p in other["params"]}
+        if len({id(p) for p in params}) != len(params) or any(id(p) in seen for p in params):
+            raise ValueError(f"{self._op}: a parameter appears more than once in the parameter groups")
+        group["params"] = params
+        for name, default in self.defaults.items():
+            group.setdefault(name, default)
+        self._check_settings(group)
+        self.param_groups.append(group)
+
+    def _check_settings(self, group: dict[str, Any]) -> None:
+        """Raise ValueError for a bad hyperparameter (subclasses add their own checks)."""
+        lr = group["lr"]
+        if not isinstance(lr, numbers.Real) or isinstance(lr, bool) or not lr > 0:
+            raise ValueError(f"{self._op}: lr must be positive, got {lr}")
+        if group.get("weight_decay", 0) < 0:
+            raise ValueError(f"{self._op}: weight_decay must be non-negative, got {group['weight_decay']}")
+        if group.get("eps", 0) < 0:
+            raise ValueError(f"{self._op}: eps must be non-negative, got {group['eps']}")
+
+    # --- the update ---------------------------------------------------------
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the gradients of all parameters (`.grad = None`), before the next backward."""
+        for group in self.param_groups:
+            for param in group["params"]:
+                if set_to_none or param.grad is None:
+                    param.grad = None
+                else:
+                    param.grad.data[...] = 0
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Update every parameter that has a gradient; parameters whose `.grad`
+        is None are skipped. `closure`, if given, recomputes and returns the
+        loss (it is called first, with gradients on)."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        with no_grad():
+            for group in self.param_groups:
+                for param in group["params"]:
+                    if param.grad is None:
+                        continue
+                    grad = param.grad.data
+                    if grad.shape != param.shape:
+                        raise ValueError(
+                            f"{self._op}: the gradient of {param.name or 'a parameter'} has shape {grad.shape} "
+                            f"but the parameter has shape {param.shape}"
+                        )
+                    if param not in self.state:
+                        self.state[param] = self._init_state(param, group)
+                    self._update(param.data, grad.astype(param.dtype, copy=False), self.state[param], group)
+        return loss
+
+    def _init_state(self, param: Tensor, group: dict[str, Any]) -> dict[str, Any]:
+        """The state of a parameter before its first step (zeros of its shape, step counts)."""
+        return {}
+
+    def _update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
+        """Change `param` (the parameter's array) in place, given its gradient."""
+        raise NotImplementedError
+
+    # --- saving and loading -------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume: hyperparameters of each group and the
+        per-parameter state (momentum buffers, moments, step counts), with
+        parameters named by their position (0, 1, ... across the groups).
+
+        A deep copy: later steps do not change it.
+        """
+        index: dict[int, int] = {}
+        groups = []
+        for group in self.param_groups:
+            saved = {key: value for key, value in group.items() if key != "params"}
+            saved["params"] = []
+            for param in group["params"]:
+                index[id(param)] = len(index)
+                saved["params"].append(index[id(param)])
+            groups.append(saved)
+        state = {}
+        for group in self.param_groups:
+            for param in group["params"]:
+                if param in self.state:
+                    state[index[id(param)]] = copy.deepcopy(self.state[param])
+        return {"state": state, "param_groups": copy.deepcopy(groups)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore what `state_dict()` saved, into an optimizer over the same parameters
+        (same groups, same order). Nothing changes if the saved state does not fit."""
+        if not isinstance(state_dict, dict) or "state" not in state_dict or "param_groups" not in state_dict:
+            raise ValueError(f"{self._op}.load_state_dict: expected a dict with 'state' and 'param_groups'")
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(
+                f"{self._op}.load_state_dict: the saved state has {len(saved_groups)} parameter groups, "
+                f"this optimizer has {len(self.param_groups)}"
+            )
+        by_index: dict[int, Tensor] = {}
+        for g, (saved, group) in enumerate(zip(saved_groups, self.param_groups, strict=True)):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(
+                    f"{self._op}.load_state_dict: group {g} has {len(saved['params'])} parameters in the saved "
+                    f"state but {len(group['params'])} here"
+                )
+            for index, param in zip(saved["params"], group["params"], strict=True):
+                by_index[index] = param
+        new_state: dict[Tensor, dict[str, Any]] = {}
+        for index, saved_state in state_dict["state"].items():
+            param = by_index.get(int(index))
+            if param is None:
+                raise ValueError(f"{self._op}.load_state_dict: state for unknown parameter index {index}")
+            new_state[param] = self._restore_state(param, saved_state)
+        # All checks passed: replace.
+        for saved, group in zip(saved_groups, self.param_groups, strict=True):
+            for key, value in saved.items():
+                if key != "params":
+                    group[key] = copy.deepcopy(value)
+        self.state = new_state
+
+    def _restore_state(self, param: Tensor, saved: dict[str, Any]) -> dict[str, Any]:
+        # Arrays are copied in the parameter's dtype, so a resumed run computes
+        # exactly what the original run would have.
+        restored = {}
+        for key, value in saved.items():
+            if isinstance(value, np.ndarray):
+                if value.shape != param.shape:
+                    raise ValueError(
+                        f"{self._op}.load_state_dict: state {key!r} of {param.name or 'a parameter'} has shape "
+                        f"{value.shape} but the parameter has shape {param.shape}"
+                    )
+                value = value.astype(param.dtype, copy=True)
+            else:
+                value = copy.deepcopy(value)
+            restored[key] = value
+        return restored
+
+    def __repr__(self) -> str:
+        lines = [f"{self._op} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for key in sorted(group):
+                if key != "params":
+                    lines.append(f"    {key}: {group[key]}")
+        lines.append(")")
+        return "\n".join(lines)
