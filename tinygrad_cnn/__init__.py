@@ -1,6 +1,6 @@
 """tinygrad_cnn: a small reverse-mode autograd engine for learning and training CNNs."""
 
-from . import ops
+from . import data, functional, nn, ops, optim, viz
 from .creation import (
     arange,
     eye,
@@ -42,5 +42,6 @@ __all__ = [
     "eye", "full", "get_rng", "grad", "gradcheck", "gradgradcheck", "is_grad_enabled", "log", "manual_seed",
     "matmul", "maximum", "minimum", "no_grad", "ones", "ones_like", "ops", "pad", "rand", "randn", "relu",
     "sigmoid", "sqrt", "stack", "tanh", "tensor", "uniform", "where", "zeros", "zeros_like",
+    "data", "functional", "nn", "optim", "viz",
 ]
 __version__ = "0.1.0"

@@ -1,0 +1,395 @@
+"""Convolution and pooling: differentiable primitives built on `conv_kernels`.
+
+Public functions (PyTorch's names, argument order and semantics):
+
+    conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1)
+    conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1)
+    max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1)
+    avg_pool2d(x, kernel_size, stride=None, padding=0)
+
+Layout is NCHW for activations; conv2d weights are ``(out, in // groups, kh, kw)``,
+conv_transpose2d weights ``(in, out // groups, kh, kw)``.
+
+Three bilinear maps do all the convolution work (see docs/convolution.md):
+
+    F(x, w)   = conv2d forward                 (a cross-correlation)
+    Gi(y, w)  = adjoint of F in x: the input gradient, and the transposed convolution
+    Gw(x, y)  = adjoint of F in w: the weight gradient, a correlation of x with y
+
+They are adjoint to one another, <F(x, w), y> = <x, Gi(y, w)> = <w, Gw(x, y)>,
+so the VJP of each is made of the other two. Each is a `Function` here
+(`Conv2d`, `ConvTranspose2d`, `Conv2dGradWeight`), which makes the gradients of
+gradients (double backward) work to any order.
+
+Pooling follows the same pattern: `MaxPool2d`'s VJP is `MaxPool2dBackward`
+(route each window's gradient to its first maximum), whose VJP is
+`MaxPool2dGather` (read the value at each window's maximum), whose VJP is
+`MaxPool2dBackward` again. `AvgPool2d` and `AvgPool2dBackward` are each other's VJP.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import conv_kernels as K
+from .engine import Function, Tensor
+
+__all__ = [
+    "conv2d",
+    "conv_transpose2d",
+    "max_pool2d",
+    "avg_pool2d",
+    "Conv2d",
+    "ConvTranspose2d",
+    "Conv2dGradWeight",
+    "MaxPool2d",
+    "MaxPool2dBackward",
+    "MaxPool2dGather",
+    "AvgPool2d",
+    "AvgPool2dBackward",
+]
+
+Pair = tuple[int, int]
+
+
+# ---------------------------------------------------------------------------
+# Convolution primitives
+# ---------------------------------------------------------------------------
+
+
+class Conv2d(Function):
+    """y = F(x, w): cross-correlation of x (N, C, H, W) with w (O, C/g, KH, KW).
+
+    Settings: stride, padding, dilation (pairs), groups, and out_hw: the output
+    size, which is the natural one except inside the VJP of a transposed
+    convolution (whose output_padding can add a stride's worth of extra rows).
+    """
+
+    def forward(self, x, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, out_hw=None):
+        return K.conv2d_forward(x, w, stride, padding, dilation, groups, out_hw)
+
+    def backward(self, g):
+        x, w = self.parents
+        geometry = _geometry(self.settings)
+        # dL/dx = Gi(g, w): the full convolution of g with the rotated kernel.
+        gx = ConvTranspose2d.apply(g, w, out_hw=x.shape[2:], **geometry) if self.needs_grad[0] else None
+        # dL/dw = Gw(x, g): the valid correlation of x with g.
+        gw = Conv2dGradWeight.apply(x, g, weight_shape=w.shape, **geometry) if self.needs_grad[1] else None
+        return gx, gw
+
+
+class ConvTranspose2d(Function):
+    """x_like = Gi(y, w): the transposed convolution of y (N, O, OH, OW) with w (O, C/g, KH, KW).
+
+    It is the input gradient of `Conv2d` and the forward pass of
+    `conv_transpose2d`. out_hw is the spatial size of the result.
+    """
+
+    def forward(self, y, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, out_hw=(1, 1)):
+        out_shape = (y.shape[0], w.shape[1] * groups, out_hw[0], out_hw[1])
+        return K.conv2d_grad_input(y, w, out_shape, stride, padding, dilation, groups)
+
+    def backward(self, g):
+        y, w = self.parents
+        geometry = _geometry(self.settings)
+        # <g, Gi(y, w)> = <F(g, w), y> = <w, Gw(g, y)>
+        gy = Conv2d.apply(g, w, out_hw=y.shape[2:], **geometry) if self.needs_grad[0] else None
+        gw = Conv2dGradWeight.apply(g, y, weight_shape=w.shape, **geometry) if self.needs_grad[1] else None
+        return gy, gw
+
+
+class Conv2dGradWeight(Function):
+    """w_like = Gw(x, y): the valid correlation of x (N, C, H, W) with y (N, O, OH, OW), summed over N.
+
+    The weight gradient of `Conv2d` (and, with x and y swapped, of `ConvTranspose2d`).
+    """
+
+    def forward(self, x, y, weight_shape=(), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
+        return K.conv2d_grad_weight(x, y, weight_shape, stride, padding, dilation, groups)
+
+    def backward(self, g):
+        x, y = self.parents
+        geometry = _geometry(self.settings)
+        # <g, Gw(x, y)> = <F(x, g), y> = <x, Gi(y, g)>
+        gx = ConvTranspose2d.apply(y, g, out_hw=x.shape[2:], **geometry) if self.needs_grad[0] else None
+        gy = Conv2d.apply(x, g, out_hw=y.shape[2:], **geometry) if self.needs_grad[1] else None
+        return gx, gy
+
+
+def _geometry(settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings every convolution Function shares."""
+    return {key: settings[key] for key in ("stride", "padding", "dilation", "groups")}
+
+
+# ---------------------------------------------------------------------------
+# Pooling primitives
+# ---------------------------------------------------------------------------
+
+
+class MaxPool2d(Function):
+    """Max over each window; the winner of each window is kept for backward."""
+
+    def forward(self, x, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+        y, self.argmax = K.max_pool2d_forward(x, kernel, stride, padding, dilation)
+        return y
+
+    def backward(self, g):
+        (x,) = self.parents
+        return (MaxPool2dBackward.apply(g, argmax=self.argmax, input_shape=x.shape, **_window(self.settings)),)
+
+
+class MaxPool2dBackward(Function):
+    """Send each window's gradient to its (first) maximum; overlapping windows add.
+
+    Linear in g, with the argmax fixed: its VJP reads the incoming gradient at
+    the same positions (`MaxPool2dGather`).
+    """
+
+    def forward(self, g, argmax=None, input_shape=(), kernel=(1, 1), stride=(1, 1), padding=(0, 0),
+                dilation=(1, 1)):
+        return K.max_pool2d_backward(g, argmax, input_shape, kernel, stride, padding, dilation)
+
+    def backward(self, gg):
+        return (MaxPool2dGather.apply(gg, argmax=self.settings["argmax"], **_window(self.settings)),)
+
+
+class MaxPool2dGather(Function):
+    """For each window, the value of an input-shaped tensor at the window's maximum."""
+
+    def forward(self, g, argmax=None, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+        return K.max_pool2d_gather(g, argmax, kernel, stride, padding, dilation)
+
+    def backward(self, h):
+        (g,) = self.parents
+        argmax = self.settings["argmax"]
+        return (MaxPool2dBackward.apply(h, argmax=argmax, input_shape=g.shape, **_window(self.settings)),)
+
+
+def _window(settings: dict[str, Any]) -> dict[str, Any]:
+    return {key: settings[key] for key in ("kernel", "stride", "padding", "dilation")}
+
+
+class AvgPool2d(Function):
+    """Mean over each window, zero padding counted (PyTorch's count_include_pad=True)."""
+
+    def forward(self, x, kernel=(1, 1), stride=(1, 1), padding=(0, 0)):
+        return K.avg_pool2d_forward(x, kernel, stride, padding)
+
+    def backward(self, g):
+        (x,) = self.parents
+        return (AvgPool2dBackward.apply(g, input_shape=x.shape, **self.settings),)
+
+
+class AvgPool2dBackward(Function):
+    """Spread each window's gradient evenly over the window; its VJP is `AvgPool2d`."""
+
+    def forward(self, g, input_shape=(), kernel=(1, 1), stride=(1, 1), padding=(0, 0)):
+        return K.avg_pool2d_backward(g, input_shape, kernel, stride, padding)
+
+    def backward(self, gg):
+        window = {key: self.settings[key] for key in ("kernel", "stride", "padding")}
+        return (AvgPool2d.apply(gg, **window),)
+
+
+# ---------------------------------------------------------------------------
+# Argument checking
+# ---------------------------------------------------------------------------
+
+
+def _pair(value: Any, op: str, name: str) -> Pair:
+    """An int or a pair of ints -> (height, width)."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return (int(value), int(value))
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value):
+            return (int(value[0]), int(value[1]))
+    raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+
+
+def _check_at_least(value: Pair, minimum: int, op: str, name: str) -> None:
+    if min(value) < minimum:
+        kind = "positive" if minimum == 1 else "non-negative"
+        raise ValueError(f"{op}: {name} must be {kind}, got {value}")
+
+
+def _check_tensor_4d(x: Any, op: str, name: str, layout: str) -> None:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: {name} must be a Tensor, got {type(x).__name__}")
+    if x.ndim != 4:
+        raise ValueError(f"{op}: {name} must be 4-D {layout}, got shape {x.shape}")
+
+
+def _check_groups(groups: Any, op: str) -> int:
+    if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    return int(groups)
+
+
+def _check_bias(bias: Any, channels: int, op: str) -> None:
+    if bias is None:
+        return
+    if not isinstance(bias, Tensor):
+        raise TypeError(f"{op}: bias must be a Tensor or None, got {type(bias).__name__}")
+    if bias.shape != (channels,):
+        raise ValueError(f"{op}: bias must have shape ({channels},) (one per output channel), got {bias.shape}")
+
+
+def _add_bias(y: Tensor, bias: Tensor | None) -> Tensor:
+    if bias is None:
+        return y
+    # One value per output channel, broadcast over batch, height and width.
+    return y + bias.reshape(1, -1, 1, 1)
+
+
+# ---------------------------------------------------------------------------
+# Public functions
+# ---------------------------------------------------------------------------
+
+
+def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int | Pair = 1,
+           padding: int | Pair = 0, dilation: int | Pair = 1, groups: int = 1) -> Tensor:
+    """2-D convolution (cross-correlation, as in every deep-learning library).
+
+    x: (N, C, H, W); weight: (O, C // groups, KH, KW); bias: (O,) or None.
+    Returns (N, O, OH, OW) with OH = (H + 2*ph - dh*(KH-1) - 1) // sh + 1 (same for W).
+    Padding is with zeros; the output dtype is the common dtype of x and weight.
+    """
+    op = "conv2d"
+    _check_tensor_4d(x, op, "input", "(N, C, H, W)")
+    _check_tensor_4d(weight, op, "weight", "(out_channels, in_channels/groups, kH, kW)")
+    stride = _pair(stride, op, "stride")
+    padding = _pair(padding, op, "padding")
+    dilation = _pair(dilation, op, "dilation")
+    groups = _check_groups(groups, op)
+    _check_at_least(stride, 1, op, "stride")
+    _check_at_least(padding, 0, op, "padding")
+    _check_at_least(dilation, 1, op, "dilation")
+
+    n, c, h, w = x.shape
+    o, c_per_group, kh, kw = weight.shape
+    if c % groups or o % groups:
+        raise ValueError(
+            f"{op}: groups={groups} must divide both the input channels ({c}, input shape {x.shape}) "
+            f"and the output channels ({o}, weight shape {weight.shape})"
+        )
+    if c_per_group * groups != c:
+        raise ValueError(
+            f"{op}: weight of shape {weight.shape} with groups={groups} expects {c_per_group * groups} input "
+            f"channels, but the input of shape {x.shape} has {c}"
+        )
+    span = (dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1)
+    padded = (h + 2 * padding[0], w + 2 * padding[1])
+    if span[0] > padded[0] or span[1] > padded[1]:
+        raise ValueError(
+            f"{op}: kernel of size {(kh, kw)} (spanning {span} with dilation {dilation}) is larger than the "
+            f"padded input of size {padded} (input shape {x.shape}, padding {padding})"
+        )
+    _check_bias(bias, o, op)
+    y = Conv2d.apply(x, weight, stride=stride, padding=padding, dilation=dilation, groups=groups, out_hw=None)
+    return _add_bias(y, bias)
+
+
+def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int | Pair = 1,
+                     padding: int | Pair = 0, output_padding: int | Pair = 0, groups: int = 1,
+                     dilation: int | Pair = 1) -> Tensor:
+    """2-D transposed convolution: the input gradient of conv2d, used as a layer.
+
+    x: (N, C_in, H, W); weight: (C_in, C_out // groups, KH, KW) (note: in, out);
+    bias: (C_out,) or None. Returns (N, C_out, OH, OW) with
+    OH = (H - 1)*sh - 2*ph + dh*(KH - 1) + output_padding_h + 1 (same for W).
+    `output_padding` adds rows/columns at the bottom/right; it must be smaller
+    than the stride or the dilation. It picks among the input sizes that a
+    strided conv2d maps to the same output size.
+    """
+    op = "conv_transpose2d"
+    _check_tensor_4d(x, op, "input", "(N, C, H, W)")
+    _check_tensor_4d(weight, op, "weight", "(in_channels, out_channels/groups, kH, kW)")
+    stride = _pair(stride, op, "stride")
+    padding = _pair(padding, op, "padding")
+    output_padding = _pair(output_padding, op, "output_padding")
+    dilation = _pair(dilation, op, "dilation")
+    groups = _check_groups(groups, op)
+    _check_at_least(stride, 1, op, "stride")
+    _check_at_least(padding, 0, op, "padding")
+    _check_at_least(output_padding, 0, op, "output_padding")
+    _check_at_least(dilation, 1, op, "dilation")
+
+    n, c_in, h, w = x.shape
+    c_weight, c_out_per_group, kh, kw = weight.shape
+    if c_in % groups:
+        raise ValueError(f"{op}: groups={groups} must divide the input channels ({c_in}, input shape {x.shape})")
+    if c_weight != c_in:
+        raise ValueError(
+            f"{op}: weight of shape {weight.shape} expects {c_weight} input channels (its first axis), "
+            f"but the input of shape {x.shape} has {c_in}"
+        )
+    for axis, name in enumerate(("height", "width")):
+        if output_padding[axis] >= max(stride[axis], dilation[axis]):
+            raise ValueError(
+                f"{op}: output_padding {output_padding} must be smaller than either the stride {stride} "
+                f"or the dilation {dilation} ({name})"
+            )
+    out_hw = tuple(
+        (size - 1) * stride[a] - 2 * padding[a] + dilation[a] * (k - 1) + output_padding[a] + 1
+        for a, (size, k) in enumerate(((h, kh), (w, kw)))
+    )
+    if min(out_hw) < 1:
+        raise ValueError(
+            f"{op}: the output size {out_hw} is not positive (input shape {x.shape}, weight shape "
+            f"{weight.shape}, stride {stride}, padding {padding}, dilation {dilation}); reduce the padding"
+        )
+    _check_bias(bias, c_out_per_group * groups, op)
+    y = ConvTranspose2d.apply(x, weight, stride=stride, padding=padding, dilation=dilation, groups=groups,
+                              out_hw=out_hw)
+    return _add_bias(y, bias)
+
+
+def _pool_arguments(op: str, x: Any, kernel_size: Any, stride: Any, padding: Any,
+                    dilation: Any) -> tuple[Pair, Pair, Pair, Pair]:
+    """Validate pooling arguments (PyTorch's rules) and return them as pairs."""
+    _check_tensor_4d(x, op, "input", "(N, C, H, W)")
+    kernel = _pair(kernel_size, op, "kernel_size")
+    stride = kernel if stride is None else _pair(stride, op, "stride")
+    padding = _pair(padding, op, "padding")
+    dilation = _pair(dilation, op, "dilation")
+    _check_at_least(kernel, 1, op, "kernel_size")
+    _check_at_least(stride, 1, op, "stride")
+    _check_at_least(padding, 0, op, "padding")
+    _check_at_least(dilation, 1, op, "dilation")
+    # Padding is for centring windows; more than half a kernel would allow
+    # windows made only of padding.
+    if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
+        raise ValueError(f"{op}: padding {padding} must be at most half the kernel size {kernel}")
+    h, w = x.shape[2:]
+    span = (dilation[0] * (kernel[0] - 1) + 1, dilation[1] * (kernel[1] - 1) + 1)
+    padded = (h + 2 * padding[0], w + 2 * padding[1])
+    if span[0] > padded[0] or span[1] > padded[1]:
+        raise ValueError(
+            f"{op}: kernel of size {kernel} (spanning {span}) is larger than the padded input of size "
+            f"{padded} (input shape {x.shape}, padding {padding})"
+        )
+    return kernel, stride, padding, dilation
+
+
+def max_pool2d(x: Tensor, kernel_size: int | Pair, stride: int | Pair | None = None, padding: int | Pair = 0,
+               dilation: int | Pair = 1) -> Tensor:
+    """Max over each kernel_size window (stride defaults to kernel_size); padding counts as -inf.
+
+    The gradient of each window goes to one position, its first maximum in
+    row-major order (as in PyTorch); where windows overlap, the gradients add up.
+    """
+    kernel, stride, padding, dilation = _pool_arguments("max_pool2d", x, kernel_size, stride, padding, dilation)
+    return MaxPool2d.apply(x, kernel=kernel, stride=stride, padding=padding, dilation=dilation)
+
+
+def avg_pool2d(x: Tensor, kernel_size: int | Pair, stride: int | Pair | None = None,
+               padding: int | Pair = 0) -> Tensor:
+    """Mean over each kernel_size window (stride defaults to kernel_size).
+
+    Zero padding counts in the mean: a window is always divided by KH*KW
+    (PyTorch's default, count_include_pad=True).
+    """
+    kernel, stride, padding, _ = _pool_arguments("avg_pool2d", x, kernel_size, stride, padding, 1)
+    return AvgPool2d.apply(x, kernel=kernel, stride=stride, padding=padding)

@@ -1,0 +1,482 @@
+"""Fast numpy kernels for 2-D convolution and pooling.
+
+Plain arrays in, plain arrays out: no autograd here. ``tinygrad_cnn.conv`` wraps
+these kernels into differentiable Functions.
+
+Layouts follow PyTorch: activations are NCHW ``(batch, channels, height, width)``
+and convolution weights are OIHW ``(out_channels, in_channels // groups, kh, kw)``.
+
+Three linear maps cover every convolution-like operation:
+
+* ``conv2d_forward(x, w)``        y = x (*) w, a cross-correlation (what deep
+  learning calls "convolution");
+* ``conv2d_grad_input(gy, w)``    the adjoint of that map in ``x``: a *full*
+  convolution of ``gy`` with the 180-degree rotated kernel. It is also the
+  forward pass of a transposed convolution;
+* ``conv2d_grad_weight(x, gy)``   the adjoint in ``w``: the valid
+  cross-correlation of ``x`` with ``gy``.
+
+How they are computed (im2col)
+------------------------------
+For every kernel tap ``(i, j)`` the input pixels it touches, one per output
+pixel, form a strided slice of the (padded) input. Copying the ``KH*KW`` slices
+into one buffer gives the "column" matrix ``cols`` with layout
+
+    cols[c, i, j, n, oh, ow] = x_padded[n, c, oh*sh + i*dh, ow*sw + j*dw]
+
+which, reshaped to ``(groups, C/groups * KH * KW, N * OH * OW)``, turns the
+convolution into one large matrix product per group:
+
+    y[o, (n, oh, ow)] = sum over (c, i, j) of  w[o, (c, i, j)] * cols[(c, i, j), (n, oh, ow)]
+
+The two gradients are the two other products of the same three matrices
+(``w.T @ gy`` and ``gy @ cols.T``); the input gradient then scatters its columns
+back with ``KH*KW`` strided additions ("col2im"), the reverse of the copies.
+
+Large temporaries (the column matrix, the padded input, the transposed output)
+live in per-thread scratch buffers that are reused between calls: mapping and
+unmapping tens of megabytes on every call costs page faults that show up as a
+sizeable share of a training step. ``release_scratch()`` frees them.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+Pair = tuple[int, int]
+
+__all__ = [
+    "conv_output_size",
+    "conv2d_forward",
+    "conv2d_grad_input",
+    "conv2d_grad_weight",
+    "max_pool2d_forward",
+    "max_pool2d_backward",
+    "max_pool2d_gather",
+    "avg_pool2d_forward",
+    "avg_pool2d_backward",
+    "release_scratch",
+]
+
+
+# ---------------------------------------------------------------------------
+# Small helpers
+# ---------------------------------------------------------------------------
+
+
+def conv_output_size(size: int, kernel: int, stride: int, padding: int, dilation: int = 1) -> int:
+    """Number of window positions along one axis: ``(size + 2P - D*(K-1) - 1) // S + 1``.
+
+    ``D*(K-1) + 1`` is the span of a dilated kernel. The result can be zero or
+    negative when the kernel does not fit; callers validate that.
+    """
+    span = dilation * (kernel - 1) + 1
+    return (size + 2 * padding - span) // stride + 1
+
+
+class _Scratch(threading.local):
+    """Per-thread reusable work buffers, one flat array per (slot, dtype)."""
+
+    def __init__(self) -> None:
+        self.buffers: dict[tuple[str, str], np.ndarray] = {}
+
+
+_scratch = _Scratch()
+
+
+def _scratch_array(slot: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """An uninitialised array of ``shape`` backed by a reusable buffer.
+
+    Each slot holds one array at a time: a kernel must not take the same slot
+    twice, and must never return a scratch array (or a view of one) to its caller.
+    """
+    dtype = np.dtype(dtype)
+    size = 1
+    for dim in shape:
+        size *= dim
+    key = (slot, dtype.str)
+    buffer = _scratch.buffers.get(key)
+    if buffer is None or buffer.size < size:
+        buffer = np.empty(size, dtype=dtype)
+        _scratch.buffers[key] = buffer
+    return buffer[:size].reshape(shape)
+
+
+def release_scratch() -> None:
+    """Free the scratch buffers held by the calling thread."""
+    _scratch.buffers.clear()
+
+
+def _tap(a: np.ndarray, i: int, j: int, out_hw: Pair, stride: Pair, dilation: Pair) -> np.ndarray:
+    """Strided view of the positions that kernel tap ``(i, j)`` touches, one per output pixel.
+
+    For an array ``a`` of shape ``(..., H, W)`` the result has shape
+    ``(..., OH, OW)`` and ``result[..., oh, ow] = a[..., oh*sh + i*dh, ow*sw + j*dw]``.
+    """
+    out_h, out_w = out_hw
+    sh, sw = stride
+    dh, dw = dilation
+    r0 = i * dh
+    c0 = j * dw
+    return a[..., r0 : r0 + sh * (out_h - 1) + 1 : sh, c0 : c0 + sw * (out_w - 1) + 1 : sw]
+
+
+def _pad_spatial(x: np.ndarray, padding: Pair, fill: float, out: np.ndarray | None = None) -> np.ndarray:
+    """Copy of ``x`` (``(..., H, W)``) with ``padding`` rows/columns of ``fill`` on each side."""
+    ph, pw = padding
+    h, w = x.shape[-2:]
+    if out is None:
+        out = np.empty(x.shape[:-2] + (h + 2 * ph, w + 2 * pw), dtype=x.dtype)
+    # Fill only the border strips, then copy the interior once.
+    if ph:
+        out[..., :ph, :] = fill
+        out[..., ph + h :, :] = fill
+    if pw:
+        out[..., ph : ph + h, :pw] = fill
+        out[..., ph : ph + h, pw + w :] = fill
+    out[..., ph : ph + h, pw : pw + w] = x
+    return out
+
+
+def _check_windows_fit(name: str, in_hw: Pair, out_hw: Pair, kernel: Pair, stride: Pair,
+                       padding: Pair, dilation: Pair) -> None:
+    """Raise if ``out_hw`` windows do not fit in the padded input (internal misuse)."""
+    for axis in range(2):
+        natural = conv_output_size(in_hw[axis], kernel[axis], stride[axis], padding[axis], dilation[axis])
+        if out_hw[axis] < 1 or out_hw[axis] > natural:
+            raise ValueError(
+                f"{name}: {out_hw[axis]} output positions along axis {axis} do not fit an input of "
+                f"size {in_hw[axis]} with kernel {kernel[axis]}, stride {stride[axis]}, "
+                f"padding {padding[axis]}, dilation {dilation[axis]} (at most {natural})"
+            )
+
+
+def _im2col(x: np.ndarray, kernel: Pair, out_hw: Pair, stride: Pair, padding: Pair,
+            dilation: Pair, dtype: np.dtype) -> np.ndarray:
+    """Column matrix of ``x`` in the "col" scratch slot, shape ``(C, KH, KW, N, OH, OW)``.
+
+    ``cols[c, i, j, n, oh, ow] = x_padded[n, c, oh*sh + i*dh, ow*sw + j*dw]``.
+    """
+    n, c = x.shape[:2]
+    kh, kw = kernel
+    out_h, out_w = out_hw
+    if padding != (0, 0):
+        padded_shape = (n, c, x.shape[2] + 2 * padding[0], x.shape[3] + 2 * padding[1])
+        x = _pad_spatial(x, padding, 0, out=_scratch_array("pad", padded_shape, dtype))
+    # Put channels first so that each tap's copy lands in one contiguous block.
+    x_cn = x.transpose(1, 0, 2, 3)
+    cols = _scratch_array("col", (c, kh, kw, n, out_h, out_w), dtype)
+    for i in range(kh):
+        for j in range(kw):
+            cols[:, i, j] = _tap(x_cn, i, j, out_hw, stride, dilation)
+    return cols
+
+
+def _channels_first(a: np.ndarray, slot: str, dtype: np.dtype) -> np.ndarray:
+    """``a`` (N, C, H, W) copied into scratch as a (C, N*H*W) matrix."""
+    n, c, h, w = a.shape
+    out = _scratch_array(slot, (c, n, h, w), dtype)
+    np.copyto(out, a.transpose(1, 0, 2, 3))
+    return out.reshape(c, n * h * w)
+
+
+def _fresh_nchw(a_cn: np.ndarray) -> np.ndarray:
+    """A new C-contiguous NCHW array from a (C, N, H, W) one (usually a scratch view).
+
+    Always a copy: ``np.ascontiguousarray`` would hand back the scratch memory
+    itself when the transposed view happens to be contiguous (for example N = 1).
+    """
+    return np.array(a_cn.transpose(1, 0, 2, 3), order="C", copy=True)
+
+
+# ---------------------------------------------------------------------------
+# Convolution
+# ---------------------------------------------------------------------------
+
+
+def conv2d_forward(x: np.ndarray, w: np.ndarray, stride: Pair = (1, 1), padding: Pair = (0, 0),
+                   dilation: Pair = (1, 1), groups: int = 1, out_hw: Pair | None = None) -> np.ndarray:
+    """2-D cross-correlation ``y = x (*) w``, the forward pass of ``conv2d`` (no bias).
+
+    Args:
+        x: input ``(N, C, H, W)``.
+        w: weights ``(O, C // groups, KH, KW)``.
+        stride, padding, dilation: ``(height, width)`` pairs; padding is zeros.
+        groups: input and output channels split into ``groups`` independent
+            convolutions.
+        out_hw: compute only the first ``out_hw`` output rows/columns (at most the
+            natural size). A transposed convolution whose ``output_padding`` reaches
+            a whole stride needs this for its input gradient.
+
+    Returns:
+        ``y`` of shape ``(N, O, OH, OW)``, C-contiguous, dtype ``result_type(x, w)``.
+    """
+    n, c, h, wid = x.shape
+    o, c_per_group, kh, kw = w.shape
+    dtype = np.result_type(x.dtype, w.dtype)
+    if out_hw is None:
+        out_hw = (
+            conv_output_size(h, kh, stride[0], padding[0], dilation[0]),
+            conv_output_size(wid, kw, stride[1], padding[1], dilation[1]),
+        )
+    _check_windows_fit("conv2d_forward", (h, wid), out_hw, (kh, kw), stride, padding, dilation)
+    out_h, out_w = out_hw
+    g = groups
+
+    cols = _im2col(x, (kh, kw), out_hw, stride, padding, dilation, dtype)
+    cols = cols.reshape(g, c_per_group * kh * kw, n * out_h * out_w)
+    w_mat = w.reshape(g, o // g, c_per_group * kh * kw).astype(dtype, copy=False)
+
+    # One matrix product per group: (O/g, C/g*KH*KW) @ (C/g*KH*KW, N*OH*OW).
+    y_cn = _scratch_array("mat", (g, o // g, n * out_h * out_w), dtype)
+    np.matmul(w_mat, cols, out=y_cn)
+
+    # (O, N, OH, OW) -> NCHW, the only copy of the output.
+    return _fresh_nchw(y_cn.reshape(o, n, out_h, out_w))
+
+
+def conv2d_grad_input(gy: np.ndarray, w: np.ndarray, input_shape: tuple[int, ...], stride: Pair = (1, 1),
+                      padding: Pair = (0, 0), dilation: Pair = (1, 1), groups: int = 1) -> np.ndarray:
+    """Gradient of ``conv2d_forward`` with respect to its input (also: transposed convolution).
+
+    Mathematically the full convolution of ``gy`` (dilated by the stride) with the
+    180-degree rotated kernel, summed over output channels, then cropped by the
+    padding. Computed as ``gcols = w.T @ gy`` followed by col2im: each tap's
+    column block is added back onto the strided slice of the (padded) input it
+    came from. Rows/columns of ``input_shape`` that no window touches (from
+    ``output_padding`` or a stride that does not divide evenly) get zero.
+
+    Args:
+        gy: upstream gradient ``(N, O, OH, OW)``.
+        w: weights ``(O, C // groups, KH, KW)``.
+        input_shape: ``(N, C, H, W)`` of the result.
+
+    Returns:
+        ``gx`` of shape ``input_shape``, C-contiguous.
+    """
+    n, o, out_h, out_w = gy.shape
+    _, c_per_group, kh, kw = w.shape
+    _, c, h, wid = input_shape
+    dtype = np.result_type(gy.dtype, w.dtype)
+    _check_windows_fit("conv2d_grad_input", (h, wid), (out_h, out_w), (kh, kw), stride, padding, dilation)
+    g = groups
+
+    gy_mat = _channels_first(gy, "mat", dtype).reshape(g, o // g, n * out_h * out_w)
+    w_mat = w.reshape(g, o // g, c_per_group * kh * kw).astype(dtype, copy=False)
+
+    # (C/g*KH*KW, O/g) @ (O/g, N*OH*OW) per group: one column block per tap.
+    gcols = _scratch_array("col", (g, c_per_group * kh * kw, n * out_h * out_w), dtype)
+    np.matmul(w_mat.transpose(0, 2, 1), gy_mat, out=gcols)
+    gcols = gcols.reshape(c, kh, kw, n, out_h, out_w)
+
+    # col2im: scatter-add every tap's block onto the positions it was read from.
+    # Overlapping windows (stride < span) add up, which is exactly the sum in the
+    # chain rule. Works channel-first to match the layout of the blocks.
+    ph, pw = padding
+    gx_cn = _scratch_array("pad", (c, n, h + 2 * ph, wid + 2 * pw), dtype)
+    gx_cn.fill(0)
+    for i in range(kh):
+        for j in range(kw):
+            _tap(gx_cn, i, j, (out_h, out_w), stride, dilation)[...] += gcols[:, i, j]
+
+    # Crop the padding (its gradient goes nowhere) and return to NCHW.
+    return _fresh_nchw(gx_cn[:, :, ph : ph + h, pw : pw + wid])
+
+
+def conv2d_grad_weight(x: np.ndarray, gy: np.ndarray, weight_shape: tuple[int, ...], stride: Pair = (1, 1),
+                       padding: Pair = (0, 0), dilation: Pair = (1, 1), groups: int = 1) -> np.ndarray:
+    """Gradient of ``conv2d_forward`` with respect to its weights.
+
+    The valid cross-correlation of the (padded) input with the upstream gradient,
+    summed over the batch: ``gw[o, c, i, j] = sum_{n, oh, ow} gy[n, o, oh, ow] *
+    x_padded[n, c, oh*sh + i*dh, ow*sw + j*dw]``. Computed as ``gy @ cols.T`` with
+    the same column matrix as the forward pass; the sum over the batch and all
+    output pixels is the inner dimension of that product.
+
+    Args:
+        x: input ``(N, C, H, W)``.
+        gy: upstream gradient ``(N, O, OH, OW)``; its ``OH, OW`` decide how many
+            windows are used.
+        weight_shape: ``(O, C // groups, KH, KW)``.
+
+    Returns:
+        ``gw`` of shape ``weight_shape``.
+    """
+    n, o, out_h, out_w = gy.shape
+    _, c_per_group, kh, kw = weight_shape
+    dtype = np.result_type(x.dtype, gy.dtype)
+    _check_windows_fit("conv2d_grad_weight", x.shape[2:], (out_h, out_w), (kh, kw), stride, padding, dilation)
+    g = groups
+
+    gy_mat = _channels_first(gy, "mat", dtype).reshape(g, o // g, n * out_h * out_w)
+    cols = _im2col(x, (kh, kw), (out_h, out_w), stride, padding, dilation, dtype)
+    cols = cols.reshape(g, c_per_group * kh * kw, n * out_h * out_w)
+
+    # gw = gy @ cols.T per group, a sum over N*OH*OW. It is computed as the
+    # transpose of cols @ gy.T, (C/g*KH*KW, N*OH*OW) @ (N*OH*OW, O/g): the same
+    # product, but OpenBLAS splits this orientation between its threads in a way
+    # that stays fast when another process competes for the cores (gy @ cols.T
+    # then drops to a few percent of its normal speed). matmul reads gy.T in place.
+    gw_t = np.matmul(cols, gy_mat.transpose(0, 2, 1))
+    return np.ascontiguousarray(gw_t.transpose(0, 2, 1)).reshape(weight_shape)
+
+
+# ---------------------------------------------------------------------------
+# Pooling
+# ---------------------------------------------------------------------------
+
+
+def _pool_out_hw(in_hw: Pair, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair) -> Pair:
+    return (
+        conv_output_size(in_hw[0], kernel[0], stride[0], padding[0], dilation[0]),
+        conv_output_size(in_hw[1], kernel[1], stride[1], padding[1], dilation[1]),
+    )
+
+
+def _lowest(dtype: np.dtype) -> float | int:
+    """The value padding takes in a max-pool: -inf, or the minimum of an integer type."""
+    if np.issubdtype(dtype, np.floating):
+        return -np.inf
+    return np.iinfo(dtype).min
+
+
+def max_pool2d_forward(x: np.ndarray, kernel: Pair, stride: Pair, padding: Pair = (0, 0),
+                       dilation: Pair = (1, 1)) -> tuple[np.ndarray, np.ndarray]:
+    """Max over each window; padding counts as -inf.
+
+    Returns ``(y, argmax)``: ``argmax[n, c, oh, ow]`` is the index ``i*KW + j`` of
+    the winning tap inside its window, the *first* maximum in row-major window
+    order (PyTorch's rule for ties). It is stored in the smallest unsigned type
+    that fits ``KH*KW`` (uint8 for any kernel up to 16x16).
+
+    The windows are ``KH*KW`` strided views of the input, one per tap, visited in
+    window order. When ``kernel == stride`` without padding no copy of the input
+    is made at all. NaN propagates to ``y`` (``np.maximum``); the argmax of such
+    a window is its best non-NaN tap.
+    """
+    kh, kw = kernel
+    out_hw = _pool_out_hw(x.shape[2:], kernel, stride, padding, dilation)
+    if padding != (0, 0):
+        x = _pad_spatial(x, padding, _lowest(x.dtype))
+
+    y = np.array(_tap(x, 0, 0, out_hw, stride, dilation), order="C")
+    index_type = np.min_scalar_type(kh * kw - 1).type
+    argmax = np.zeros(y.shape, dtype=index_type)
+    better = _scratch_array("mask", y.shape, bool)
+    candidate = _scratch_array("index", y.shape, index_type)
+    for k in range(1, kh * kw):
+        window_k = _tap(x, k // kw, k % kw, out_hw, stride, dilation)
+        # `better` marks windows where tap k beats every earlier tap (strictly,
+        # so on a tie the earlier tap keeps the win). Taps come in increasing
+        # order, so the winner is the last tap that was better: a running
+        # maximum of k * better. (Arithmetic on the mask is several times faster
+        # than a masked assignment such as np.copyto(..., where=better).)
+        np.greater(window_k, y, out=better)
+        np.multiply(better, index_type(k), out=candidate)
+        np.maximum(argmax, candidate, out=argmax)
+        np.maximum(y, window_k, out=y)
+    return y, argmax
+
+
+def _windows_overlap(kernel: Pair, stride: Pair, dilation: Pair) -> bool:
+    """Whether some input position can belong to two windows."""
+    return any(dilation[a] * (kernel[a] - 1) + 1 > stride[a] for a in range(2))
+
+
+def _windows_tile(in_hw: Pair, out_hw: Pair, kernel: Pair, stride: Pair, dilation: Pair) -> bool:
+    """Whether every input position belongs to exactly one window (kernel == stride, sizes divisible)."""
+    return dilation == (1, 1) and all(
+        kernel[a] == stride[a] and out_hw[a] * stride[a] == in_hw[a] for a in range(2)
+    )
+
+
+def max_pool2d_backward(gy: np.ndarray, argmax: np.ndarray, input_shape: tuple[int, ...], kernel: Pair,
+                        stride: Pair, padding: Pair = (0, 0), dilation: Pair = (1, 1)) -> np.ndarray:
+    """Route each window's gradient to its argmax; overlapping windows add up.
+
+    For each tap ``k`` the windows won by ``k`` send their gradient to the input
+    position under that tap: ``gx[tap k] += gy * (argmax == k)``, ``KH*KW``
+    strided updates. Multiplying by the 0/1 mask is much faster than a masked
+    assignment; the price is that a NaN or infinite ``gy`` entry also puts NaN
+    (``0 * inf``) on the other positions of its window.
+    """
+    kh, kw = kernel
+    ph, pw = padding
+    n, c, h, w = input_shape
+    out_hw = gy.shape[2:]
+    padded_shape = (n, c, h + 2 * ph, w + 2 * pw)
+    if _windows_tile(padded_shape[2:], out_hw, kernel, stride, dilation):
+        gx = np.empty(padded_shape, dtype=gy.dtype)  # every element is written below
+    else:
+        gx = np.zeros(padded_shape, dtype=gy.dtype)
+    won_by_k = _scratch_array("mask", gy.shape, bool)
+    overlap = _windows_overlap(kernel, stride, dilation)
+    routed = _scratch_array("routed", gy.shape, gy.dtype) if overlap else None
+    for k in range(kh * kw):
+        np.equal(argmax, k, out=won_by_k)
+        target = _tap(gx, k // kw, k % kw, out_hw, stride, dilation)
+        if overlap:
+            np.multiply(gy, won_by_k, out=routed)
+            target += routed
+        else:
+            # Every position is under at most one window: write, no need to add.
+            np.multiply(gy, won_by_k, out=target)
+    if padding != (0, 0):
+        gx = np.ascontiguousarray(gx[:, :, ph : ph + h, pw : pw + w])
+    return gx
+
+
+def max_pool2d_gather(g: np.ndarray, argmax: np.ndarray, kernel: Pair, stride: Pair,
+                      padding: Pair = (0, 0), dilation: Pair = (1, 1)) -> np.ndarray:
+    """Pick, for every window, the value of ``g`` (input-shaped) at the window's argmax.
+
+    This is the adjoint of ``max_pool2d_backward`` (so the vector-Jacobian product
+    needed for double backward), and ``max_pool2d_gather(x, argmax, ...)`` equals
+    the pooled output ``y`` (for finite ``x``).
+    """
+    kw = kernel[1]
+    out_hw = argmax.shape[2:]
+    if padding != (0, 0):
+        g = _pad_spatial(g, padding, 0)
+    out = np.zeros(argmax.shape, dtype=g.dtype)
+    won_by_k = _scratch_array("mask", argmax.shape, bool)
+    picked = _scratch_array("routed", argmax.shape, g.dtype)
+    for k in range(kernel[0] * kw):
+        np.equal(argmax, k, out=won_by_k)
+        np.multiply(_tap(g, k // kw, k % kw, out_hw, stride, dilation), won_by_k, out=picked)
+        out += picked
+    return out
+
+
+def avg_pool2d_forward(x: np.ndarray, kernel: Pair, stride: Pair, padding: Pair = (0, 0)) -> np.ndarray:
+    """Mean over each window; zero padding is counted in the mean (``count_include_pad=True``)."""
+    kh, kw = kernel
+    out_hw = _pool_out_hw(x.shape[2:], kernel, stride, padding, (1, 1))
+    if padding != (0, 0):
+        x = _pad_spatial(x, padding, 0)
+    y = np.array(_tap(x, 0, 0, out_hw, stride, (1, 1)), order="C")
+    for k in range(1, kh * kw):
+        y += _tap(x, k // kw, k % kw, out_hw, stride, (1, 1))
+    y *= 1.0 / (kh * kw)
+    return y
+
+
+def avg_pool2d_backward(gy: np.ndarray, input_shape: tuple[int, ...], kernel: Pair, stride: Pair,
+                        padding: Pair = (0, 0)) -> np.ndarray:
+    """Spread each window's gradient equally (``1 / (KH*KW)``) over its positions.
+
+    This is the adjoint of ``avg_pool2d_forward``; overlapping windows add up and
+    the share that falls on padding is dropped.
+    """
+    kh, kw = kernel
+    ph, pw = padding
+    n, c, h, w = input_shape
+    share = gy * (1.0 / (kh * kw))
+    gx = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=share.dtype)
+    for k in range(kh * kw):
+        _tap(gx, k // kw, k % kw, gy.shape[2:], stride, (1, 1))[...] += share
+    if padding != (0, 0):
+        gx = np.ascontiguousarray(gx[:, :, ph : ph + h, pw : pw + w])
+    return gx

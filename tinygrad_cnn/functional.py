@@ -1,0 +1,554 @@
+"""Stateless neural-network functions, used as `from tinygrad_cnn import functional as F`.
+
+The names, argument order and defaults follow `torch.nn.functional`, with
+numpy's `axis` instead of PyTorch's `dim`.
+
+* Layers: `linear`, `batch_norm`, `dropout`, and the convolution and pooling
+  ops re-exported from `tinygrad_cnn.conv` (`conv2d`, `conv_transpose2d`,
+  `max_pool2d`, `avg_pool2d`).
+* Activations: `relu`, `sigmoid`, `tanh`, `leaky_relu`, `softplus`,
+  `softmax`, `log_softmax`.
+* Losses: `cross_entropy`, `nll_loss`, `binary_cross_entropy`,
+  `binary_cross_entropy_with_logits`, `mse_loss`, each with
+  `reduction='mean' | 'sum' | 'none'`.
+
+Most functions are compositions of the primitive ops in `ops.py`, so their
+gradients (and second derivatives) come from the chain rule for free. A few
+are primitives of their own (`Function` subclasses), either for speed
+(cross-entropy, batch normalisation, leaky ReLU) or to match PyTorch's
+gradient exactly (binary cross-entropy on probabilities). Their VJPs are
+written with Tensor ops, so they can be differentiated again.
+
+The math behind every function is in docs/activations_and_losses.md and
+docs/normalization_and_dropout.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .conv import avg_pool2d, conv2d, conv_transpose2d, max_pool2d
+from .creation import get_rng
+from .engine import Function, Tensor, is_grad_enabled
+from .ops import _normalize_axes, maximum, relu, sigmoid, tanh
+
+__all__ = [
+    "avg_pool2d", "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "conv2d",
+    "conv_transpose2d", "cross_entropy", "dropout", "leaky_relu", "linear", "log_softmax", "max_pool2d",
+    "mse_loss", "nll_loss", "relu", "sigmoid", "softmax", "softplus", "tanh",
+]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+# ---------------------------------------------------------------------------
+# Argument checking
+# ---------------------------------------------------------------------------
+
+
+def _constant(array: np.ndarray) -> Tensor:
+    """A tensor that never needs a gradient (masks, one-hot targets, statistics)."""
+    return Tensor._make(array)
+
+
+def _check_float_tensor(x: Any, name: str, op: str) -> None:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: {name} must be a Tensor, got {type(x).__name__}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: {name} must be a floating-point tensor, got dtype {x.dtype}")
+
+
+def _check_reduction(reduction: str, op: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be one of 'mean', 'sum', 'none', got {reduction!r}")
+
+
+def _reduce(loss: Tensor, reduction: str, count: int | None = None) -> Tensor:
+    """Apply the reduction to a tensor of per-element losses.
+
+    'mean' divides by `count` when given (cross-entropy with ignored targets
+    averages over the counted ones only), else by the number of elements.
+    """
+    if reduction == "none":
+        return loss
+    total = loss.sum()
+    if reduction == "sum":
+        return total
+    return total / (loss.size if count is None else count)
+
+
+def _float_target(target: Any, input: Tensor, op: str) -> Tensor:
+    """A target of the same shape as `input`, as a float Tensor of input's dtype.
+
+    Arrays and lists become constant tensors; integer or bool tensors (0/1
+    labels) are converted; a float tensor of another dtype is cast (keeping
+    its gradient, if it has one).
+    """
+    if not isinstance(target, Tensor):
+        target = _constant(np.asarray(target, dtype=input.dtype))
+    if target.shape != input.shape:
+        raise ValueError(
+            f"{op}: target shape {target.shape} does not match input shape {input.shape}; they must be equal"
+        )
+    if target.dtype != input.dtype:
+        target = target.astype(input.dtype)
+    return target
+
+
+def _check_weight(weight: Any, input: Tensor, name: str, op: str) -> Tensor:
+    """A loss weight that broadcasts to the input's shape without changing it."""
+    if not isinstance(weight, Tensor):
+        weight = _constant(np.asarray(weight, dtype=input.dtype))
+    try:
+        fits = np.broadcast_shapes(weight.shape, input.shape) == input.shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"{op}: {name} of shape {weight.shape} cannot be broadcast to the input shape {input.shape}")
+    return weight
+
+
+def _class_target(target: Any, input: Tensor, ignore_index: int, op: str) -> np.ndarray:
+    """Check integer class targets against logits (or log-probabilities) of shape (N, C, d1, ...)."""
+    if input.ndim < 2:
+        raise ValueError(
+            f"{op}: input must have shape (N, C) or (N, C, d1, ...), got {input.shape}; "
+            "for a single sample add a batch axis: input.reshape(1, -1)"
+        )
+    array = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if array.dtype.kind not in "iu":
+        raise ValueError(
+            f"{op}: target must hold integer class indices, got dtype {array.dtype} "
+            "(convert with target.astype(np.int64))"
+        )
+    expected = (input.shape[0],) + input.shape[2:]
+    if array.shape != expected:
+        raise ValueError(
+            f"{op}: target shape {array.shape} does not match input shape {input.shape}; expected {expected}"
+        )
+    num_classes = input.shape[1]
+    counted = array != ignore_index
+    outside = counted & ((array < 0) | (array >= num_classes))
+    if outside.any():
+        bad = array[outside].flat[0]
+        raise ValueError(f"{op}: target value {bad} is out of range for C={num_classes} classes (valid: 0 to "
+                         f"{num_classes - 1}, or ignore_index={ignore_index})")
+    return array
+
+
+def _one_hot(target: np.ndarray, num_classes: int, ignore_index: int, dtype: np.dtype) -> np.ndarray:
+    """One-hot rows along axis 1: shape (N, C, d1, ...); ignored targets get a row of zeros."""
+    target = np.expand_dims(target, 1)
+    classes = np.arange(num_classes).reshape((1, num_classes) + (1,) * (target.ndim - 2))
+    hits = (target == classes) & (target != ignore_index)
+    return hits.astype(dtype)
+
+
+# ---------------------------------------------------------------------------
+# Linear layer
+# ---------------------------------------------------------------------------
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = x W^T + b, applied to the last axis of x.
+
+    input: (..., in_features); weight: (out_features, in_features);
+    bias: (out_features,) or None. Returns (..., out_features).
+    """
+    _check_float_tensor(input, "input", "linear")
+    _check_float_tensor(weight, "weight", "linear")
+    if weight.ndim != 2:
+        raise ValueError(f"linear: weight must have shape (out_features, in_features), got {weight.shape}")
+    if input.ndim == 0 or input.shape[-1] != weight.shape[1]:
+        raise ValueError(
+            f"linear: input of shape {input.shape} does not match weight of shape {weight.shape}: "
+            f"the last axis of input must be in_features={weight.shape[1]}"
+        )
+    if bias is not None:
+        _check_float_tensor(bias, "bias", "linear")
+        if bias.shape != (weight.shape[0],):
+            raise ValueError(
+                f"linear: bias has shape {bias.shape}, expected ({weight.shape[0]},) for weight of shape {weight.shape}"
+            )
+    # Extra leading axes are merged into one batch axis, so one 2-D matrix
+    # product does the work (and its weight gradient needs no extra sum).
+    leading = input.shape[:-1]
+    x = input.reshape(-1, input.shape[-1]) if input.ndim > 2 else input
+    out = x @ weight.T
+    if bias is not None:
+        out = out + bias
+    if input.ndim > 2:
+        out = out.reshape(leading + (weight.shape[0],))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Activations
+# ---------------------------------------------------------------------------
+
+
+class LeakyRelu(Function):
+    """x for x > 0, negative_slope * x otherwise."""
+
+    def forward(self, x, negative_slope=0.01):
+        return np.where(x > 0, x, x * negative_slope)
+
+    def backward(self, g):
+        (x,) = self.parents
+        # The derivative is 1 where x > 0 and negative_slope elsewhere (at 0 too, as in PyTorch).
+        slope = np.where(x.data > 0, 1, self.settings["negative_slope"]).astype(g.dtype)
+        return (g * _constant(slope),)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """max(x, 0) + negative_slope * min(x, 0): a ReLU that lets a little gradient through for x < 0."""
+    _check_float_tensor(input, "input", "leaky_relu")
+    if not isinstance(negative_slope, (int, float)):
+        raise TypeError(f"leaky_relu: negative_slope must be a number, got {type(negative_slope).__name__}")
+    return LeakyRelu.apply(input, negative_slope=float(negative_slope))
+
+
+class Softplus(Function):
+    """log(1 + e^x), computed as logaddexp(0, x) so it never overflows."""
+
+    def forward(self, x):
+        return np.logaddexp(0, x)
+
+    def backward(self, g):
+        (x,) = self.parents
+        return (g * sigmoid(x),)  # d/dx log(1 + e^x) = e^x / (1 + e^x) = sigmoid(x)
+
+
+def softplus(input: Tensor, beta: float = 1.0) -> Tensor:
+    """(1 / beta) * log(1 + exp(beta * x)): a smooth ReLU, computed without overflow for any x."""
+    _check_float_tensor(input, "input", "softplus")
+    if not isinstance(beta, (int, float)) or beta <= 0:
+        raise ValueError(f"softplus: beta must be a positive number, got {beta!r}")
+    if beta == 1:
+        return Softplus.apply(input)
+    return Softplus.apply(input * float(beta)) / float(beta)
+
+
+def softmax(input: Tensor, axis: int = -1) -> Tensor:
+    """exp(x_i) / sum_j exp(x_j) along `axis`: a probability distribution over that axis.
+
+    The row maximum is subtracted first, so exp never overflows (the largest
+    exponent is 0). Softmax does not change when a constant is added to a row,
+    so the shift is a constant with no gradient (it is detached).
+    """
+    _check_float_tensor(input, "input", "softmax")
+    (axis,) = _normalize_axes(axis, input.ndim, "softmax")
+    shift = input.detach().max(axis, keepdims=True)
+    e = (input - shift).exp()
+    return e / e.sum(axis, keepdims=True)
+
+
+def log_softmax(input: Tensor, axis: int = -1) -> Tensor:
+    """log(softmax(x)) = x_i - log(sum_j exp(x_j)), computed stably.
+
+    With z = x - max(x), log-sum-exp is log(sum exp z): the sum is at least 1
+    (the maximum contributes e^0), so neither the exp nor the log can fail.
+    """
+    _check_float_tensor(input, "input", "log_softmax")
+    (axis,) = _normalize_axes(axis, input.ndim, "log_softmax")
+    z = input - input.detach().max(axis, keepdims=True)
+    return z - z.exp().sum(axis, keepdims=True).log()
+
+
+# ---------------------------------------------------------------------------
+# Classification losses
+# ---------------------------------------------------------------------------
+
+
+class CrossEntropy(Function):
+    """Per-sample cross-entropy -log softmax(logits)[target], from one-hot targets.
+
+    Inputs: logits (N, C, d1, ...) and one-hot targets of the same shape (a
+    row of zeros for an ignored sample). Output: the losses (N, d1, ...).
+    """
+
+    def forward(self, logits, onehot):
+        # -log p_t = log(sum_j e^(x_j)) - x_t, with both terms shifted by the row maximum.
+        z = logits - logits.max(axis=1, keepdims=True)
+        log_sum_exp = np.log(np.exp(z).sum(axis=1, keepdims=True))
+        return np.sum(onehot * (log_sum_exp - z), axis=1)
+
+    def backward(self, g):
+        logits, onehot = self.parents
+        # d(-log p_t)/dx_j = p_j - onehot_j. The softmax is the composite one,
+        # so with create_graph this expression can be differentiated again.
+        p = softmax(logits, axis=1)
+        counted = onehot.sum(axis=1, keepdims=True)  # 1, or 0 for an ignored sample
+        return (p * counted - onehot) * g.unsqueeze(1), None
+
+
+def cross_entropy(input: Tensor, target: Any, *, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
+    """Cross-entropy between logits and integer class targets: the mean of -log softmax(x)[target].
+
+    input: logits (N, C) or (N, C, d1, ...); target: integers (N,) or
+    (N, d1, ...) in [0, C). Samples whose target equals `ignore_index` give a
+    loss of 0 and are left out of the mean. The gradient with respect to the
+    logits is (softmax(x) - onehot(target)) / N for reduction='mean'.
+    """
+    _check_float_tensor(input, "input", "cross_entropy")
+    _check_reduction(reduction, "cross_entropy")
+    array = _class_target(target, input, ignore_index, "cross_entropy")
+    onehot = _one_hot(array, input.shape[1], ignore_index, input.dtype)
+    loss = CrossEntropy.apply(input, _constant(onehot))
+    return _reduce(loss, reduction, count=int(np.count_nonzero(array != ignore_index)))
+
+
+def nll_loss(input: Tensor, target: Any, *, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood: the mean of -input[n, target[n]], for log-probabilities `input`.
+
+    `nll_loss(log_softmax(x, axis=1), t)` equals `cross_entropy(x, t)`.
+    input: (N, C) or (N, C, d1, ...); target as for cross_entropy.
+    """
+    _check_float_tensor(input, "input", "nll_loss")
+    _check_reduction(reduction, "nll_loss")
+    array = _class_target(target, input, ignore_index, "nll_loss")
+    onehot = _constant(_one_hot(array, input.shape[1], ignore_index, input.dtype))
+    # Multiplying by the one-hot row and summing picks input[n, target[n]].
+    loss = -(input * onehot).sum(axis=1)
+    return _reduce(loss, reduction, count=int(np.count_nonzero(array != ignore_index)))
+
+
+class BinaryCrossEntropy(Function):
+    """Elementwise -(y log p + (1 - y) log(1 - p)), each log clamped at -100 as PyTorch does."""
+
+    def forward(self, p, y):
+        with np.errstate(divide="ignore"):
+            log_p = np.maximum(np.log(p), -100)
+            log_1mp = np.maximum(np.log1p(-p), -100)
+        return -(y * log_p + (1 - y) * log_1mp)
+
+    def backward(self, g):
+        p, y = self.parents
+        gp = gy = None
+        if self.needs_grad[0]:
+            # dL/dp = (p - y) / (p (1 - p)); PyTorch keeps the denominator at
+            # least 1e-12, so p = 0 or 1 gives a large but finite gradient.
+            gp = g * (p - y) / maximum(p * (1 - p), 1e-12)
+        if self.needs_grad[1]:
+            # dL/dy = log(1 - p) - log(p), with the same clamped logs as forward.
+            gy = g * ((1 - p).log().clip(lo=-100) - p.log().clip(lo=-100))
+        return gp, gy
+
+
+def binary_cross_entropy(
+    input: Tensor, target: Any, weight: Tensor | None = None, *, reduction: str = "mean"
+) -> Tensor:
+    """Binary cross-entropy of probabilities p in [0, 1] against targets y in [0, 1].
+
+    loss = -weight * (y log p + (1 - y) log(1 - p)), each log clamped at -100,
+    so p exactly 0 or 1 gives a finite loss and a finite gradient. For raw
+    scores (logits) use binary_cross_entropy_with_logits: it is more accurate.
+    """
+    _check_float_tensor(input, "input", "binary_cross_entropy")
+    _check_reduction(reduction, "binary_cross_entropy")
+    target = _float_target(target, input, "binary_cross_entropy")
+    if input.size and (input.data.min() < 0 or input.data.max() > 1):
+        raise ValueError(
+            "binary_cross_entropy: input must hold probabilities in [0, 1], got values from "
+            f"{input.data.min()} to {input.data.max()}; for raw scores use binary_cross_entropy_with_logits"
+        )
+    loss = BinaryCrossEntropy.apply(input, target)
+    if weight is not None:
+        loss = loss * _check_weight(weight, input, "weight", "binary_cross_entropy")
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy_with_logits(
+    input: Tensor, target: Any, weight: Tensor | None = None, *, reduction: str = "mean",
+    pos_weight: Tensor | None = None,
+) -> Tensor:
+    """Binary cross-entropy of sigmoid(x) against targets y, computed from the logits x.
+
+    loss = (1 - y) x + w_y * softplus(-x), where softplus(-x) = -log sigmoid(x)
+    and w_y = 1 + (pos_weight - 1) y (just 1 without pos_weight). Without
+    pos_weight this is the familiar max(x, 0) - x y + log(1 + exp(-|x|)).
+    It never overflows, and its gradient is sigmoid(x) - y.
+    pos_weight: a weight for the positive term, broadcast along the last axis
+    (one per class); weight: a weight for each element's loss.
+    """
+    op = "binary_cross_entropy_with_logits"
+    _check_float_tensor(input, "input", op)
+    _check_reduction(reduction, op)
+    target = _float_target(target, input, op)
+    # -log(1 - sigmoid(x)) = x + softplus(-x), so the negative term is (1 - y)(x + softplus(-x)).
+    softplus_neg = Softplus.apply(-input)
+    if pos_weight is None:
+        loss = (1 - target) * input + softplus_neg
+    else:
+        pos_weight = _check_weight(pos_weight, input, "pos_weight", op)
+        loss = (1 - target) * input + (1 + (pos_weight - 1) * target) * softplus_neg
+    if weight is not None:
+        loss = loss * _check_weight(weight, input, "weight", op)
+    return _reduce(loss, reduction)
+
+
+# ---------------------------------------------------------------------------
+# Regression loss
+# ---------------------------------------------------------------------------
+
+
+def mse_loss(input: Tensor, target: Any, *, reduction: str = "mean") -> Tensor:
+    """Mean squared error: the mean of (input - target)^2 (shapes must be equal)."""
+    _check_float_tensor(input, "input", "mse_loss")
+    _check_reduction(reduction, "mse_loss")
+    target = _float_target(target, input, "mse_loss")
+    diff = input - target
+    return _reduce(diff * diff, reduction)
+
+
+# ---------------------------------------------------------------------------
+# Dropout
+# ---------------------------------------------------------------------------
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """Inverted dropout: zero each element with probability p, scale the rest by 1 / (1 - p).
+
+    The scaling keeps the expected value of every element unchanged, so
+    nothing needs rescaling at evaluation time: with training=False (or p=0)
+    the input is returned as it is. The mask comes from the library's random
+    generator, so `manual_seed` makes it reproducible.
+    """
+    _check_float_tensor(input, "input", "dropout")
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
+        raise ValueError(f"dropout: p is the probability of dropping an element and must be in [0, 1), got {p!r}")
+    if not training or p == 0:
+        return input
+    keep = get_rng().random(input.shape, dtype=np.float32) >= p  # True with probability 1 - p
+    mask = keep.astype(input.dtype)
+    mask *= 1 / (1 - p)
+    # A product with a constant: the gradient is the upstream gradient times the same mask.
+    return input * _constant(mask)
+
+
+# ---------------------------------------------------------------------------
+# Batch normalisation
+# ---------------------------------------------------------------------------
+
+
+class BatchNormalize(Function):
+    """xhat = (x - mean) * inv_std per channel, with the statistics of this batch.
+
+    `mean` and `inv_std` (shape (1, C, 1, ...)) are computed from x by the
+    caller; the VJP accounts for their dependence on x.
+    """
+
+    def forward(self, x, mean=None, inv_std=None, axes=(), eps=1e-5):
+        self.inv_std = inv_std
+        out = x - mean
+        out *= inv_std
+        return out
+
+    def backward(self, g):
+        (x,) = self.parents
+        axes = self.settings["axes"]
+        xhat = self.output
+        if is_grad_enabled():
+            # create_graph=True: rebuild inv_std from x with Tensor ops, so the
+            # gradient below is itself differentiable with respect to x.
+            inv_std = (x.var(axes, keepdims=True) + self.settings["eps"]) ** -0.5
+        else:
+            inv_std = _constant(self.inv_std)
+        # dx = inv_std * (g - mean(g) - xhat * mean(g * xhat)), the means over
+        # the batch (and spatial) axes: derived in docs/normalization_and_dropout.md.
+        g_mean = g.mean(axes, keepdims=True)
+        gx_mean = (g * xhat).mean(axes, keepdims=True)
+        return (inv_std * (g - g_mean - xhat * gx_mean),)
+
+
+def batch_norm(
+    input: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Batch normalisation over the batch (and spatial) axes, per channel (axis 1).
+
+    input: (N, C) or (N, C, H, W) (any (N, C, ...) works); running_mean,
+    running_var, weight (gamma), bias (beta): (C,) or None.
+
+    training=True: normalise with this batch's mean and biased variance, and
+    update the running statistics in place (when given):
+        running_mean = (1 - momentum) * running_mean + momentum * mean
+        running_var  = (1 - momentum) * running_var  + momentum * var * n / (n - 1)
+    with n the number of values per channel (the running variance is unbiased).
+    training=False: normalise with the running statistics.
+    Then y = gamma * xhat + beta.
+    """
+    op = "batch_norm"
+    _check_float_tensor(input, "input", op)
+    if input.ndim < 2:
+        raise ValueError(f"{op}: input must have shape (N, C) or (N, C, H, W), got {input.shape}")
+    channels = input.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                    ("bias", bias)):
+        if t is None:
+            continue
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}: {name} must be a Tensor or None, got {type(t).__name__}")
+        if t.shape != (channels,):
+            raise ValueError(
+                f"{op}: {name} has shape {t.shape}, but input of shape {input.shape} has C={channels} channels; "
+                f"expected ({channels},)"
+            )
+    if isinstance(momentum, bool) or not isinstance(momentum, (int, float)):
+        raise TypeError(f"{op}: momentum must be a number, got {momentum!r}")
+    # The statistics are per channel: reduce over every axis except axis 1,
+    # and keep them in shape (1, C, 1, ...) so they broadcast against the input.
+    axes = (0,) + tuple(range(2, input.ndim))
+    stat_shape = (1, channels) + (1,) * (input.ndim - 2)
+
+    if training:
+        count = input.size // channels if channels else 0
+        if count <= 1:
+            raise ValueError(
+                f"{op}: Expected more than 1 value per channel when training, got input of shape {input.shape}"
+            )
+        mean = input.data.mean(axis=axes, keepdims=True)
+        centered = input.data - mean
+        np.square(centered, out=centered)
+        var = centered.mean(axis=axes, keepdims=True)  # biased: divided by n
+        del centered
+        inv_std = 1 / np.sqrt(var + eps)
+        xhat = BatchNormalize.apply(input, mean=mean, inv_std=inv_std, axes=axes, eps=eps)
+        if running_mean is not None:
+            running_mean.data *= 1 - momentum
+            running_mean.data += momentum * mean.reshape(channels)
+        if running_var is not None:
+            unbiased = var.reshape(channels) * (count / (count - 1))
+            running_var.data *= 1 - momentum
+            running_var.data += momentum * unbiased
+        out = xhat
+        if weight is not None:
+            out = out * weight.reshape(stat_shape)
+        if bias is not None:
+            out = out + bias.reshape(stat_shape)
+        return out
+
+    if running_mean is None or running_var is None:
+        raise ValueError(f"{op}: running_mean and running_var must be given when training=False")
+    # Evaluation is an affine map per channel, y = x * scale + shift, with
+    # scale = gamma / sqrt(running_var + eps) and shift = beta - running_mean * scale:
+    # two passes over the input instead of four.
+    inv_std = 1 / np.sqrt(running_var.data.astype(input.dtype) + eps)
+    scale = _constant(inv_std.reshape(stat_shape))
+    if weight is not None:
+        scale = scale * weight.reshape(stat_shape)
+    shift = -_constant(running_mean.data.astype(input.dtype).reshape(stat_shape)) * scale
+    if bias is not None:
+        shift = shift + bias.reshape(stat_shape)
+    return input * scale + shift
+
+
+# The convolution and pooling layers live in conv.py; they are part of F too.
