@@ -14,7 +14,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml scripts/install-system-packages.sh
 	bash scripts/install-system-packages.sh
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,plot,progress]'
 	touch $@
 
 test: setup
@@ -23,12 +23,16 @@ test: setup
 test-slow: setup
 	$(PY) -m pytest -q -m slow
 
+# The chain-rule table and its two drawings, then the default CNN trained on
+# Fashion-MNIST for five epochs (results, checkpoint and curves in runs/demo).
 demo: setup
-	$(PY) examples/chain_rule.py
+	$(PY) examples/chain_rule.py --out-dir runs/demo
+	$(PY) -m tinygrad_cnn train --epochs 5 --out runs/demo/fashion-mnist --overwrite
 
 bench: setup
 	$(PY) benchmarks/bench_engine.py
 	$(PY) benchmarks/bench_conv.py
+	$(PY) benchmarks/bench_lenet.py
 
 lint: setup
 	$(PY) -m ruff check .
