@@ -354,6 +354,15 @@ def test_type_errors():
         conv2d(np.zeros((1, 3, 8, 8)), _x(4, 3, 3, 3))
     with pytest.raises(TypeError, match=r"max_pool2d: kernel_size must be an int or a pair of ints, got 2.0"):
         max_pool2d(_x(1, 1, 4, 4), 2.0)
+    with pytest.raises(TypeError, match=r"avg_pool2d: input must be a floating-point tensor, got dtype int64"):
+        avg_pool2d(tg.Tensor(np.zeros((1, 1, 4, 4), dtype=np.int64)), 2)
+
+
+def test_max_pool2d_of_integers_keeps_dtype():
+    x = tg.Tensor(np.arange(16, dtype=np.uint8).reshape(1, 1, 4, 4))
+    y = max_pool2d(x, 2, padding=1)
+    assert y.dtype == np.uint8
+    np.testing.assert_array_equal(y.data[0, 0], [[0, 2, 3], [8, 10, 11], [12, 14, 15]])
 
 
 def test_kernel_results_do_not_share_scratch_memory(rng):

@@ -10,6 +10,8 @@ import itertools
 import numpy as np
 import pytest
 
+import tinygrad_cnn as tg
+from tinygrad_cnn import conv
 from tinygrad_cnn import conv_kernels as K
 
 torch = pytest.importorskip("torch")
@@ -183,3 +185,73 @@ def test_pools_keep_float32():
     assert K.max_pool2d_backward(y, argmax, x.shape, (2, 2), (2, 2)).dtype == np.float32
     assert K.avg_pool2d_forward(x, (3, 3), (1, 1), (1, 1)).dtype == np.float32
     assert K.avg_pool2d_backward(y, x.shape, (2, 2), (2, 2)).dtype == np.float32
+
+
+# ---------------------------------------------------------------------------
+# The public functions of tinygrad_cnn.conv, including second derivatives
+# ---------------------------------------------------------------------------
+
+
+def _both(rng, *shape):
+    """The same random float64 values as a tinygrad_cnn Tensor and a torch tensor."""
+    values = rng.standard_normal(shape)
+    return tg.Tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
+
+
+PUBLIC_CASES = [
+    # function name (the same in both libraries), settings, x shape, w shape
+    ("conv2d", dict(stride=2, padding=1, dilation=1, groups=1), (2, 4, 7, 6), (6, 4, 3, 2)),
+    ("conv2d", dict(stride=(1, 2), padding=(2, 0), dilation=(2, 1), groups=2), (1, 4, 8, 7), (4, 2, 2, 3)),
+    ("conv_transpose2d", dict(stride=2, padding=1, output_padding=1, groups=2, dilation=1), (2, 4, 3, 4), (4, 3, 3, 3)),
+    ("conv_transpose2d", dict(stride=1, padding=1, output_padding=1, groups=1, dilation=2), (1, 2, 3, 3), (2, 3, 2, 2)),
+]
+
+
+@pytest.mark.parametrize("name, settings, x_shape, w_shape", PUBLIC_CASES)
+def test_public_conv_first_and_second_derivatives_match_torch(name, settings, x_shape, w_shape):
+    rng = np.random.default_rng(8)
+    x, xt = _both(rng, *x_shape)
+    w, wt = _both(rng, *w_shape)
+    out_channels = w_shape[0] if name == "conv2d" else w_shape[1] * settings["groups"]
+    b, bt = _both(rng, out_channels)
+
+    y = getattr(conv, name)(x, w, b, **settings)
+    yt = getattr(F, name)(xt, wt, bt, **settings)
+    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-10, atol=1e-10)
+
+    v = rng.standard_normal(y.shape)
+    grads = tg.grad(y, [x, w, b], grad_outputs=tg.Tensor(v), create_graph=True)
+    grads_t = torch.autograd.grad(yt, [xt, wt, bt], torch.tensor(v), create_graph=True)
+    for ours_g, torch_g in zip(grads, grads_t, strict=True):
+        np.testing.assert_allclose(ours_g.data, torch_g.detach().numpy(), rtol=1e-10, atol=1e-10)
+
+    # Second derivatives: differentiate a random projection of (dL/dx, dL/dw).
+    ux = rng.standard_normal(x_shape)
+    uw = rng.standard_normal(w_shape)
+    second = tg.grad([grads[0], grads[1]], [x, w], grad_outputs=[tg.Tensor(ux), tg.Tensor(uw)])
+    second_t = torch.autograd.grad([grads_t[0], grads_t[1]], [xt, wt], [torch.tensor(ux), torch.tensor(uw)])
+    for ours_g, torch_g in zip(second, second_t, strict=True):
+        np.testing.assert_allclose(ours_g.data, torch_g.numpy(), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "kernel_size, stride, padding, dilation", [(2, None, 0, 1), (3, 2, 1, 1), ((3, 2), 1, (1, 0), (1, 2))]
+)
+def test_public_pools_match_torch(kernel_size, stride, padding, dilation):
+    rng = np.random.default_rng(9)
+    x, xt = _both(rng, 2, 3, 7, 8)
+    y = conv.max_pool2d(x, kernel_size, stride, padding, dilation)
+    yt = F.max_pool2d(xt, kernel_size, stride, padding, dilation)
+    np.testing.assert_array_equal(y.data, yt.detach().numpy())
+    v = rng.standard_normal(y.shape)
+    (gx,) = tg.grad(y, x, grad_outputs=tg.Tensor(v))
+    (gxt,) = torch.autograd.grad(yt, xt, torch.tensor(v))
+    np.testing.assert_allclose(gx.data, gxt.numpy(), rtol=1e-12, atol=1e-12)
+
+    if dilation == 1:
+        y = conv.avg_pool2d(x, kernel_size, stride, padding)
+        yt = F.avg_pool2d(xt, kernel_size, stride, padding)
+        np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-12, atol=1e-12)
+        (gx,) = tg.grad(y, x, grad_outputs=tg.Tensor(v))
+        (gxt,) = torch.autograd.grad(yt, xt, torch.tensor(v))
+        np.testing.assert_allclose(gx.data, gxt.numpy(), rtol=1e-12, atol=1e-12)

@@ -392,4 +392,6 @@ def avg_pool2d(x: Tensor, kernel_size: int | Pair, stride: int | Pair | None = N
     (PyTorch's default, count_include_pad=True).
     """
     kernel, stride, padding, _ = _pool_arguments("avg_pool2d", x, kernel_size, stride, padding, 1)
+    if x.dtype.kind != "f":
+        raise TypeError(f"avg_pool2d: input must be a floating-point tensor, got dtype {x.dtype}")
     return AvgPool2d.apply(x, kernel=kernel, stride=stride, padding=padding)

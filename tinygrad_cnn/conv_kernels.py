@@ -33,10 +33,13 @@ The two gradients are the two other products of the same three matrices
 (``w.T @ gy`` and ``gy @ cols.T``); the input gradient then scatters its columns
 back with ``KH*KW`` strided additions ("col2im"), the reverse of the copies.
 
-Large temporaries (the column matrix, the padded input, the transposed output)
-live in per-thread scratch buffers that are reused between calls: mapping and
+Large temporaries (the column matrix, the padded input, the channel-first
+copies of the output and of the upstream gradient, the pooling masks) live in
+per-thread scratch buffers that are reused between calls: mapping and
 unmapping tens of megabytes on every call costs page faults that show up as a
-sizeable share of a training step. ``release_scratch()`` frees them.
+sizeable share of a training step. The buffers stay allocated at the size of
+the largest layer seen (about 100 MB for a float32 32x64x32x32 -> 128, 3x3
+layer); ``release_scratch()`` frees them. Results are always fresh arrays.
 """
 
 from __future__ import annotations
@@ -339,6 +342,8 @@ def _lowest(dtype: np.dtype) -> float | int:
     """The value padding takes in a max-pool: -inf, or the minimum of an integer type."""
     if np.issubdtype(dtype, np.floating):
         return -np.inf
+    if dtype == np.bool_:
+        return False
     return np.iinfo(dtype).min
 
 
