@@ -17,6 +17,7 @@ the backward pass is itself recorded, so gradients can be differentiated again.
 from __future__ import annotations
 
 import contextlib
+import operator
 import weakref
 from collections.abc import Sequence
 from typing import Any
@@ -303,12 +304,19 @@ class Function:
     def apply(cls, *inputs: Tensor, **settings: Any) -> Tensor:
         """Run the op forward, and record it if any input requires grad."""
         fn = cls()
-        data = fn.forward(*[t.data for t in inputs], **settings)
+        data = fn.forward(*map(_data_of, inputs), **settings)
         if type(data) is not np.ndarray:  # numpy returns scalars for 0-d results
             data = np.asarray(data)
-        out = Tensor._make(data)
+        # Tensor._make, written out: this line runs for every op.
+        out = _new_tensor(Tensor)
+        out.data = data
+        out.requires_grad = False
+        out.grad = None
+        out._ctx = None
+        out.name = None
+        out._retains_grad = False
         if _GradMode.enabled:
-            needs_grad = tuple([t.requires_grad for t in inputs])
+            needs_grad = tuple(map(_requires_grad_of, inputs))
             if True in needs_grad:
                 fn.parents = inputs
                 fn.needs_grad = needs_grad
@@ -328,37 +336,34 @@ class Function:
         so their arrays can be freed; leaves (parameters, data) and tensors
         that asked to keep their gradient (`retain_grad`) are kept.
         """
-        parents = []
-        for p in self.parents:
-            if p._ctx is None or p._retains_grad:
-                parents.append(p)
-            else:
-                parents.append(_ReleasedTensor(p))
+        parents = tuple([p if p._ctx is None or p._retains_grad else _ReleasedTensor(p) for p in self.parents])
         # A fresh __dict__ drops everything forward saved on self.
-        self.__dict__ = {
-            "parents": tuple(parents),
-            "settings": self.settings,
-            "module": self.module,
-            "released": True,
-        }
+        self.__dict__ = {"parents": parents, "settings": self.settings, "module": self.module, "released": True}
 
     def __repr__(self) -> str:
         return f"<{self.name}>"
+
+
+# Fast attribute readers for the hot path of apply (no Python frame per input).
+_new_tensor = object.__new__
+_data_of = operator.attrgetter("data")
+_requires_grad_of = operator.attrgetter("requires_grad")
 
 
 class _ReleasedTensor:
     """What is left of an intermediate tensor once the graph is released:
     its name, shape, dtype and the Function that made it, but not its values."""
 
-    __slots__ = ("name", "shape", "dtype", "requires_grad", "_ctx", "grad", "__weakref__")
+    __slots__ = ("name", "shape", "dtype", "_ctx", "__weakref__")
+    requires_grad = True  # only tensors that required grad are recorded as op outputs
+    grad = None
 
     def __init__(self, tensor: Tensor) -> None:
+        data = tensor.data
         self.name = tensor.name
-        self.shape = tensor.shape
-        self.dtype = tensor.dtype
-        self.requires_grad = tensor.requires_grad
+        self.shape = data.shape
+        self.dtype = data.dtype
         self._ctx = tensor._ctx
-        self.grad = None
 
 
 # ---------------------------------------------------------------------------

@@ -15,7 +15,7 @@ these primitives, so its gradient comes for free.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -78,21 +78,32 @@ def _broadcast_error(op: str, *tensors: Tensor) -> ValueError:
     return ValueError(f"{op}: shapes {shapes} cannot be broadcast together")
 
 
-def _binary(cls: type[Function], a: Any, b: Any, op: str) -> Tensor:
-    if not isinstance(b, Tensor):
-        b = _as_tensor(b, a, op)
-    elif not isinstance(a, Tensor):
-        a = _as_tensor(a, b, op)
-    try:
-        return cls.apply(a, b)
-    except ValueError as error:
-        # numpy's message ("operands could not be broadcast...") names no op.
+def _binary(cls: type[Function], op: str, doc: str) -> Callable[[Any, Any], Tensor]:
+    """Make the function of a binary op: operands converted, errors named.
+
+    Each binary op (add, mul, ...) is made here, so that `x + y` costs one
+    Python call before the Function runs: this is the hottest path there is.
+    """
+
+    def binary_op(a: Any, b: Any) -> Tensor:
+        if not isinstance(b, Tensor):
+            b = _as_tensor(b, a, op)
+        elif not isinstance(a, Tensor):
+            a = _as_tensor(a, b, op)
         try:
-            np.broadcast_shapes(a.shape, b.shape)
-        except ValueError:
-            raise _broadcast_error(op, a, b) from None
-        # The shapes fit: some other problem (e.g. an integer to a negative power).
-        raise ValueError(f"{op}: shapes {a.shape} and {b.shape} (dtypes {a.dtype}, {b.dtype}): {error}") from None
+            return cls.apply(a, b)
+        except ValueError as error:
+            # numpy's message ("operands could not be broadcast...") names no op.
+            try:
+                np.broadcast_shapes(a.shape, b.shape)
+            except ValueError:
+                raise _broadcast_error(op, a, b) from None
+            # The shapes fit: some other problem (e.g. an integer to a negative power).
+            raise ValueError(f"{op}: shapes {a.shape} and {b.shape} (dtypes {a.dtype}, {b.dtype}): {error}") from None
+
+    binary_op.__name__ = binary_op.__qualname__ = op
+    binary_op.__doc__ = doc
+    return binary_op
 
 
 # ---------------------------------------------------------------------------
@@ -173,34 +184,12 @@ class Maximum(Function):
         return g * to_a, g * (1 - to_a)
 
 
-def add(a: Any, b: Any) -> Tensor:
-    """a + b, with broadcasting."""
-    return _binary(Add, a, b, "add")
-
-
-def sub(a: Any, b: Any) -> Tensor:
-    """a - b, with broadcasting."""
-    return _binary(Sub, a, b, "sub")
-
-
-def mul(a: Any, b: Any) -> Tensor:
-    """a * b elementwise, with broadcasting."""
-    return _binary(Mul, a, b, "mul")
-
-
-def div(a: Any, b: Any) -> Tensor:
-    """a / b elementwise, with broadcasting."""
-    return _binary(Div, a, b, "div")
-
-
-def pow(a: Any, b: Any) -> Tensor:  # noqa: A001 - the name everyone knows
-    """a ** b elementwise; the exponent gets a gradient only if it requires one."""
-    return _binary(Pow, a, b, "pow")
-
-
-def maximum(a: Any, b: Any) -> Tensor:
-    """Elementwise maximum; at ties the gradient is split evenly."""
-    return _binary(Maximum, a, b, "maximum")
+add = _binary(Add, "add", "a + b, with broadcasting.")
+sub = _binary(Sub, "sub", "a - b, with broadcasting.")
+mul = _binary(Mul, "mul", "a * b elementwise, with broadcasting.")
+div = _binary(Div, "div", "a / b elementwise, with broadcasting.")
+pow = _binary(Pow, "pow", "a ** b elementwise; the exponent gets a gradient only if it requires one.")  # noqa: A001
+maximum = _binary(Maximum, "maximum", "Elementwise maximum; at ties the gradient is split evenly.")
 
 
 def minimum(a: Any, b: Any) -> Tensor:
@@ -285,7 +274,8 @@ class Relu(Function):
     def backward(self, g):
         (x,) = self.parents
         # The gradient passes where x > 0; at exactly 0 it is 0 (as in PyTorch).
-        return (g * _constant((x.data > 0).astype(g.dtype)),)
+        # A boolean mask multiplies without a conversion pass (and keeps g's dtype).
+        return (g * _constant(x.data > 0),)
 
 
 class Clip(Function):
