@@ -385,3 +385,18 @@ def test_kernel_results_do_not_share_scratch_memory(rng):
     conv_kernels.conv2d_grad_input(rng.standard_normal((2, 3, 5, 5)), w, (2, 2, 6, 6))
     for result, copy in zip(results, saved, strict=True):
         np.testing.assert_array_equal(result, copy)
+
+
+@pytest.mark.parametrize("stride, padding, groups", [(1, 0, 1), (2, 1, 1), (1, 2, 2), (3, 1, 4)])
+def test_conv2d_with_bias_gradcheck_and_gradgradcheck(rng, stride, padding, groups):
+    """The bias is a third input of the Conv2d primitive (added while the
+    output is copied): its gradient and second derivatives are checked too."""
+    x = _tensor(rng, 2, 4, 6, 5)
+    w = _tensor(rng, 4, 4 // groups, 3, 2)
+    b = _tensor(rng, 4)
+
+    def f(x, w, b):
+        return conv2d(x, w, b, stride=stride, padding=padding, groups=groups)
+
+    assert tg.gradcheck(f, (x, w, b))
+    assert tg.gradgradcheck(f, (x, w, b))

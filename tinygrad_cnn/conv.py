@@ -60,24 +60,30 @@ Pair = tuple[int, int]
 
 
 class Conv2d(Function):
-    """y = F(x, w): cross-correlation of x (N, C, H, W) with w (O, C/g, KH, KW).
+    """y = F(x, w) (+ b): cross-correlation of x (N, C, H, W) with w (O, C/g, KH, KW).
 
     Settings: stride, padding, dilation (pairs), groups, and out_hw: the output
     size, which is the natural one except inside the VJP of a transposed
     convolution (whose output_padding can add a stride's worth of extra rows).
     """
 
-    def forward(self, x, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, out_hw=None):
-        return K.conv2d_forward(x, w, stride, padding, dilation, groups, out_hw)
+    def forward(self, x, w, *bias, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, out_hw=None):
+        # An optional third input, the bias (O,), is added while the output is
+        # copied into place: cheaper than a separate broadcast add.
+        return K.conv2d_forward(x, w, stride, padding, dilation, groups, out_hw, bias[0] if bias else None)
 
     def backward(self, g):
-        x, w = self.parents
+        x, w = self.parents[:2]
         geometry = _geometry(self.settings)
         # dL/dx = Gi(g, w): the full convolution of g with the rotated kernel.
         gx = ConvTranspose2d.apply(g, w, out_hw=x.shape[2:], **geometry) if self.needs_grad[0] else None
         # dL/dw = Gw(x, g): the valid correlation of x with g.
         gw = Conv2dGradWeight.apply(x, g, weight_shape=w.shape, **geometry) if self.needs_grad[1] else None
-        return gx, gw
+        if len(self.parents) == 2:
+            return gx, gw
+        # dL/db[o] = sum of g[n, o, h, w] over n, h, w: b[o] was added at each of those positions.
+        gb = g.sum(axis=(0, 2, 3)) if self.needs_grad[2] else None
+        return gx, gw, gb
 
 
 class ConvTranspose2d(Function):
@@ -287,8 +293,8 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int | 
             f"padded input of size {padded} (input shape {x.shape}, padding {padding})"
         )
     _check_bias(bias, o, op)
-    y = Conv2d.apply(x, weight, stride=stride, padding=padding, dilation=dilation, groups=groups, out_hw=None)
-    return _add_bias(y, bias)
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    return Conv2d.apply(*inputs, stride=stride, padding=padding, dilation=dilation, groups=groups, out_hw=None)
 
 
 def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int | Pair = 1,

@@ -185,13 +185,21 @@ def _channels_first(a: np.ndarray, slot: str, dtype: np.dtype) -> np.ndarray:
     return out.reshape(c, n * h * w)
 
 
-def _fresh_nchw(a_cn: np.ndarray) -> np.ndarray:
+def _fresh_nchw(a_cn: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
     """A new C-contiguous NCHW array from a (C, N, H, W) one (usually a scratch view).
 
     Always a copy: ``np.ascontiguousarray`` would hand back the scratch memory
     itself when the transposed view happens to be contiguous (for example N = 1).
+    A bias (one value per channel) is added during that copy, which costs no
+    extra pass over the output.
     """
-    return np.array(a_cn.transpose(1, 0, 2, 3), order="C", copy=True)
+    c, n, h, w = a_cn.shape
+    out = np.empty((n, c, h, w), dtype=a_cn.dtype)
+    if bias is None:
+        np.copyto(out, a_cn.transpose(1, 0, 2, 3))
+    else:
+        np.add(a_cn.transpose(1, 0, 2, 3), bias.reshape(1, c, 1, 1), out=out)
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -200,8 +208,9 @@ def _fresh_nchw(a_cn: np.ndarray) -> np.ndarray:
 
 
 def conv2d_forward(x: np.ndarray, w: np.ndarray, stride: Pair = (1, 1), padding: Pair = (0, 0),
-                   dilation: Pair = (1, 1), groups: int = 1, out_hw: Pair | None = None) -> np.ndarray:
-    """2-D cross-correlation ``y = x (*) w``, the forward pass of ``conv2d`` (no bias).
+                   dilation: Pair = (1, 1), groups: int = 1, out_hw: Pair | None = None,
+                   bias: np.ndarray | None = None) -> np.ndarray:
+    """2-D cross-correlation ``y = x (*) w (+ bias)``, the forward pass of ``conv2d``.
 
     Args:
         x: input ``(N, C, H, W)``.
@@ -212,6 +221,7 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, stride: Pair = (1, 1), padding:
         out_hw: compute only the first ``out_hw`` output rows/columns (at most the
             natural size). A transposed convolution whose ``output_padding`` reaches
             a whole stride needs this for its input gradient.
+        bias: ``(O,)`` or None, added to every output position of its channel.
 
     Returns:
         ``y`` of shape ``(N, O, OH, OW)``, C-contiguous, dtype ``result_type(x, w)``.
@@ -236,8 +246,8 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, stride: Pair = (1, 1), padding:
     y_cn = _scratch_array("mat", (g, o // g, n * out_h * out_w), dtype)
     np.matmul(w_mat, cols, out=y_cn)
 
-    # (O, N, OH, OW) -> NCHW, the only copy of the output.
-    return _fresh_nchw(y_cn.reshape(o, n, out_h, out_w))
+    # (O, N, OH, OW) -> NCHW, the only copy of the output (the bias is added on the way).
+    return _fresh_nchw(y_cn.reshape(o, n, out_h, out_w), bias)
 
 
 def conv2d_grad_input(gy: np.ndarray, w: np.ndarray, input_shape: tuple[int, ...], stride: Pair = (1, 1),
