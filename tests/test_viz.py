@@ -23,7 +23,14 @@ import pytest
 import tinygrad_cnn as tg
 from tinygrad_cnn import Tensor, viz
 from tinygrad_cnn.engine import module_scope, topological_order
-from tinygrad_cnn.viz import GraphvizNotFoundError, draw_graph, graph_command, render_graph, retain_grads
+from tinygrad_cnn.viz import (
+    GraphvizNotFoundError,
+    chain_rule_example,
+    draw_graph,
+    graph_command,
+    render_graph,
+    retain_grads,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")
@@ -37,16 +44,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 def chain_rule(release: bool = True) -> dict[str, Tensor]:
     """f = (x + y) * z at x=-2, y=5, z=-4, with every gradient kept."""
-    x = Tensor(-2.0, requires_grad=True, name="x")
-    y = Tensor(5.0, requires_grad=True, name="y")
-    z = Tensor(-4.0, requires_grad=True, name="z")
-    q = x + y
-    q.name = "q"
-    f = q * z
-    f.name = "f"
-    retain_grads(f)
-    f.backward(retain_graph=not release)
-    return {"x": x, "y": y, "z": z, "q": q, "f": f}
+    return chain_rule_example(retain_graph=not release)
 
 
 def parse_svg(path: str | Path) -> dict[str, dict[str, list[str]]]:
@@ -138,13 +136,8 @@ def test_chain_rule_forward_svg_shows_values_and_gradients(tmp_path):
 @needs_dot
 def test_chain_rule_backward_svg_has_local_derivatives_and_visit_order(tmp_path):
     # The order backward will visit the nodes, from the engine, before it runs.
-    x = Tensor(-2.0, requires_grad=True, name="x")
-    y = Tensor(5.0, requires_grad=True, name="y")
-    z = Tensor(-4.0, requires_grad=True, name="z")
-    q = x + y
-    q.name = "q"
-    f = q * z
-    f.name = "f"
+    tensors = chain_rule_example(run_backward=False)
+    f, z = tensors["f"], tensors["z"]
     engine_order = [t.name for t in reversed(topological_order([f]))]
     retain_grads(f)
     f.backward()

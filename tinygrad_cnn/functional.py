@@ -32,7 +32,7 @@ import numpy as np
 from .conv import avg_pool2d, conv2d, conv_transpose2d, max_pool2d
 from .creation import get_rng
 from .engine import Function, Tensor, is_grad_enabled
-from .ops import _normalize_axes, maximum, relu, sigmoid, tanh
+from .ops import _constant, _normalize_axes, maximum, relu, sigmoid, tanh
 
 __all__ = [
     "avg_pool2d", "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "conv2d",
@@ -46,11 +46,6 @@ _REDUCTIONS = ("mean", "sum", "none")
 # ---------------------------------------------------------------------------
 # Argument checking
 # ---------------------------------------------------------------------------
-
-
-def _constant(array: np.ndarray) -> Tensor:
-    """A tensor that never needs a gradient (masks, one-hot targets, statistics)."""
-    return Tensor._make(array)
 
 
 def _check_float_tensor(x: Any, name: str, op: str) -> None:

@@ -850,11 +850,12 @@ def render_graph(root: Tensor, path: str | Path, format: str | None = None, **op
 # ---------------------------------------------------------------------------
 
 
-def chain_rule_example() -> dict[str, Tensor]:
+def chain_rule_example(run_backward: bool = True, retain_graph: bool = False) -> dict[str, Tensor]:
     """The textbook example f = (x + y) * z at x=-2, y=5, z=-4, after backward.
 
     Returns the tensors by name: x, y, z, q = x + y and f = q * z, with every
-    gradient kept (df/dx = df/dy = -4, df/dz = 3, df/dq = -4).
+    gradient kept (df/dx = df/dy = -4, df/dz = 3, df/dq = -4). With
+    run_backward=False, the graph as the forward pass left it.
     """
     x = Tensor(-2.0, requires_grad=True, name="x")
     y = Tensor(5.0, requires_grad=True, name="y")
@@ -863,8 +864,9 @@ def chain_rule_example() -> dict[str, Tensor]:
     q.name = "q"
     f = q * z
     f.name = "f"
-    retain_grads(f)
-    f.backward()
+    if run_backward:
+        retain_grads(f)
+        f.backward(retain_graph=retain_graph)
     return {"x": x, "y": y, "z": z, "q": q, "f": f}
 
 
