@@ -1,6 +1,6 @@
 """tinygrad_cnn: a small reverse-mode autograd engine for learning and training CNNs."""
 
-from . import data, functional, nn, ops, optim, viz
+from . import data, functional, memory, nn, ops, optim, viz
 from .creation import (
     arange,
     eye,
@@ -17,6 +17,7 @@ from .creation import (
 )
 from .engine import Function, Tensor, enable_grad, grad, is_grad_enabled, no_grad
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .memory import keep_freed_memory
 from .ops import (
     abs,
     clip,
@@ -39,9 +40,10 @@ tensor = Tensor
 
 __all__ = [
     "Function", "GradcheckError", "Tensor", "abs", "arange", "clip", "concatenate", "enable_grad", "exp",
-    "eye", "full", "get_rng", "grad", "gradcheck", "gradgradcheck", "is_grad_enabled", "log", "manual_seed",
+    "eye", "full", "get_rng", "grad", "gradcheck", "gradgradcheck", "is_grad_enabled", "keep_freed_memory", "log",
+    "manual_seed",
     "matmul", "maximum", "minimum", "no_grad", "ones", "ones_like", "ops", "pad", "rand", "randn", "relu",
     "sigmoid", "sqrt", "stack", "tanh", "tensor", "uniform", "where", "zeros", "zeros_like",
-    "data", "functional", "nn", "optim", "viz",
+    "data", "functional", "memory", "nn", "optim", "viz",
 ]
 __version__ = "0.1.0"

@@ -28,8 +28,6 @@ dropout) draws from the library generator, whose state is saved.
 from __future__ import annotations
 
 import csv
-import ctypes
-import gc
 import io
 import json
 import math
@@ -59,6 +57,7 @@ from .data import (
     to_float_images,
 )
 from .engine import Tensor, no_grad
+from .memory import keep_freed_memory, release_free_memory, resident_memory_mb
 from .models import DEFAULT_MODEL, MODELS, build_model
 from .nn import Module
 
@@ -319,39 +318,6 @@ def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: i
     """counts[i, j] = how many images of true class i were predicted as class j."""
     flat = labels.astype(np.int64) * num_classes + predictions.astype(np.int64)
     return np.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
-
-
-def release_free_memory() -> None:
-    """Give memory that has been freed back to the operating system (glibc on Linux only).
-
-    The C allocator keeps freed blocks to reuse them, so without this the
-    resident size of the process drifts up and down by 10-20% from epoch to
-    epoch although the memory in use stays the same. malloc_trim(0) returns
-    the free blocks; once per epoch it costs a few milliseconds.
-    Python objects in reference cycles wait for the garbage collector: they
-    are collected first.
-    """
-    gc.collect()  # objects in reference cycles (a matplotlib figure) are freed only by the collector
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.malloc_trim(0)
-    except (OSError, AttributeError):  # another C library (musl): nothing to do
-        pass
-
-
-def resident_memory_mb() -> float:
-    """The resident set size of this process in MiB (current, not peak, where the OS tells it)."""
-    try:
-        with open("/proc/self/statm") as f:
-            resident_pages = int(f.read().split()[1])
-        return resident_pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except (OSError, ValueError, IndexError, AttributeError):
-        import resource  # not on Windows; peak rather than current size
-
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
 
 
 # ---------------------------------------------------------------------------
@@ -685,6 +651,7 @@ def train(
             out_dir = os.path.dirname(os.path.abspath(resume))
     config = config if config is not None else TrainConfig()
     config.validate()
+    keep_freed_memory()  # reuse freed arrays from step to step: no page faults
     if out_dir is not None:
         if os.path.exists(out_dir) and not os.path.isdir(out_dir):
             raise TrainingError(f"--out {out_dir} exists and is not a directory")
