@@ -307,7 +307,7 @@ class Function:
         data = fn.forward(*map(_data_of, inputs), **settings)
         if type(data) is not np.ndarray:  # numpy returns scalars for 0-d results
             data = np.asarray(data)
-        # Tensor._make, written out: this line runs for every op.
+        # Tensor._make written out: these lines run for every op.
         out = _new_tensor(Tensor)
         out.data = data
         out.requires_grad = False
