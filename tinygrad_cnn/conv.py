@@ -204,20 +204,19 @@ class AvgPool2dBackward(Function):
 # ---------------------------------------------------------------------------
 
 
-def _pair(value: Any, op: str, name: str) -> Pair:
-    """An int or a pair of ints -> (height, width)."""
+def _pair(value: Any, op: str, name: str, minimum: int) -> Pair:
+    """An int or a pair of ints -> (height, width), each at least `minimum`."""
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return (int(value), int(value))
-    if isinstance(value, (tuple, list)) and len(value) == 2:
-        if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value):
-            return (int(value[0]), int(value[1]))
-    raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
-
-
-def _check_at_least(value: Pair, minimum: int, op: str, name: str) -> None:
-    if min(value) < minimum:
+        pair = (int(value), int(value))
+    elif (isinstance(value, (tuple, list)) and len(value) == 2
+          and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value)):
+        pair = (int(value[0]), int(value[1]))
+    else:
+        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+    if min(pair) < minimum:
         kind = "positive" if minimum == 1 else "non-negative"
-        raise ValueError(f"{op}: {name} must be {kind}, got {value}")
+        raise ValueError(f"{op}: {name} must be {kind}, got {pair}")
+    return pair
 
 
 def _check_tensor_4d(x: Any, op: str, name: str, layout: str) -> None:
@@ -265,13 +264,10 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int | 
     op = "conv2d"
     _check_tensor_4d(x, op, "input", "(N, C, H, W)")
     _check_tensor_4d(weight, op, "weight", "(out_channels, in_channels/groups, kH, kW)")
-    stride = _pair(stride, op, "stride")
-    padding = _pair(padding, op, "padding")
-    dilation = _pair(dilation, op, "dilation")
+    stride = _pair(stride, op, "stride", minimum=1)
+    padding = _pair(padding, op, "padding", minimum=0)
+    dilation = _pair(dilation, op, "dilation", minimum=1)
     groups = _check_groups(groups, op)
-    _check_at_least(stride, 1, op, "stride")
-    _check_at_least(padding, 0, op, "padding")
-    _check_at_least(dilation, 1, op, "dilation")
 
     n, c, h, w = x.shape
     o, c_per_group, kh, kw = weight.shape
@@ -312,15 +308,11 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
     op = "conv_transpose2d"
     _check_tensor_4d(x, op, "input", "(N, C, H, W)")
     _check_tensor_4d(weight, op, "weight", "(in_channels, out_channels/groups, kH, kW)")
-    stride = _pair(stride, op, "stride")
-    padding = _pair(padding, op, "padding")
-    output_padding = _pair(output_padding, op, "output_padding")
-    dilation = _pair(dilation, op, "dilation")
+    stride = _pair(stride, op, "stride", minimum=1)
+    padding = _pair(padding, op, "padding", minimum=0)
+    output_padding = _pair(output_padding, op, "output_padding", minimum=0)
+    dilation = _pair(dilation, op, "dilation", minimum=1)
     groups = _check_groups(groups, op)
-    _check_at_least(stride, 1, op, "stride")
-    _check_at_least(padding, 0, op, "padding")
-    _check_at_least(output_padding, 0, op, "output_padding")
-    _check_at_least(dilation, 1, op, "dilation")
 
     n, c_in, h, w = x.shape
     c_weight, c_out_per_group, kh, kw = weight.shape
@@ -352,22 +344,22 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
     return _add_bias(y, bias)
 
 
+def check_pool_padding(kernel: Pair, padding: Pair, op: str) -> None:
+    """Pooling padding is for centring windows; more than half a kernel would
+    allow windows made only of padding."""
+    if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
+        raise ValueError(f"{op}: padding {padding} must be at most half of kernel_size {kernel}")
+
+
 def _pool_arguments(op: str, x: Any, kernel_size: Any, stride: Any, padding: Any,
                     dilation: Any) -> tuple[Pair, Pair, Pair, Pair]:
     """Validate pooling arguments (PyTorch's rules) and return them as pairs."""
     _check_tensor_4d(x, op, "input", "(N, C, H, W)")
-    kernel = _pair(kernel_size, op, "kernel_size")
-    stride = kernel if stride is None else _pair(stride, op, "stride")
-    padding = _pair(padding, op, "padding")
-    dilation = _pair(dilation, op, "dilation")
-    _check_at_least(kernel, 1, op, "kernel_size")
-    _check_at_least(stride, 1, op, "stride")
-    _check_at_least(padding, 0, op, "padding")
-    _check_at_least(dilation, 1, op, "dilation")
-    # Padding is for centring windows; more than half a kernel would allow
-    # windows made only of padding.
-    if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
-        raise ValueError(f"{op}: padding {padding} must be at most half the kernel size {kernel}")
+    kernel = _pair(kernel_size, op, "kernel_size", minimum=1)
+    stride = kernel if stride is None else _pair(stride, op, "stride", minimum=1)
+    padding = _pair(padding, op, "padding", minimum=0)
+    dilation = _pair(dilation, op, "dilation", minimum=1)
+    check_pool_padding(kernel, padding, op)
     h, w = x.shape[2:]
     span = (dilation[0] * (kernel[0] - 1) + 1, dilation[1] * (kernel[1] - 1) + 1)
     padded = (h + 2 * padding[0], w + 2 * padding[1])

@@ -828,7 +828,6 @@ Tensor.__gt__ = _comparison(np.greater)
 Tensor.__ge__ = _comparison(np.greater_equal)
 Tensor.__eq__ = _comparison(np.equal)
 Tensor.__ne__ = _comparison(np.not_equal)
-Tensor.__hash__ = lambda self: id(self)
 # numpy must not compute `ndarray + tensor` itself (through __array__), which
 # would return a plain array and silently drop the graph: refusing ufuncs makes
 # Python call the tensor's reflected method (__radd__, ...) instead.

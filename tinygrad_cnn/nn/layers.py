@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .. import functional as F
+from ..conv import _pair, check_pool_padding
 from ..engine import Tensor
 from . import init
 from .module import Module, Parameter
@@ -31,17 +32,6 @@ def _positive_int(value: Any, name: str, op: str) -> int:
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{op}: {name} must be a positive integer, got {value!r}")
     return int(value)
-
-
-def _pair(value: Any, name: str, op: str, minimum: int = 1) -> Pair:
-    """An int or an (h, w) pair of ints >= minimum, as a pair."""
-    pair = (value, value) if isinstance(value, (int, np.integer)) else value
-    if (not isinstance(pair, (tuple, list)) or len(pair) != 2
-            or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in pair)):
-        raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
-    if min(pair) < minimum:
-        raise ValueError(f"{op}: {name} must be >= {minimum}, got {value!r}")
-    return (int(pair[0]), int(pair[1]))
 
 
 def _empty_parameter(*shape: int) -> Parameter:
@@ -112,10 +102,10 @@ class _ConvNd(Module):
         super().__init__()
         self.in_channels = _positive_int(in_channels, "in_channels", op)
         self.out_channels = _positive_int(out_channels, "out_channels", op)
-        self.kernel_size = _pair(kernel_size, "kernel_size", op)
-        self.stride = _pair(stride, "stride", op)
-        self.padding = _pair(padding, "padding", op, minimum=0)
-        self.dilation = _pair(dilation, "dilation", op)
+        self.kernel_size = _pair(kernel_size, op, "kernel_size", minimum=1)
+        self.stride = _pair(stride, op, "stride", minimum=1)
+        self.padding = _pair(padding, op, "padding", minimum=0)
+        self.dilation = _pair(dilation, op, "dilation", minimum=1)
         self.groups = _positive_int(groups, "groups", op)
         if self.in_channels % self.groups or self.out_channels % self.groups:
             raise ValueError(
@@ -179,7 +169,7 @@ class ConvTranspose2d(_ConvNd):
                  dilation: int | Pair = 1) -> None:
         op = "ConvTranspose2d"
         super().__init__(op, in_channels, out_channels, kernel_size, stride, padding, dilation, groups)
-        self.output_padding = _pair(output_padding, "output_padding", op, minimum=0)
+        self.output_padding = _pair(output_padding, op, "output_padding", minimum=0)
         for axis in range(2):
             if self.output_padding[axis] >= max(self.stride[axis], self.dilation[axis]):
                 raise ValueError(
@@ -294,15 +284,11 @@ class MaxPool2d(Module):
     def __init__(self, kernel_size: int | Pair, stride: int | Pair | None = None, padding: int | Pair = 0,
                  dilation: int | Pair = 1) -> None:
         super().__init__()
-        self.kernel_size = _pair(kernel_size, "kernel_size", "MaxPool2d")
-        self.stride = self.kernel_size if stride is None else _pair(stride, "stride", "MaxPool2d")
-        self.padding = _pair(padding, "padding", "MaxPool2d", minimum=0)
-        self.dilation = _pair(dilation, "dilation", "MaxPool2d")
-        for axis in range(2):
-            if 2 * self.padding[axis] > self.kernel_size[axis]:
-                raise ValueError(
-                    f"MaxPool2d: padding={self.padding} must be at most half of kernel_size={self.kernel_size}"
-                )
+        self.kernel_size = _pair(kernel_size, "MaxPool2d", "kernel_size", minimum=1)
+        self.stride = self.kernel_size if stride is None else _pair(stride, "MaxPool2d", "stride", minimum=1)
+        self.padding = _pair(padding, "MaxPool2d", "padding", minimum=0)
+        self.dilation = _pair(dilation, "MaxPool2d", "dilation", minimum=1)
+        check_pool_padding(self.kernel_size, self.padding, "MaxPool2d")
 
     def forward(self, x: Tensor) -> Tensor:
         _check_input_ndim(x, (4,), "(N, C, H, W)", "MaxPool2d")
@@ -317,14 +303,10 @@ class AvgPool2d(Module):
 
     def __init__(self, kernel_size: int | Pair, stride: int | Pair | None = None, padding: int | Pair = 0) -> None:
         super().__init__()
-        self.kernel_size = _pair(kernel_size, "kernel_size", "AvgPool2d")
-        self.stride = self.kernel_size if stride is None else _pair(stride, "stride", "AvgPool2d")
-        self.padding = _pair(padding, "padding", "AvgPool2d", minimum=0)
-        for axis in range(2):
-            if 2 * self.padding[axis] > self.kernel_size[axis]:
-                raise ValueError(
-                    f"AvgPool2d: padding={self.padding} must be at most half of kernel_size={self.kernel_size}"
-                )
+        self.kernel_size = _pair(kernel_size, "AvgPool2d", "kernel_size", minimum=1)
+        self.stride = self.kernel_size if stride is None else _pair(stride, "AvgPool2d", "stride", minimum=1)
+        self.padding = _pair(padding, "AvgPool2d", "padding", minimum=0)
+        check_pool_padding(self.kernel_size, self.padding, "AvgPool2d")
 
     def forward(self, x: Tensor) -> Tensor:
         _check_input_ndim(x, (4,), "(N, C, H, W)", "AvgPool2d")
