@@ -20,6 +20,15 @@ def _tensor(rng: np.random.Generator, *shape: int) -> tg.Tensor:
     return tg.Tensor(rng.standard_normal(shape), requires_grad=True)
 
 
+@pytest.fixture(params=["channel-major", "sample-major"])
+def column_layout(request, monkeypatch):
+    """Run a test with each layout of the im2col column matrix (the kernels pick
+    one from the number of rows; here every convolution takes the given one)."""
+    rows_limit = 0 if request.param == "channel-major" else 10**9
+    monkeypatch.setattr(conv_kernels, "SAMPLE_MAJOR_MAX_ROWS", rows_limit)
+    return request.param
+
+
 # ---------------------------------------------------------------------------
 # conv2d: sweep of stride x padding x dilation x groups
 # ---------------------------------------------------------------------------
@@ -28,6 +37,7 @@ CONV_SWEEP = list(itertools.product((1, 2, 3), (0, 1, 2), (1, 2), (1, 2)))
 
 
 @pytest.mark.parametrize("stride, padding, dilation, groups", CONV_SWEEP)
+@pytest.mark.usefixtures("column_layout")
 def test_conv2d_gradcheck_sweep(rng, stride, padding, dilation, groups):
     # Non-square input and kernel; batch 1 for stride 3.
     batch = 1 if stride == 3 else 2
@@ -42,6 +52,7 @@ def test_conv2d_gradcheck_sweep(rng, stride, padding, dilation, groups):
 
 
 @pytest.mark.parametrize("stride, padding, dilation, groups", CONV_SWEEP)
+@pytest.mark.usefixtures("column_layout")
 def test_conv2d_gradgradcheck_sweep(rng, stride, padding, dilation, groups):
     x = _tensor(rng, 1, 2, 5, 5)
     w = _tensor(rng, 2, 2 // groups, 2, 3)
@@ -62,6 +73,7 @@ def test_conv2d_gradgradcheck_sweep(rng, stride, padding, dilation, groups):
         ((1, 1, 7, 3), (2, 1, 3, 1), dict(stride=(3, 1), dilation=(2, 1), padding=(2, 0))),
     ],
 )
+@pytest.mark.usefixtures("column_layout")
 def test_conv2d_special_shapes(rng, x_shape, w_shape, settings):
     x = _tensor(rng, *x_shape)
     w = _tensor(rng, *w_shape)
@@ -110,6 +122,7 @@ def test_wrong_filter_gradient_fails_gradcheck(rng):
 # ---------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("column_layout")
 def test_hand_worked_example():
     x = tg.Tensor(np.array([[1.0, 2, 3], [4, 5, 6], [7, 8, 9]]).reshape(1, 1, 3, 3), requires_grad=True)
     w = tg.Tensor(np.array([[1.0, 2], [-1, 0]]).reshape(1, 1, 2, 2), requires_grad=True)
@@ -167,6 +180,7 @@ TRANSPOSE_CASES = [
 
 
 @pytest.mark.parametrize("stride, padding, output_padding, dilation, groups", TRANSPOSE_CASES)
+@pytest.mark.usefixtures("column_layout")
 def test_conv_transpose2d_gradcheck(rng, stride, padding, output_padding, dilation, groups):
     x = _tensor(rng, 2, 4, 3, 4)
     w = _tensor(rng, 4, 4 // groups, 3, 2)
@@ -195,6 +209,7 @@ def test_conv_transpose2d_output_size():
     assert conv_transpose2d(x, w, stride=(2, 3), dilation=(1, 2)).shape == (1, 3, 9, 17)
 
 
+@pytest.mark.usefixtures("column_layout")
 def test_conv_transpose2d_is_adjoint_of_conv2d(rng):
     """<conv2d(x, w), y> = <x, conv_transpose2d(y, w)> for the same stride/padding/dilation."""
     x = rng.standard_normal((2, 4, 7, 6))
@@ -365,6 +380,7 @@ def test_max_pool2d_of_integers_keeps_dtype():
     np.testing.assert_array_equal(y.data[0, 0], [[0, 2, 3], [8, 10, 11], [12, 14, 15]])
 
 
+@pytest.mark.usefixtures("column_layout")
 def test_kernel_results_do_not_share_scratch_memory(rng):
     """The kernels reuse work buffers between calls; their results must be fresh arrays.
 
@@ -388,6 +404,7 @@ def test_kernel_results_do_not_share_scratch_memory(rng):
 
 
 @pytest.mark.parametrize("stride, padding, groups", [(1, 0, 1), (2, 1, 1), (1, 2, 2), (3, 1, 4)])
+@pytest.mark.usefixtures("column_layout")
 def test_conv2d_with_bias_gradcheck_and_gradgradcheck(rng, stride, padding, groups):
     """The bias is a third input of the Conv2d primitive (added while the
     output is copied): its gradient and second derivatives are checked too."""

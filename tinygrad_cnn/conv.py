@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from . import conv_kernels as K
-from .engine import Function, Tensor
+from .engine import Function, Tensor, is_grad_enabled
 
 __all__ = [
     "conv2d",
@@ -70,7 +70,15 @@ class Conv2d(Function):
     def forward(self, x, w, *bias, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, out_hw=None):
         # An optional third input, the bias (O,), is added while the output is
         # copied into place: cheaper than a separate broadcast add.
-        return K.conv2d_forward(x, w, stride, padding, dilation, groups, out_hw, bias[0] if bias else None)
+        bias = bias[0] if bias else None
+        if not is_grad_enabled():
+            return K.conv2d_forward(x, w, stride, padding, dilation, groups, out_hw, bias)
+        # Keep the column matrix (im2col of x) for the weight gradient, which
+        # would otherwise copy the input into it a second time. It costs memory:
+        # KH*KW/(sh*sw) times the size of x, until backward frees the graph.
+        y, self.columns = K.conv2d_forward(x, w, stride, padding, dilation, groups, out_hw, bias,
+                                           keep_columns=True)
+        return y
 
     def backward(self, g):
         x, w = self.parents[:2]
@@ -78,7 +86,9 @@ class Conv2d(Function):
         # dL/dx = Gi(g, w): the full convolution of g with the rotated kernel.
         gx = ConvTranspose2d.apply(g, w, out_hw=x.shape[2:], **geometry) if self.needs_grad[0] else None
         # dL/dw = Gw(x, g): the valid correlation of x with g.
-        gw = Conv2dGradWeight.apply(x, g, weight_shape=w.shape, **geometry) if self.needs_grad[1] else None
+        gw = None
+        if self.needs_grad[1]:
+            gw = Conv2dGradWeight.apply(x, g, weight_shape=w.shape, columns=self.columns, **geometry)
         if len(self.parents) == 2:
             return gx, gw
         # dL/db[o] = sum of g[n, o, h, w] over n, h, w: b[o] was added at each of those positions.
@@ -112,8 +122,10 @@ class Conv2dGradWeight(Function):
     The weight gradient of `Conv2d` (and, with x and y swapped, of `ConvTranspose2d`).
     """
 
-    def forward(self, x, y, weight_shape=(), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
-        return K.conv2d_grad_weight(x, y, weight_shape, stride, padding, dilation, groups)
+    def forward(self, x, y, weight_shape=(), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
+                columns=None):
+        # columns: the column matrix of x, when the forward convolution kept it.
+        return K.conv2d_grad_weight(x, y, weight_shape, stride, padding, dilation, groups, columns)
 
     def backward(self, g):
         x, y = self.parents

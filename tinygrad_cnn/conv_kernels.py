@@ -32,6 +32,11 @@ convolution into one large matrix product per group:
 The two gradients are the two other products of the same three matrices
 (``w.T @ gy`` and ``gy @ cols.T``); the input gradient then scatters its columns
 back with ``KH*KW`` strided additions ("col2im"), the reverse of the copies.
+A convolution with few rows (``C/groups*KH*KW``, e.g. a first layer on grey
+images) keeps its columns per sample instead, ``(N, C, KH, KW, OH, OW)``, and
+runs one small product per sample, which writes NCHW directly (see
+``_sample_major``). ``conv2d_forward(..., keep_columns=True)`` hands the column
+matrix to the caller so that ``conv2d_grad_weight`` can reuse it.
 
 Large temporaries (the column matrix, the padded input, the channel-first
 copies of the output and of the upstream gradient, the pooling masks) live in
@@ -156,11 +161,32 @@ def _check_windows_fit(name: str, in_hw: Pair, out_hw: Pair, kernel: Pair, strid
             )
 
 
+# Below this many rows (C/groups * KH * KW) the column matrix is kept per sample.
+SAMPLE_MAJOR_MAX_ROWS = 32
+
+
+def _sample_major(rows: int) -> bool:
+    """Which layout the column matrix of a convolution with ``rows`` rows per group takes.
+
+    Usually one large matrix product over the whole batch is fastest (channel-major
+    columns, ``(C, KH, KW, N, OH, OW)``); its result then needs one transposing copy
+    to NCHW. With few rows (a first layer on grey or colour images: 1*3*3 or
+    3*3*3) the products are cheap and the copies dominate, so the columns are kept
+    per sample instead, ``(N, C, KH, KW, OH, OW)``: one small product per sample
+    then writes NCHW directly, and the weight gradient needs no transposed copy
+    of the upstream gradient.
+    """
+    return rows <= SAMPLE_MAJOR_MAX_ROWS
+
+
 def _im2col(x: np.ndarray, kernel: Pair, out_hw: Pair, stride: Pair, padding: Pair,
-            dilation: Pair, dtype: np.dtype) -> np.ndarray:
-    """Column matrix of ``x`` in the "col" scratch slot, shape ``(C, KH, KW, N, OH, OW)``.
+            dilation: Pair, dtype: np.dtype, sample_major: bool, scratch: bool = True) -> np.ndarray:
+    """Column matrix of ``x``, shape ``(C, KH, KW, N, OH, OW)`` (or ``(N, C, KH, KW, OH, OW)``
+    when ``sample_major``).
 
     ``cols[c, i, j, n, oh, ow] = x_padded[n, c, oh*sh + i*dh, ow*sw + j*dw]``.
+    It lives in the "col" scratch slot, or is a fresh array that the caller can
+    keep when ``scratch=False``.
     """
     n, c = x.shape[:2]
     kh, kw = kernel
@@ -168,12 +194,20 @@ def _im2col(x: np.ndarray, kernel: Pair, out_hw: Pair, stride: Pair, padding: Pa
     if padding != (0, 0):
         padded_shape = (n, c, x.shape[2] + 2 * padding[0], x.shape[3] + 2 * padding[1])
         x = _pad_spatial(x, padding, 0, out=_scratch_array("pad", padded_shape, dtype))
-    # Put channels first so that each tap's copy lands in one contiguous block.
-    x_cn = x.transpose(1, 0, 2, 3)
-    cols = _scratch_array("col", (c, kh, kw, n, out_h, out_w), dtype)
+    if sample_major:
+        shape = (n, c, kh, kw, out_h, out_w)
+        x_major = x.reshape(n * c, 1, *x.shape[2:])  # (N*C) "channels" of one sample
+    else:
+        shape = (c, kh, kw, n, out_h, out_w)
+        # Put channels first so that each tap's copy lands in one contiguous block.
+        x_major = x.transpose(1, 0, 2, 3)
+    cols = _scratch_array("col", shape, dtype) if scratch else np.empty(shape, dtype=dtype)
+    # Either way, axis 0 of `blocks` runs over x_major's first axis and axes 1, 2
+    # over the taps.
+    blocks = cols.reshape(x_major.shape[0], kh, kw, -1, out_h, out_w)
     for i in range(kh):
         for j in range(kw):
-            cols[:, i, j] = _tap(x_cn, i, j, out_hw, stride, dilation)
+            blocks[:, i, j] = _tap(x_major, i, j, out_hw, stride, dilation)
     return cols
 
 
@@ -209,7 +243,8 @@ def _fresh_nchw(a_cn: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
 
 def conv2d_forward(x: np.ndarray, w: np.ndarray, stride: Pair = (1, 1), padding: Pair = (0, 0),
                    dilation: Pair = (1, 1), groups: int = 1, out_hw: Pair | None = None,
-                   bias: np.ndarray | None = None) -> np.ndarray:
+                   bias: np.ndarray | None = None,
+                   keep_columns: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """2-D cross-correlation ``y = x (*) w (+ bias)``, the forward pass of ``conv2d``.
 
     Args:
@@ -222,9 +257,12 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, stride: Pair = (1, 1), padding:
             natural size). A transposed convolution whose ``output_padding`` reaches
             a whole stride needs this for its input gradient.
         bias: ``(O,)`` or None, added to every output position of its channel.
+        keep_columns: also return the column matrix (a fresh array), so that the
+            weight gradient can use it instead of copying the input again.
 
     Returns:
-        ``y`` of shape ``(N, O, OH, OW)``, C-contiguous, dtype ``result_type(x, w)``.
+        ``y`` of shape ``(N, O, OH, OW)``, C-contiguous, dtype ``result_type(x, w)``;
+        with ``keep_columns``, the pair ``(y, columns)``.
     """
     n, c, h, wid = x.shape
     o, c_per_group, kh, kw = w.shape
@@ -238,16 +276,26 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, stride: Pair = (1, 1), padding:
     out_h, out_w = out_hw
     g = groups
 
-    cols = _im2col(x, (kh, kw), out_hw, stride, padding, dilation, dtype)
-    cols = cols.reshape(g, c_per_group * kh * kw, n * out_h * out_w)
-    w_mat = w.reshape(g, o // g, c_per_group * kh * kw).astype(dtype, copy=False)
+    rows = c_per_group * kh * kw
+    sample_major = _sample_major(rows)
+    columns = _im2col(x, (kh, kw), out_hw, stride, padding, dilation, dtype, sample_major, scratch=not keep_columns)
+    w_mat = w.reshape(g, o // g, rows).astype(dtype, copy=False)
+    if sample_major:
+        # (O/g, rows) @ (rows, OH*OW) for each sample and group: the result,
+        # (N, g, O/g, OH*OW), is NCHW already.
+        y = np.matmul(w_mat, columns.reshape(n, g, rows, out_h * out_w)).reshape(n, o, out_h, out_w)
+        if bias is not None:
+            y += bias.reshape(1, o, 1, 1)
+        return (y, columns) if keep_columns else y
+    cols = columns.reshape(g, rows, n * out_h * out_w)
 
     # One matrix product per group: (O/g, C/g*KH*KW) @ (C/g*KH*KW, N*OH*OW).
     y_cn = _scratch_array("mat", (g, o // g, n * out_h * out_w), dtype)
     np.matmul(w_mat, cols, out=y_cn)
 
     # (O, N, OH, OW) -> NCHW, the only copy of the output (the bias is added on the way).
-    return _fresh_nchw(y_cn.reshape(o, n, out_h, out_w), bias)
+    y = _fresh_nchw(y_cn.reshape(o, n, out_h, out_w), bias)
+    return (y, columns) if keep_columns else y
 
 
 def conv2d_grad_input(gy: np.ndarray, w: np.ndarray, input_shape: tuple[int, ...], stride: Pair = (1, 1),
@@ -299,20 +347,23 @@ def conv2d_grad_input(gy: np.ndarray, w: np.ndarray, input_shape: tuple[int, ...
 
 
 def conv2d_grad_weight(x: np.ndarray, gy: np.ndarray, weight_shape: tuple[int, ...], stride: Pair = (1, 1),
-                       padding: Pair = (0, 0), dilation: Pair = (1, 1), groups: int = 1) -> np.ndarray:
+                       padding: Pair = (0, 0), dilation: Pair = (1, 1), groups: int = 1,
+                       columns: np.ndarray | None = None) -> np.ndarray:
     """Gradient of ``conv2d_forward`` with respect to its weights.
 
     The valid cross-correlation of the (padded) input with the upstream gradient,
     summed over the batch: ``gw[o, c, i, j] = sum_{n, oh, ow} gy[n, o, oh, ow] *
     x_padded[n, c, oh*sh + i*dh, ow*sw + j*dw]``. Computed as ``gy @ cols.T`` with
-    the same column matrix as the forward pass; the sum over the batch and all
-    output pixels is the inner dimension of that product.
+    the same column matrix as the forward pass (pass the forward's ``columns``
+    to skip building it again); the sum over the batch and all output pixels is
+    the inner dimension of that product.
 
     Args:
         x: input ``(N, C, H, W)``.
         gy: upstream gradient ``(N, O, OH, OW)``; its ``OH, OW`` decide how many
             windows are used.
         weight_shape: ``(O, C // groups, KH, KW)``.
+        columns: the column matrix of ``x`` for these windows, if already built.
 
     Returns:
         ``gw`` of shape ``weight_shape``.
@@ -323,9 +374,19 @@ def conv2d_grad_weight(x: np.ndarray, gy: np.ndarray, weight_shape: tuple[int, .
     _check_windows_fit("conv2d_grad_weight", x.shape[2:], (out_h, out_w), (kh, kw), stride, padding, dilation)
     g = groups
 
+    rows = c_per_group * kh * kw
+    sample_major = _sample_major(rows)
+    if columns is None:
+        columns = _im2col(x, (kh, kw), (out_h, out_w), stride, padding, dilation, dtype, sample_major)
+    columns = columns.astype(dtype, copy=False)
+    if sample_major:
+        # (O/g, OH*OW) @ (OH*OW, rows) for each sample and group, summed over the batch.
+        cols = columns.reshape(n, g, rows, out_h * out_w)
+        gy_mat = gy.reshape(n, g, o // g, out_h * out_w).astype(dtype, copy=False)
+        per_sample = np.matmul(gy_mat, cols.transpose(0, 1, 3, 2))
+        return per_sample.sum(axis=0).reshape(weight_shape)
+    cols = columns.reshape(g, rows, n * out_h * out_w)
     gy_mat = _channels_first(gy, "mat", dtype).reshape(g, o // g, n * out_h * out_w)
-    cols = _im2col(x, (kh, kw), (out_h, out_w), stride, padding, dilation, dtype)
-    cols = cols.reshape(g, c_per_group * kh * kw, n * out_h * out_w)
 
     # gw = gy @ cols.T per group, a sum over N*OH*OW. It is computed as the
     # transpose of cols @ gy.T, (C/g*KH*KW, N*OH*OW) @ (N*OH*OW, O/g): the same
