@@ -528,6 +528,8 @@ class _ScaledCube(tg.Function):
 class _WeightedSum(tg.Function):
     """a * b summed; it returns None for inputs that need no gradient."""
 
+    uses_output = True  # not needed by its VJP: the test reads self.output
+
     def forward(self, a, b):
         return np.sum(a * b)
 
@@ -554,3 +556,7 @@ def test_custom_function_needs_grad() -> None:
     out.backward()
     np.testing.assert_array_equal(a.grad.data, b.data)
     assert b.grad is None
+    # A Function that does not ask for its output cannot read it.
+    cube = _ScaledCube.apply(a, scale=1.0).grad_fn
+    with pytest.raises(AttributeError, match="uses_output"):
+        _ = cube.output

@@ -20,6 +20,8 @@ from tinygrad_cnn import GradcheckError
 class _ExpWrongAtLastElement(tg.Function):
     """e^x with a VJP that is 1.5 times too large at the last element only."""
 
+    uses_output = True
+
     def forward(self, x):
         return np.exp(x)
 

@@ -17,6 +17,7 @@ the backward pass is itself recorded, so gradients can be differentiated again.
 from __future__ import annotations
 
 import contextlib
+import gc
 import operator
 import weakref
 from collections.abc import Sequence
@@ -223,8 +224,11 @@ class Tensor:
             extras.append(f"name={self.name!r}")
         return f"tensor({body}, {', '.join(extras)})"
 
-    def __hash__(self) -> int:
-        return id(self)
+    # `==` is elementwise (it returns a Tensor), so Python would make tensors
+    # unhashable; hash them by identity, as objects are by default. Being the
+    # built-in hash, it costs no Python call when the engine keeps tensors in
+    # sets and dicts (the backward pass does so for every node).
+    __hash__ = object.__hash__
 
     def __bool__(self) -> bool:
         if self.data.size != 1:
@@ -271,10 +275,11 @@ class Function:
       forward(self, *arrays, **settings) -> ndarray   on numpy arrays, and
       backward(self, grad) -> tuple of Tensors        the VJP, on Tensors:
           one gradient (or None) per input, each with that input's shape.
-    Inside backward, `self.parents` are the input tensors, `self.output` is
-    the output tensor and `self.needs_grad[i]` says whether input i needs a
-    gradient. forward may keep arrays on `self` for backward; they are freed
-    with the graph.
+    Inside backward, `self.parents` are the input tensors and
+    `self.needs_grad[i]` says whether input i needs a gradient; a class that
+    sets `uses_output = True` also gets `self.output`, the output tensor (for
+    VJPs such as exp's, written in terms of the result). forward may keep arrays
+    on `self` for backward; they are freed with the graph.
     """
 
     parents: tuple[Any, ...] = ()
@@ -282,6 +287,7 @@ class Function:
     settings: dict[str, Any] = {}
     module: str | None = None  # the module path it was recorded in, if any
     released = False
+    uses_output = False
 
     def forward(self, *arrays: np.ndarray, **settings: Any) -> np.ndarray:
         raise NotImplementedError
@@ -295,6 +301,8 @@ class Function:
 
     @property
     def output(self) -> Tensor:
+        if not self.uses_output:
+            raise AttributeError(f"{self.name}: set uses_output = True on the class to use self.output")
         out = self._output_ref()
         if out is None:  # cannot happen while backward runs: the graph holds it
             raise RuntimeError(f"{self.name}: the output tensor no longer exists")
@@ -320,9 +328,11 @@ class Function:
             if True in needs_grad:
                 fn.parents = inputs
                 fn.needs_grad = needs_grad
-                fn.settings = settings
-                # A weak reference: a strong one would make a cycle out -> fn -> out.
-                fn._output_ref = weakref.ref(out)
+                if settings:
+                    fn.settings = settings
+                if cls.uses_output:
+                    # A weak reference: a strong one would make a cycle out -> fn -> out.
+                    fn._output_ref = weakref.ref(out)
                 if _GradMode.module_path is not None:
                     fn.module = _GradMode.module_path
                 out._ctx = fn
@@ -336,9 +346,17 @@ class Function:
         so their arrays can be freed; leaves (parameters, data) and tensors
         that asked to keep their gradient (`retain_grad`) are kept.
         """
-        parents = tuple([p if p._ctx is None or p._retains_grad else _ReleasedTensor(p) for p in self.parents])
+        parents = []
+        for parent in self.parents:
+            if parent._ctx is not None and not parent._retains_grad:
+                # _ReleasedTensor(parent) written out: this runs for every node.
+                stub = _new_tensor(_ReleasedTensor)
+                data = parent.data
+                stub.name, stub.shape, stub.dtype, stub._ctx = parent.name, data.shape, data.dtype, parent._ctx
+                parent = stub
+            parents.append(parent)
         # A fresh __dict__ drops everything forward saved on self.
-        self.__dict__ = {"parents": parents, "settings": self.settings, "module": self.module, "released": True}
+        self.__dict__ = {"parents": tuple(parents), "settings": self.settings, "module": self.module, "released": True}
 
     def __repr__(self) -> str:
         return f"<{self.name}>"
@@ -393,19 +411,20 @@ def topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
     visited once, so the time is linear in the size of the graph.
     """
     order: list[Tensor] = []
-    visited: set[int] = set()
+    visited: set[Tensor] = set()
     for root in roots:
-        if id(root) in visited or not root.requires_grad:
+        if root in visited or not root.requires_grad:
             continue
-        visited.add(id(root))
+        visited.add(root)
         # Each stack entry: (tensor, iterator over its parents not yet expanded).
         stack = [(root, iter(root._ctx.parents if root._ctx else ()))]
         while stack:
             node, parents = stack[-1]
             for parent in parents:
-                if parent.requires_grad and id(parent) not in visited:
-                    visited.add(id(parent))
-                    stack.append((parent, iter(parent._ctx.parents if parent._ctx else ())))
+                if parent.requires_grad and parent not in visited:
+                    visited.add(parent)
+                    fn = parent._ctx
+                    stack.append((parent, iter(fn.parents if fn is not None else ())))
                     break
             else:
                 # All parents are done: the node comes after them.
@@ -414,11 +433,19 @@ def topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
     return order
 
 
-def _sum_to_shape(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
-    """Undo broadcasting: sum the gradient over the axes that were broadcast."""
+def _fit_to(grad: Tensor, like: np.ndarray) -> Tensor:
+    """The gradient of an input, in the input's shape and dtype.
+
+    Undo broadcasting: sum the gradient over the axes that were broadcast.
+    And a float32 input used with a float64 one gets a float32 gradient.
+    """
     from .ops import sum_to
 
-    return sum_to(grad, shape)
+    if grad.data.shape != like.shape:
+        grad = sum_to(grad, like.shape)
+    if grad.data.dtype != like.dtype:
+        grad = grad.astype(like.dtype)
+    return grad
 
 
 def run_backward(
@@ -435,19 +462,19 @@ def run_backward(
     and no `.grad` is touched (the `grad` function).
     """
     order = topological_order(roots)
-    # grads[id(t)]: the sum of the gradients reaching t along every path so far.
-    grads: dict[int, Tensor] = {}
+    # grads[t]: the sum of the gradients reaching tensor t along every path so far.
+    grads: dict[Tensor, Tensor] = {}
     for root, g in zip(roots, root_grads):
-        grads[id(root)] = grads[id(root)] + g if id(root) in grads else g
-    wanted = {id(t): None for t in inputs} if inputs is not None else None
+        grads[root] = grads[root] + g if root in grads else g
+    wanted = dict.fromkeys(inputs) if inputs is not None else None
 
-    with _SetGradMode(create_graph):
+    with _SetGradMode(create_graph), _cycle_collector_paused():
         for node in reversed(order):
-            grad = grads.pop(id(node), None)
+            grad = grads.pop(node, None)
             if grad is None:  # no path from the roots carries a gradient here
                 continue
-            if wanted is not None and id(node) in wanted:
-                wanted[id(node)] = grad
+            if wanted is not None and node in wanted:
+                wanted[node] = grad
             fn = node._ctx
             if inputs is None and (fn is None or node._retains_grad):
                 _accumulate(node, grad, create_graph)
@@ -462,23 +489,44 @@ def run_backward(
             for parent, parent_grad in zip(fn.parents, parent_grads):
                 if parent_grad is None or not parent.requires_grad:
                     continue
-                if parent_grad.data.shape != parent.data.shape:
-                    parent_grad = _sum_to_shape(parent_grad, parent.data.shape)
-                if parent_grad.data.dtype != parent.data.dtype:
-                    parent_grad = parent_grad.astype(parent.data.dtype)
-                key = id(parent)
+                grad_data, parent_data = parent_grad.data, parent.data
+                # (`is not` first: comparing two dtypes with != is slow, and the
+                # dtypes are almost always the very same object.)
+                if grad_data.shape != parent_data.shape or (
+                    grad_data.dtype is not parent_data.dtype and grad_data.dtype != parent_data.dtype
+                ):
+                    parent_grad = _fit_to(parent_grad, parent_data)
                 # A tensor used more than once gets the sum over its uses.
-                if key not in grads:
-                    grads[key] = parent_grad
+                if parent not in grads:
+                    grads[parent] = parent_grad
                 elif create_graph:
-                    grads[key] = grads[key] + parent_grad
+                    grads[parent] = grads[parent] + parent_grad
                 else:
-                    grads[key] = Tensor._make(grads[key].data + parent_grad.data)  # no graph needed
+                    grads[parent] = Tensor._make(grads[parent].data + parent_grad.data)  # no graph needed
             if not retain_graph:
                 fn.release()
     if wanted is None:
         return None
-    return [wanted[id(t)] for t in inputs]
+    return [wanted[t] for t in inputs]
+
+
+@contextlib.contextmanager
+def _cycle_collector_paused():
+    """Pause Python's cycle collector for the duration of a backward pass.
+
+    The backward pass creates no reference cycles (the graph holds its output
+    tensors only through weak references), so reference counting frees all it
+    allocates and the collector has nothing to find. But the collector runs
+    every few hundred allocations and then walks the objects of the whole
+    graph: on a 100,000-op chain that doubles the time of backward.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _accumulate(leaf: Tensor, grad: Tensor, create_graph: bool) -> None:

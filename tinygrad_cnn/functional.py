@@ -435,6 +435,8 @@ class BatchNormalize(Function):
     caller; the VJP accounts for their dependence on x.
     """
 
+    uses_output = True  # the VJP is written in terms of xhat
+
     def forward(self, x, mean=None, inv_std=None, axes=(), eps=1e-5):
         self.inv_std = inv_std
         out = x - mean

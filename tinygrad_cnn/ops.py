@@ -78,6 +78,11 @@ def _broadcast_error(op: str, *tensors: Tensor) -> ValueError:
     return ValueError(f"{op}: shapes {shapes} cannot be broadcast together")
 
 
+# Function.apply as a plain function of (cls, *inputs): a call to it skips
+# making a bound method, which is measurable on the hottest path there is.
+_apply = Function.apply.__func__
+
+
 def _binary(cls: type[Function], op: str, doc: str) -> Callable[[Any, Any], Tensor]:
     """Make the function of a binary op: operands converted, errors named.
 
@@ -91,7 +96,7 @@ def _binary(cls: type[Function], op: str, doc: str) -> Callable[[Any, Any], Tens
         elif not isinstance(a, Tensor):
             a = _as_tensor(a, b, op)
         try:
-            return cls.apply(a, b)
+            return _apply(cls, a, b)  # cls.apply(a, b), minus the bound-method call
         except ValueError as error:
             # numpy's message ("operands could not be broadcast...") names no op.
             try:
@@ -151,6 +156,8 @@ class Div(Function):
 
 
 class Pow(Function):
+    uses_output = True  # its exponent's VJP is written with a^b
+
     def forward(self, a, b):
         # A negative base with a fractional exponent is nan, as in numpy; no warning.
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -215,6 +222,8 @@ class Neg(Function):
 
 
 class Exp(Function):
+    uses_output = True  # e^x is its own derivative
+
     def forward(self, x):
         # Large x gives inf and very negative x gives 0, without warnings.
         with np.errstate(over="ignore", under="ignore"):
@@ -245,6 +254,8 @@ class Abs(Function):
 
 
 class Sigmoid(Function):
+    uses_output = True  # s' = s (1 - s)
+
     def forward(self, x):
         # exp of a negative number never overflows: for x >= 0 use
         # 1 / (1 + e^-x), for x < 0 the equal form e^x / (1 + e^x).
@@ -259,6 +270,8 @@ class Sigmoid(Function):
 
 
 class Tanh(Function):
+    uses_output = True  # tanh' = 1 - tanh^2
+
     def forward(self, x):
         return np.tanh(x)
 
