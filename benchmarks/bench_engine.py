@@ -97,11 +97,17 @@ def seconds(fn: Callable[[], None]) -> float:
 
 
 def interleaved_medians(contenders: dict[str, Callable[[], float]], repeats: int) -> dict[str, float]:
-    """Run each contender once per round, `repeats` rounds; median of each."""
+    """Run each contender once per round, `repeats` rounds; median of each.
+
+    The order within a round alternates, so that neither library always runs
+    right after the other (caches, allocator state and the cycle collector's
+    counters carry over from one run to the next).
+    """
     times: dict[str, list[float]] = {name: [] for name in contenders}
-    for _ in range(repeats):
-        for name, run in contenders.items():
-            times[name].append(run())
+    names = list(contenders)
+    for round_index in range(repeats):
+        for name in names if round_index % 2 == 0 else reversed(names):
+            times[name].append(contenders[name]())
     return {name: statistics.median(values) for name, values in times.items()}
 
 
