@@ -286,9 +286,8 @@ class Function:
     # than an instance __dict__, which also means less work for Python's cycle
     # collector. What forward keeps on self goes into a __dict__, made only for
     # the ops that keep something.
-    __slots__ = ("parents", "needs_grad", "settings", "module", "_output_ref", "__dict__")
+    __slots__ = ("parents", "needs_grad", "settings", "module", "released", "_output_ref", "__dict__")
     uses_output = False
-    released = False  # set on the instance by release()
 
     def forward(self, *arrays: np.ndarray, **settings: Any) -> np.ndarray:
         raise NotImplementedError
@@ -334,6 +333,7 @@ class Function:
                 fn.needs_grad = needs_grad
                 fn.settings = settings
                 fn.module = _GradMode.module_path
+                fn.released = False
                 if cls.uses_output:
                     # A weak reference: a strong one would make a cycle out -> fn -> out.
                     fn._output_ref = weakref.ref(out)
@@ -358,9 +358,11 @@ class Function:
                 parent = stub
             parents.append(parent)
         self.parents = tuple(parents)
-        self._output_ref = None
-        self.__dict__.clear()  # everything forward saved on self
         self.released = True
+        self._output_ref = None
+        # Drop everything forward saved on self. (`del`, not clear(): most ops
+        # save nothing and have no __dict__ yet, and clear() would make one.)
+        del self.__dict__
 
     def __repr__(self) -> str:
         return f"<{self.name}>"
