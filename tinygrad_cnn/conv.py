@@ -88,7 +88,11 @@ class Conv2d(Function):
         # dL/dw = Gw(x, g): the valid correlation of x with g.
         gw = None
         if self.needs_grad[1]:
-            gw = Conv2dGradWeight.apply(x, g, weight_shape=w.shape, columns=self.columns, **geometry)
+            # The forward's column matrix spares a second im2col. Not when this
+            # backward is recorded (create_graph): a recorded node keeps its
+            # settings, and they should not hold a large array.
+            columns = None if is_grad_enabled() else self.columns
+            gw = Conv2dGradWeight.apply(x, g, weight_shape=w.shape, columns=columns, **geometry)
         if len(self.parents) == 2:
             return gx, gw
         # dL/db[o] = sum of g[n, o, h, w] over n, h, w: b[o] was added at each of those positions.

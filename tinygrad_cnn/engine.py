@@ -303,9 +303,9 @@ class Function:
     def output(self) -> Tensor:
         if not self.uses_output:
             raise AttributeError(f"{self.name}: set uses_output = True on the class to use self.output")
-        out = self._output_ref()
+        out = self._output_ref() if self._output_ref is not None else None
         if out is None:  # cannot happen while backward runs: the graph holds it
-            raise RuntimeError(f"{self.name}: the output tensor no longer exists")
+            raise RuntimeError(f"{self.name}: the output tensor is no longer referenced by the graph")
         return out
 
     @classmethod
@@ -316,7 +316,7 @@ class Function:
         if type(data) is not np.ndarray:  # numpy returns scalars for 0-d results
             data = np.asarray(data)
         # Tensor._make written out: these lines run for every op.
-        out = _new_tensor(Tensor)
+        out = _new_object(Tensor)
         out.data = data
         out.requires_grad = False
         out.grad = None
@@ -352,7 +352,7 @@ class Function:
         for parent in self.parents:
             if parent._ctx is not None and not parent._retains_grad:
                 # _ReleasedTensor(parent) written out: this runs for every node.
-                stub = _new_tensor(_ReleasedTensor)
+                stub = _new_object(_ReleasedTensor)
                 data = parent.data
                 stub.name, stub.shape, stub.dtype, stub._ctx = parent.name, data.shape, data.dtype, parent._ctx
                 parent = stub
@@ -368,8 +368,9 @@ class Function:
         return f"<{self.name}>"
 
 
-# Fast attribute readers for the hot path of apply (no Python frame per input).
-_new_tensor = object.__new__
+# For the hot path of apply: object creation without a call to __init__, and
+# attribute readers that need no Python frame per input.
+_new_object = object.__new__
 _data_of = operator.attrgetter("data")
 _requires_grad_of = operator.attrgetter("requires_grad")
 # needs_grad of a two-input op, _PAIR_FLAGS[a.requires_grad][b.requires_grad].
