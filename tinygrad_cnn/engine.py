@@ -203,7 +203,7 @@ class Tensor:
             )
         if not requires_grad and self._ctx is not None:
             raise RuntimeError("requires_grad_: cannot turn off gradients of a non-leaf tensor; use detach()")
-        self.requires_grad = requires_grad
+        self.requires_grad = bool(requires_grad)
         return self
 
     def retain_grad(self) -> Tensor:
@@ -279,7 +279,7 @@ class Function:
     `self.needs_grad[i]` says whether input i needs a gradient; a class that
     sets `uses_output = True` also gets `self.output`, the output tensor (for
     VJPs such as exp's, written in terms of the result). forward may keep arrays
-    on `self` for backward; they are freed with the graph.
+    on `self` for backward; backward drops them when it releases the node.
     """
 
     # What the engine records lives in __slots__: one object fewer per node
@@ -351,7 +351,6 @@ class Function:
         parents = []
         for parent in self.parents:
             if parent._ctx is not None and not parent._retains_grad:
-                # _ReleasedTensor(parent) written out: this runs for every node.
                 stub = _new_object(_ReleasedTensor)
                 data = parent.data
                 stub.name, stub.shape, stub.dtype, stub._ctx = parent.name, data.shape, data.dtype, parent._ctx
@@ -379,18 +378,15 @@ _PAIR_FLAGS = (((False, False), (False, True)), ((True, False), (True, True)))
 
 class _ReleasedTensor:
     """What is left of an intermediate tensor once the graph is released:
-    its name, shape, dtype and the Function that made it, but not its values."""
+    its name, shape, dtype and the Function that made it, but not its values.
+
+    Function.release makes these, one per intermediate input of every node,
+    and sets the four fields itself (no __init__ call, on this hot path).
+    """
 
     __slots__ = ("name", "shape", "dtype", "_ctx", "__weakref__")
     requires_grad = True  # only tensors that required grad are recorded as op outputs
     grad = None
-
-    def __init__(self, tensor: Tensor) -> None:
-        data = tensor.data
-        self.name = tensor.name
-        self.shape = data.shape
-        self.dtype = data.dtype
-        self._ctx = tensor._ctx
 
 
 # ---------------------------------------------------------------------------
