@@ -560,3 +560,21 @@ def test_custom_function_needs_grad() -> None:
     cube = _ScaledCube.apply(a, scale=1.0).grad_fn
     with pytest.raises(AttributeError, match="uses_output"):
         _ = cube.output
+
+
+def test_backward_leaves_the_cycle_collector_as_it_found_it() -> None:
+    """backward pauses Python's cycle collector while it runs, and only then."""
+    x = tg.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    (x * x).sum().backward()
+    assert gc.isenabled()
+    y = (x * 3.0).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        y.backward()  # an error inside backward: the collector is on again
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        (x * x).sum().backward()
+        assert not gc.isenabled()  # a user who turned it off keeps it off
+    finally:
+        gc.enable()
