@@ -38,9 +38,9 @@ runs one small product per sample, which writes NCHW directly (see
 ``_sample_major``). ``conv2d_forward(..., keep_columns=True)`` hands the column
 matrix to the caller so that ``conv2d_grad_weight`` can reuse it.
 
-Large temporaries (the column matrix, the padded input, the channel-first
-copies of the output and of the upstream gradient, the pooling masks) live in
-per-thread scratch buffers that are reused between calls: mapping and
+Large temporaries (the column matrix unless the caller keeps it, the padded
+input, the channel-first copies of the output and of the upstream gradient,
+the pooling masks) live in per-thread scratch buffers that are reused between calls: mapping and
 unmapping tens of megabytes on every call costs page faults that show up as a
 sizeable share of a training step. The buffers stay allocated at the size of
 the largest layer seen (about 100 MB for a float32 32x64x32x32 -> 128, 3x3

@@ -519,8 +519,8 @@ def run_backward(
 def _cycle_collector_paused():
     """Pause Python's cycle collector for the duration of a backward pass.
 
-    The backward pass creates no reference cycles (the graph holds its output
-    tensors only through weak references), so reference counting frees all it
+    The backward pass creates no reference cycles (a node refers to its output
+    tensor only through a weak reference, if at all), so reference counting frees all it
     allocates and the collector has nothing to find. But the collector runs
     every few hundred allocations and then walks the objects of the whole
     graph: on a 100,000-op chain that doubles the time of backward.
