@@ -396,7 +396,7 @@ def test_unknown_format_lists_the_formats(tmp_path):
 
 def test_missing_dot_says_how_to_install(tmp_path, monkeypatch):
     t = chain_rule()
-    monkeypatch.setattr(viz.shutil, "which", lambda name: None)
+    monkeypatch.setattr(viz.drawing.shutil, "which", lambda name: None)
     with pytest.raises(GraphvizNotFoundError, match="apt-get install graphviz") as info:
         render_graph(t["f"], tmp_path / "g.svg")
     assert "brew install graphviz" in str(info.value)

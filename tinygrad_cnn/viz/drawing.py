@@ -22,11 +22,9 @@ thousands of nodes draw without hitting Python's recursion limit.
 
 from __future__ import annotations
 
-import argparse
 import re
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,9 +32,9 @@ from typing import Any
 import graphviz
 import numpy as np
 
-from .engine import Function, Tensor, _ReleasedTensor
+from ..engine import Function, Tensor, _ReleasedTensor
 
-__all__ = ["FORMATS", "GraphvizNotFoundError", "draw_graph", "graph_command", "render_graph", "retain_grads"]
+__all__ = ["FORMATS", "GraphvizNotFoundError", "draw_graph", "render_graph", "retain_grads"]
 
 # Output formats render_graph knows; "dot" writes the DOT source itself and
 # needs no Graphviz installation.
@@ -843,97 +841,3 @@ def render_graph(root: Tensor, path: str | Path, format: str | None = None, **op
         message = result.stderr.decode("utf-8", errors="replace").strip()
         raise RuntimeError(f"render_graph: dot failed with exit code {result.returncode}: {message}")
     return str(path)
-
-
-# ---------------------------------------------------------------------------
-# The `tinygrad-cnn graph` command
-# ---------------------------------------------------------------------------
-
-
-def chain_rule_example(run_backward: bool = True, retain_graph: bool = False) -> dict[str, Tensor]:
-    """The textbook example f = (x + y) * z at x=-2, y=5, z=-4, after backward.
-
-    Returns the tensors by name: x, y, z, q = x + y and f = q * z, with every
-    gradient kept (df/dx = df/dy = -4, df/dz = 3, df/dq = -4). With
-    run_backward=False, the graph as the forward pass left it.
-    """
-    x = Tensor(-2.0, requires_grad=True, name="x")
-    y = Tensor(5.0, requires_grad=True, name="y")
-    z = Tensor(-4.0, requires_grad=True, name="z")
-    q = x + y
-    q.name = "q"
-    f = q * z
-    f.name = "f"
-    if run_backward:
-        retain_grads(f)
-        f.backward(retain_graph=retain_graph)
-    return {"x": x, "y": y, "z": z, "q": q, "f": f}
-
-
-def model_training_step(name: str, batch_size: int = 2) -> Tensor:
-    """One training step of a ready-made model on random 28x28 images:
-    forward, cross-entropy loss, backward. Returns the loss, whose graph
-    shows every intermediate gradient."""
-    from . import functional as F
-    from .creation import randn
-    from .models import build_model
-
-    model = build_model(name)
-    images = randn(batch_size, 1, 28, 28)
-    images.name = "images"
-    labels = Tensor(np.arange(batch_size) % 10, name="labels")
-    logits = model(images)
-    loss = F.cross_entropy(logits, labels)
-    loss.name = "loss"
-    retain_grads(loss)
-    loss.backward()
-    return loss
-
-
-def graph_command(argv: list[str] | None = None) -> int:
-    """`tinygrad-cnn graph`: draw the chain-rule example or a model's training step.
-
-    tinygrad-cnn graph --example chain-rule -o chain.svg
-    tinygrad-cnn graph --model lenet -o lenet.svg --collapse-modules
-    """
-    parser = argparse.ArgumentParser(
-        prog="tinygrad-cnn graph",
-        description="Draw a computation graph with its values and gradients (needs Graphviz's dot, "
-        "except for the DOT format).",
-    )
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--example", choices=["chain-rule"], help="the textbook example f = (x + y) * z")
-    source.add_argument("--model", metavar="NAME", help="one training step of a model (e.g. lenet) on two images")
-    parser.add_argument("-o", "--output", help="the file to write; without it the DOT text is printed")
-    parser.add_argument("--format", choices=FORMATS, help="output format (default: from the file name, else svg)")
-    parser.add_argument("--backward", action="store_true", help="draw the backward pass")
-    parser.add_argument("--collapse-modules", action="store_true", help="draw each module as one box")
-    parser.add_argument("--rankdir", choices=_RANKDIRS, default="LR", help="direction of the layout")
-    parser.add_argument("--batch-size", type=int, default=2, help="images in the model's batch (default 2)")
-    args = parser.parse_args(argv)
-    if args.batch_size < 1:
-        parser.error(f"--batch-size must be at least 1, got {args.batch_size}")
-
-    if args.example == "chain-rule":
-        root = chain_rule_example()["f"]
-    else:
-        try:
-            root = model_training_step(args.model, args.batch_size)
-        except ValueError as error:
-            print(f"tinygrad-cnn graph: {error}", file=sys.stderr)
-            return 2
-    options = {"backward": args.backward, "collapse_modules": args.collapse_modules, "rankdir": args.rankdir}
-    if args.output is None:
-        print(draw_graph(root, **options).source)
-        return 0
-    try:
-        written = render_graph(root, args.output, format=args.format, **options)
-    except (GraphvizNotFoundError, ValueError) as error:
-        print(f"tinygrad-cnn graph: {error}", file=sys.stderr)
-        return 1
-    print(f"wrote {written}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(graph_command())

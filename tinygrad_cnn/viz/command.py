@@ -1,0 +1,56 @@
+"""The `tinygrad-cnn graph` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .drawing import _RANKDIRS, FORMATS, GraphvizNotFoundError, draw_graph, render_graph
+from .examples import chain_rule_example, model_training_step
+
+__all__ = ["graph_command"]
+
+
+def graph_command(argv: list[str] | None = None) -> int:
+    """`tinygrad-cnn graph`: draw the chain-rule example or a model's training step.
+
+    tinygrad-cnn graph --example chain-rule -o chain.svg
+    tinygrad-cnn graph --model lenet -o lenet.svg --collapse-modules
+    """
+    parser = argparse.ArgumentParser(
+        prog="tinygrad-cnn graph",
+        description="Draw a computation graph with its values and gradients (needs Graphviz's dot, "
+        "except for the DOT format).",
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--example", choices=["chain-rule"], help="the textbook example f = (x + y) * z")
+    source.add_argument("--model", metavar="NAME", help="one training step of a model (e.g. lenet) on two images")
+    parser.add_argument("-o", "--output", help="the file to write; without it the DOT text is printed")
+    parser.add_argument("--format", choices=FORMATS, help="output format (default: from the file name, else svg)")
+    parser.add_argument("--backward", action="store_true", help="draw the backward pass")
+    parser.add_argument("--collapse-modules", action="store_true", help="draw each module as one box")
+    parser.add_argument("--rankdir", choices=_RANKDIRS, default="LR", help="direction of the layout")
+    parser.add_argument("--batch-size", type=int, default=2, help="images in the model's batch (default 2)")
+    args = parser.parse_args(argv)
+    if args.batch_size < 1:
+        parser.error(f"--batch-size must be at least 1, got {args.batch_size}")
+
+    if args.example == "chain-rule":
+        root = chain_rule_example()["f"]
+    else:
+        try:
+            root = model_training_step(args.model, args.batch_size)
+        except ValueError as error:
+            print(f"tinygrad-cnn graph: {error}", file=sys.stderr)
+            return 2
+    options = {"backward": args.backward, "collapse_modules": args.collapse_modules, "rankdir": args.rankdir}
+    if args.output is None:
+        print(draw_graph(root, **options).source)
+        return 0
+    try:
+        written = render_graph(root, args.output, format=args.format, **options)
+    except (GraphvizNotFoundError, ValueError) as error:
+        print(f"tinygrad-cnn graph: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {written}")
+    return 0
