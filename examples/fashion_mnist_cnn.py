@@ -1,6 +1,6 @@
 """Training a CNN on Fashion-MNIST, written out in plain code.
 
-This is the loop `tinygrad-cnn train` runs (tinygrad_cnn/train.py), without the
+This is the loop `tinygrad-cnn train` runs (tinygrad_cnn/train/), without the
 checkpoints, resuming, progress bars and error handling, so it can be read
 top to bottom. The network is the command's default, `lenet` (see
 tinygrad_cnn/models.py): two conv / ReLU / max-pool stages and two linear

@@ -93,12 +93,34 @@ def test_default_model_is_one_of_the_models():
 # ---------------------------------------------------------------------------
 
 
-def test_cosine_lr_goes_from_base_to_zero():
-    assert T.cosine_lr(0.1, 0, 100) == pytest.approx(0.1)
-    assert T.cosine_lr(0.1, 50, 100) == pytest.approx(0.05)
-    assert T.cosine_lr(0.1, 100, 100) == pytest.approx(0.0, abs=1e-12)
-    values = [T.cosine_lr(0.1, t, 100) for t in range(101)]
-    assert all(a >= b for a, b in zip(values, values[1:]))
+def test_cosine_schedule_is_stepped_per_batch_from_the_configured_lr(small_data):
+    # 512 images at batch 64: 8 steps per epoch, 16 in the run. The lr of
+    # step t is lr * (1 + cos(pi * t / 16)) / 2, t counting batches.
+    config = small_config(model="mlp", optimizer="sgd", lr=0.1)
+    model = build_model("mlp")
+    optimizer = T.build_optimizer(config, model.parameters())
+    scheduler = T.build_scheduler(config, optimizer, total_steps=16)
+    seen = []
+    real_step = optimizer.step
+
+    def record_lr_then_step(*args, **kwargs):
+        seen.append(optimizer.param_groups[0]["lr"])
+        return real_step(*args, **kwargs)
+
+    optimizer.step = record_lr_then_step
+    loader = tg.data.DataLoader(small_data[0], small_data[1], batch_size=64)
+    T.train_epoch(model, optimizer, loader, scheduler)
+    expected = [0.1 * (1 + math.cos(math.pi * t / 16)) / 2 for t in range(8)]
+    assert seen == pytest.approx(expected, rel=1e-12)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.05)  # set for step 8 of 16: half the lr
+
+    # Continuing at step 8 starts from the configured lr, not from the
+    # optimizer's current one.
+    optimizer.param_groups[0]["lr"] = 123.0
+    resumed = T.build_scheduler(config, optimizer, total_steps=16, first_step=8)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.05)
+    assert resumed.last_epoch == 8
+    assert T.build_scheduler(small_config(schedule="constant"), optimizer, total_steps=16) is None
 
 
 def test_confusion_matrix_counts_pairs(rng):
@@ -231,7 +253,7 @@ def test_resume_without_the_generator_state_would_differ(small_data, tmp_path, m
         checkpoint.rng_state = tg.get_rng().bit_generator.state
         real_restore(checkpoint, path, model, optimizer)
 
-    monkeypatch.setattr(T, "restore", restore_but_not_the_generator)
+    monkeypatch.setattr(T.run, "restore", restore_but_not_the_generator)  # where train() looks it up
     straight, resumed = straight_and_resumed(tmp_path, small_data, "lenet")
     for key in METRIC_KEYS:  # the first epoch is the same, it comes from the checkpoint
         assert resumed[0][key] == straight[0][key]

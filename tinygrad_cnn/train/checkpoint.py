@@ -1,0 +1,141 @@
+"""Checkpoints: everything needed to continue a run, in one .npz file."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import optim
+from ..creation import get_rng
+from ..engine import Tensor
+from ..nn import Module
+from .atomic import atomic_write
+from .config import TrainConfig
+from .errors import TrainingError
+
+CHECKPOINT_NAME = "checkpoint.npz"
+
+# A checkpoint is one .npz file (numpy's zip of arrays), readable without
+# pickle. Arrays are stored as entries "model/<name>" and "optimizer/<i>";
+# everything else (settings, epoch, metrics, the optimizer's structure and the
+# generator state) goes into one JSON string stored as the entry "meta".
+
+
+def _encode(value: Any, arrays: dict[str, np.ndarray], prefix: str) -> Any:
+    """Turn nested dicts/lists of arrays and numbers into JSON, moving arrays into `arrays`."""
+    if isinstance(value, Tensor):
+        value = value.data
+    if isinstance(value, np.ndarray):
+        key = f"{prefix}/{len(arrays)}"
+        arrays[key] = value
+        return {"__array__": key}
+    if isinstance(value, dict):
+        # Keys may be ints (parameter indices), which JSON objects cannot keep.
+        return {"__dict__": [[_encode(k, arrays, prefix), _encode(v, arrays, prefix)] for k, v in value.items()]}
+    if isinstance(value, tuple):
+        return {"__tuple__": [_encode(item, arrays, prefix) for item in value]}
+    if isinstance(value, list):
+        return [_encode(item, arrays, prefix) for item in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"checkpoint: cannot save a value of type {type(value).__name__}")
+
+
+def _decode(value: Any, arrays: Any) -> Any:
+    """The inverse of _encode."""
+    if isinstance(value, list):
+        return [_decode(item, arrays) for item in value]
+    if isinstance(value, dict):
+        if "__array__" in value:
+            return np.array(arrays[value["__array__"]])
+        if "__tuple__" in value:
+            return tuple(_decode(item, arrays) for item in value["__tuple__"])
+        if "__dict__" in value:
+            return {_decode(k, arrays): _decode(v, arrays) for k, v in value["__dict__"]}
+    return value
+
+
+def save_checkpoint(path: str, model: Module, optimizer: optim.Optimizer, epoch: int,
+                    config: TrainConfig, history: list[dict[str, float]]) -> None:
+    """Write a checkpoint atomically: a crash mid-write leaves the old file intact.
+
+    The data goes to a temporary file in the same directory, which is then
+    renamed over `path` with os.replace (atomic on POSIX and Windows when both
+    are on the same file system: readers see the old file or the new one,
+    never half of one).
+    """
+    arrays: dict[str, np.ndarray] = {}
+    for name, value in model.state_dict().items():
+        arrays[f"model/{name}"] = np.asarray(value)
+    meta = {
+        "format": "tinygrad_cnn checkpoint 1",
+        "epoch": epoch,
+        "config": asdict(config),
+        "history": history,
+        "rng_state": get_rng().bit_generator.state,
+        "optimizer": _encode(optimizer.state_dict(), arrays, "optimizer"),
+    }
+    arrays["meta"] = np.array(json.dumps(meta))
+    atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+
+@dataclass
+class Checkpoint:
+    """What load_checkpoint reads back."""
+
+    model_state: dict[str, np.ndarray]
+    optimizer_state: Any
+    epoch: int
+    config: TrainConfig
+    history: list[dict[str, float]]
+    rng_state: dict[str, Any]
+
+
+def load_checkpoint(path: str) -> Checkpoint:
+    """Read a checkpoint written by save_checkpoint; TrainingError if it is missing or not one."""
+    if not os.path.isfile(path):
+        raise TrainingError(f"checkpoint not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+        meta = json.loads(str(arrays["meta"]))
+        model_state = {key[len("model/"):]: value for key, value in arrays.items() if key.startswith("model/")}
+        return Checkpoint(
+            model_state=model_state,
+            optimizer_state=_decode(meta["optimizer"], arrays),
+            epoch=int(meta["epoch"]),
+            config=TrainConfig.from_dict(meta["config"]),
+            history=list(meta["history"]),
+            rng_state=meta["rng_state"],
+        )
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise TrainingError(f"{path} is not a readable tinygrad_cnn checkpoint ({type(err).__name__}: {err})") from None
+
+
+def load_model_state(model: Module, state: dict[str, np.ndarray], model_name: str, path: str) -> None:
+    """Copy a checkpoint's weights into the model; a TrainingError names every mismatch."""
+    try:
+        model.load_state_dict(state)
+    except (ValueError, KeyError, RuntimeError) as err:
+        # Flatten load_state_dict's multi-line message into one line.
+        details = "; ".join(line.strip() for line in str(err).splitlines()[1:]) or str(err)
+        raise TrainingError(f"{path} does not fit model {model_name!r}: {details}") from None
+
+
+
+def restore(checkpoint: Checkpoint, path: str, model: Module, optimizer: optim.Optimizer) -> None:
+    """Put the model, the optimizer and the library generator back in the checkpoint's state."""
+    load_model_state(model, checkpoint.model_state, checkpoint.config.model, path)
+    try:
+        optimizer.load_state_dict(checkpoint.optimizer_state)
+    except (ValueError, KeyError, TypeError) as err:
+        raise TrainingError(f"{path}: cannot restore the optimizer state ({err})") from None
+    # The shuffling of the next epochs and the dropout masks come from this generator.
+    get_rng().bit_generator.state = checkpoint.rng_state

@@ -1,0 +1,168 @@
+"""A whole training run: epochs, evaluation, checkpoints, metrics and plots."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from ..creation import manual_seed
+from ..data import DataLoader
+from ..memory import keep_freed_memory, release_free_memory, resident_memory_mb
+from ..models import build_model
+from .checkpoint import CHECKPOINT_NAME, load_checkpoint, restore, save_checkpoint
+from .config import TrainConfig, build_optimizer, build_scheduler
+from .dataset import load_dataset
+from .epochs import train_epoch
+from .errors import TrainingError
+from .evaluation import evaluate
+from .metrics import METRICS_NAME, write_metrics_csv
+from .plots import CURVES_NAME, load_pyplot, plot_curves
+from .progress import Progress
+
+
+def check_output_dir(out_dir: str, resume: str | None, overwrite: bool) -> None:
+    """Refuse to write into a directory holding another run's results.
+
+    Allowed: a new or empty directory, --overwrite, or resuming from the
+    checkpoint that is in that very directory.
+    """
+    if overwrite:
+        return
+    existing = [name for name in (CHECKPOINT_NAME, METRICS_NAME) if os.path.exists(os.path.join(out_dir, name))]
+    if not existing:
+        return
+    own_checkpoint = os.path.join(out_dir, CHECKPOINT_NAME)
+    if resume is not None and os.path.exists(own_checkpoint) and os.path.samefile(resume, own_checkpoint):
+        return
+    raise TrainingError(
+        f"{out_dir} already holds {' and '.join(existing)} from another run; "
+        "choose another --out, pass --resume to continue it, or --overwrite to replace it"
+    )
+
+
+
+def train(
+    config: TrainConfig | None = None,
+    out_dir: str | None = None,
+    resume: str | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    log: Callable[[str], None] | None = print,
+    data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
+    on_epoch_end: Callable[[dict[str, float]], None] | None = None,
+) -> list[dict[str, float]]:
+    """Train config.model on config.dataset; return one dict of metrics per epoch.
+
+    config: the settings (TrainConfig() gives the defaults). When resuming,
+        the settings saved in the checkpoint are used instead.
+    out_dir: where checkpoint.npz, metrics.csv and curves.png go (None: write
+        nothing; resuming writes next to the checkpoint unless out_dir is given).
+    resume: path of a checkpoint to continue from, up to config.epochs.
+    overwrite: allow replacing another run's files in out_dir.
+    progress: show a progress bar per epoch.
+    log: where the per-epoch summary lines go (None: silent).
+    data: (x_train, y_train, x_test, y_test) to use instead of loading the dataset.
+    on_epoch_end: called with each epoch's metrics once its checkpoint is written.
+
+    Each history entry has epoch, train_loss, train_accuracy, test_loss,
+    test_accuracy, seconds (training + evaluation wall time), train_seconds,
+    images_per_second and rss_mb (resident memory after the epoch).
+    """
+    say = log if log is not None else (lambda message: None)
+    checkpoint = None
+    if resume is not None:
+        checkpoint = load_checkpoint(resume)
+        epochs = config.epochs if config is not None else checkpoint.config.epochs
+        # Only the length of the run may change; everything else must match
+        # the checkpoint for the continuation to be exact.
+        config = checkpoint.config
+        config.epochs = epochs
+        if out_dir is None:
+            out_dir = os.path.dirname(os.path.abspath(resume))
+    config = config if config is not None else TrainConfig()
+    config.validate()
+    keep_freed_memory()  # reuse freed arrays from step to step: no page faults
+    if out_dir is not None:
+        if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+            raise TrainingError(f"--out {out_dir} exists and is not a directory")
+        check_output_dir(out_dir, resume, overwrite)
+
+    if data is None:
+        data = load_dataset(config.dataset, config.data_dir, config.limit_train, config.limit_test)
+    x_train, y_train, x_test, y_test = data
+
+    manual_seed(config.seed)
+    model = build_model(config.model)
+    optimizer = build_optimizer(config, model.parameters())
+    history: list[dict[str, float]] = []
+    start_epoch = 1
+    if checkpoint is not None:
+        restore(checkpoint, resume, model, optimizer)
+        history = [dict(row) for row in checkpoint.history]
+        start_epoch = checkpoint.epoch + 1
+        if start_epoch > config.epochs:
+            say(f"{resume} has already trained {checkpoint.epoch} epochs; pass --epochs N with N > "
+                f"{checkpoint.epoch} to train more")
+            return history
+        say(f"resuming from {resume} after epoch {checkpoint.epoch}")
+
+    if out_dir is not None:
+        os.makedirs(out_dir, exist_ok=True)
+        # Imported now rather than after the first epoch, so that the memory it
+        # takes is there from the start and the per-epoch memory is comparable.
+        load_pyplot()
+    # Shuffled with the library generator (seed=None), whose state the checkpoint keeps.
+    loader = DataLoader(x_train, y_train, batch_size=config.batch_size, shuffle=True)
+    # The schedule counts batches from the start of the run.
+    scheduler = build_scheduler(config, optimizer, config.epochs * len(loader), (start_epoch - 1) * len(loader))
+    base_lr = config.learning_rate
+
+    say(f"model {config.model} ({model.num_parameters():,} parameters), {config.dataset}: "
+        f"{len(x_train):,} training / {len(x_test):,} test images, {config.optimizer} lr {base_lr:g} "
+        f"({config.schedule}), batch {config.batch_size}, {config.epochs} epochs")
+    plotted = False
+    for epoch in range(start_epoch, config.epochs + 1):
+        bar = Progress(len(x_train), f"epoch {epoch}/{config.epochs}") if progress else None
+        try:
+            result = train_epoch(model, optimizer, loader, scheduler, bar)
+        finally:
+            if bar is not None:
+                bar.close()
+        eval_start = time.perf_counter()
+        test_loss, test_accuracy, _ = evaluate(model, x_test, y_test)
+        seconds = result.seconds + time.perf_counter() - eval_start
+        row = {
+            "epoch": epoch,
+            "train_loss": result.loss,
+            "train_accuracy": result.accuracy,
+            "test_loss": test_loss,
+            "test_accuracy": test_accuracy,
+            "seconds": seconds,
+            "train_seconds": result.seconds,
+            "images_per_second": len(x_train) / result.seconds,
+        }
+        history.append(row)
+        say(f"epoch {epoch}/{config.epochs}: train loss {result.loss:.4f} acc {result.accuracy:.4f} | "
+            f"test loss {test_loss:.4f} acc {test_accuracy:.4f} | {seconds:.1f} s "
+            f"({row['images_per_second']:,.0f} img/s)")
+        if out_dir is not None:
+            plotted = plot_curves(os.path.join(out_dir, CURVES_NAME), history)
+        release_free_memory()
+        row["rss_mb"] = resident_memory_mb()
+        if out_dir is not None:
+            save_checkpoint(os.path.join(out_dir, CHECKPOINT_NAME), model, optimizer, epoch, config, history)
+            write_metrics_csv(os.path.join(out_dir, METRICS_NAME), history)
+        if on_epoch_end is not None:
+            on_epoch_end(row)
+
+    if out_dir is not None:
+        written = [os.path.join(out_dir, name) for name in (CHECKPOINT_NAME, METRICS_NAME)]
+        if plotted:
+            say(f"wrote {', '.join(written)}, {os.path.join(out_dir, CURVES_NAME)}")
+        else:
+            say(f"wrote {' and '.join(written)}; for the plot curves.png install matplotlib "
+                "(pip install matplotlib)")
+    return history
