@@ -4,9 +4,16 @@
     tinygrad-cnn evaluate --checkpoint PATH   test accuracy and confusion matrix of a saved model
     tinygrad-cnn graph ...                    draw a computation graph (see `tinygrad-cnn graph --help`)
 
-Mistakes in the options (unknown names, a learning rate <= 0, missing data...)
-end the command with one line on stderr, `tinygrad-cnn: error: ...`, and exit
-status 2; nothing already on disk is changed.
+Mistakes in the options (unknown names, a learning rate <= 0, missing data,
+a damaged checkpoint...) end the command with one line on stderr,
+`tinygrad-cnn: error: ...`, and exit status 2; nothing already on disk is
+changed. Exit statuses:
+
+    0    done
+    1    an operating-system error (e.g. no permission to write into --out)
+    2    bad options or input (checked before any training)
+    3    training diverged (a nan or inf loss or parameter); the last checkpoint is kept
+    130  interrupted (Ctrl-C); the last checkpoint is kept
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from typing import Any, NoReturn
 
 PROG = "tinygrad-cnn"
 USAGE_ERROR = 2
+DIVERGED = 3
 
 
 class _UsageError(Exception):
@@ -169,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{PROG}: error: drawing graphs needs {err.name or 'a missing package'} ({err})", file=sys.stderr)
             return 1
 
-    from .train import TrainingError
+    from .train import DivergenceError, TrainingError
 
     try:
         parser = _build_parser()
@@ -185,6 +193,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (_UsageError, TrainingError) as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return USAGE_ERROR
+    except DivergenceError as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return DIVERGED
     except OSError as err:  # e.g. no permission to write into --out
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 1

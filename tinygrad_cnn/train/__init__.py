@@ -32,6 +32,8 @@ The package, one concept per file:
 * ``evaluation``: predictions, loss, accuracy, the confusion matrix;
 * ``progress``: the progress bar;
 * ``checkpoint``: saving, loading and restoring checkpoints;
+* ``checkpoint_checks``: what a checkpoint must hold, checked before it is used;
+* ``errors``: TrainingError (bad input) and DivergenceError (nan or inf in training);
 * ``atomic``: writing files atomically;
 * ``metrics``: the metrics CSV;
 * ``plots``: the loss and accuracy curves;
@@ -59,8 +61,8 @@ from .config import (
     build_scheduler,
 )
 from .dataset import MNIST_CLASSES, class_names, load_dataset
-from .epochs import EpochResult, train_epoch
-from .errors import TrainingError
+from .epochs import EpochResult, first_non_finite_parameter, train_epoch
+from .errors import DivergenceError, TrainingError
 from .evaluation import (
     EVAL_BATCH_SIZE,
     confusion_matrix,
@@ -75,10 +77,11 @@ from .progress import Progress
 from .run import check_output_dir, train
 
 __all__ = [
-    "CHECKPOINT_NAME", "CURVES_NAME", "Checkpoint", "DATASETS", "DEFAULT_LR", "EVAL_BATCH_SIZE", "EpochResult",
-    "METRICS_COLUMNS", "METRICS_NAME", "MNIST_CLASSES", "OPTIMIZERS", "Progress", "SCHEDULES", "TrainConfig",
-    "TrainingError", "atomic_write", "build_optimizer", "build_scheduler", "check_output_dir", "class_names",
-    "confusion_matrix", "evaluate", "evaluate_checkpoint", "format_confusion_matrix", "load_checkpoint",
-    "load_dataset", "load_model_state", "load_pyplot", "plot_curves", "predict", "read_metrics_csv", "restore",
-    "save_checkpoint", "train", "train_epoch", "write_metrics_csv",
+    "CHECKPOINT_NAME", "CURVES_NAME", "Checkpoint", "DATASETS", "DEFAULT_LR", "DivergenceError",
+    "EVAL_BATCH_SIZE", "EpochResult", "METRICS_COLUMNS", "METRICS_NAME", "MNIST_CLASSES", "OPTIMIZERS",
+    "Progress", "SCHEDULES", "TrainConfig", "TrainingError", "atomic_write", "build_optimizer", "build_scheduler",
+    "check_output_dir", "class_names", "confusion_matrix", "evaluate", "evaluate_checkpoint",
+    "first_non_finite_parameter", "format_confusion_matrix", "load_checkpoint", "load_dataset", "load_model_state",
+    "load_pyplot", "plot_curves", "predict", "read_metrics_csv", "restore", "save_checkpoint", "train",
+    "train_epoch", "write_metrics_csv",
 ]

@@ -14,6 +14,14 @@ from ..creation import get_rng
 from ..engine import Tensor
 from ..nn import Module
 from .atomic import atomic_write
+from .checkpoint_checks import (
+    CHECKPOINT_FORMAT,
+    CheckpointProblem,
+    check_meta,
+    check_optimizer_state,
+    first_non_finite,
+    one_line,
+)
 from .config import TrainConfig
 from .errors import TrainingError
 
@@ -74,7 +82,7 @@ def save_checkpoint(path: str, model: Module, optimizer: optim.Optimizer, epoch:
     for name, value in model.state_dict().items():
         arrays[f"model/{name}"] = np.asarray(value)
     meta = {
-        "format": "tinygrad_cnn checkpoint 1",
+        "format": CHECKPOINT_FORMAT,
         "epoch": epoch,
         "config": asdict(config),
         "history": history,
@@ -83,7 +91,6 @@ def save_checkpoint(path: str, model: Module, optimizer: optim.Optimizer, epoch:
     }
     arrays["meta"] = np.array(json.dumps(meta))
     atomic_write(path, lambda f: np.savez(f, **arrays))
-
 
 
 @dataclass
@@ -99,43 +106,67 @@ class Checkpoint:
 
 
 def load_checkpoint(path: str) -> Checkpoint:
-    """Read a checkpoint written by save_checkpoint; TrainingError if it is missing or not one."""
+    """Read and check a checkpoint written by save_checkpoint.
+
+    TrainingError (one line) if the file is missing, is not a readable
+    checkpoint (empty, truncated, corrupted: the zip's CRC-32 checks catch
+    changed bytes), or holds metadata that cannot be right (see
+    checkpoint_checks.check_meta).
+    """
     if not os.path.isfile(path):
         raise TrainingError(f"checkpoint not found: {path}")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-        meta = json.loads(str(arrays["meta"]))
-        model_state = {key[len("model/"):]: value for key, value in arrays.items() if key.startswith("model/")}
-        return Checkpoint(
-            model_state=model_state,
-            optimizer_state=_decode(meta["optimizer"], arrays),
-            epoch=int(meta["epoch"]),
-            config=TrainConfig.from_dict(meta["config"]),
-            history=list(meta["history"]),
-            rng_state=meta["rng_state"],
-        )
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise TrainingError(f"{path} is not a readable tinygrad_cnn checkpoint ({type(err).__name__}: {err})") from None
+        arrays, meta = _read_archive(path)
+    except Exception as err:  # noqa: BLE001 - any failure to parse a damaged file means the same to the user
+        raise TrainingError(f"{path} is not a readable tinygrad_cnn checkpoint ({one_line(err)})") from None
+    try:
+        check_meta(meta)
+        optimizer_state = _decode(meta["optimizer"], arrays)
+    except (CheckpointProblem, KeyError, TypeError, ValueError) as err:
+        problem = str(err) if isinstance(err, CheckpointProblem) else one_line(err)
+        raise TrainingError(f"{path} is not a valid tinygrad_cnn checkpoint: {problem}") from None
+    model_state = {key[len("model/"):]: value for key, value in arrays.items() if key.startswith("model/")}
+    problem = first_non_finite(model_state, "model") or first_non_finite(optimizer_state, "optimizer state")
+    if problem is not None:
+        raise TrainingError(f"{path} holds non-finite values ({problem}): it comes from a run that diverged")
+    return Checkpoint(
+        model_state=model_state,
+        optimizer_state=optimizer_state,
+        epoch=meta["epoch"],
+        config=TrainConfig.from_dict(meta["config"]),
+        history=[dict(row) for row in meta["history"]],
+        rng_state=meta["rng_state"],
+    )
+
+
+def _read_archive(path: str) -> tuple[dict[str, np.ndarray], Any]:
+    """All arrays of the .npz file, and its decoded "meta" entry."""
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    return arrays, json.loads(str(arrays["meta"]))
 
 
 def load_model_state(model: Module, state: dict[str, np.ndarray], model_name: str, path: str) -> None:
     """Copy a checkpoint's weights into the model; a TrainingError names every mismatch."""
     try:
         model.load_state_dict(state)
-    except (ValueError, KeyError, RuntimeError) as err:
+    except (ValueError, KeyError, RuntimeError, TypeError) as err:
         # Flatten load_state_dict's multi-line message into one line.
         details = "; ".join(line.strip() for line in str(err).splitlines()[1:]) or str(err)
         raise TrainingError(f"{path} does not fit model {model_name!r}: {details}") from None
 
 
-
 def restore(checkpoint: Checkpoint, path: str, model: Module, optimizer: optim.Optimizer) -> None:
-    """Put the model, the optimizer and the library generator back in the checkpoint's state."""
+    """Put the model, the optimizer and the library generator back in the checkpoint's state.
+
+    Everything is checked before the run trains a single step: the weights fit
+    the model, the optimizer state fits the optimizer of the saved settings.
+    """
     load_model_state(model, checkpoint.model_state, checkpoint.config.model, path)
     try:
+        check_optimizer_state(optimizer, checkpoint.optimizer_state, checkpoint.config.optimizer)
         optimizer.load_state_dict(checkpoint.optimizer_state)
-    except (ValueError, KeyError, TypeError) as err:
-        raise TrainingError(f"{path}: cannot restore the optimizer state ({err})") from None
+    except (CheckpointProblem, ValueError, KeyError, TypeError, AttributeError) as err:
+        raise TrainingError(f"{path}: cannot restore the optimizer state ({one_line(err)})") from None
     # The shuffling of the next epochs and the dropout masks come from this generator.
     get_rng().bit_generator.state = checkpoint.rng_state

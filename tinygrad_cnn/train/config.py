@@ -47,7 +47,7 @@ class TrainConfig:
         """Raise TrainingError for settings that cannot work."""
         if self.dataset not in DATASETS:
             raise TrainingError(f"unknown dataset {self.dataset!r}; choose one of: {', '.join(DATASETS)}")
-        if self.model not in MODELS:
+        if not isinstance(self.model, str) or self.model not in MODELS:
             raise TrainingError(f"unknown model {self.model!r}; choose one of: {', '.join(sorted(MODELS))}")
         if self.optimizer not in OPTIMIZERS:
             raise TrainingError(f"unknown optimizer {self.optimizer!r}; choose one of: {', '.join(OPTIMIZERS)}")
@@ -59,12 +59,14 @@ class TrainConfig:
             raise TrainingError(f"batch size must be an integer >= 1, got {self.batch_size!r}")
         lr = self.learning_rate
         # `not lr > 0` is also true for NaN.
-        if not isinstance(lr, (int, float)) or not lr > 0 or math.isinf(lr):
+        if not _is_number(lr) or not lr > 0 or math.isinf(lr):
             raise TrainingError(f"learning rate must be a positive number, got {lr!r}")
-        if not 0 <= self.momentum < 1:
+        if not _is_number(self.momentum) or not 0 <= self.momentum < 1:
             raise TrainingError(f"momentum must be in [0, 1), got {self.momentum!r}")
-        if self.weight_decay is not None and not self.weight_decay >= 0:
+        if self.weight_decay is not None and (not _is_number(self.weight_decay) or not self.weight_decay >= 0):
             raise TrainingError(f"weight decay must be >= 0, got {self.weight_decay!r}")
+        if self.data_dir is not None and not isinstance(self.data_dir, str):
+            raise TrainingError(f"the data directory must be a path, got {self.data_dir!r}")
         if not _is_int(self.seed) or self.seed < 0:
             raise TrainingError(f"seed must be an integer >= 0, got {self.seed!r}")
         for name in ("limit_train", "limit_test"):
@@ -81,6 +83,10 @@ class TrainConfig:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
 def build_optimizer(config: TrainConfig, parameters: Iterable[Any]) -> optim.Optimizer:

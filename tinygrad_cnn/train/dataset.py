@@ -20,6 +20,13 @@ from .errors import TrainingError
 
 MNIST_CLASSES = tuple(str(digit) for digit in range(10))
 
+# (height, width) of the images every model of tinygrad_cnn.models takes.
+IMAGE_SIZE = (28, 28)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
 
 def load_dataset(
     name: str = "fashion-mnist",
@@ -33,7 +40,14 @@ def load_dataset(
     mean and standard deviation, so inputs are centred near 0 with unit spread
     (unscaled inputs make the first layers learn slowly). With limit_train /
     limit_test only the first N images of each set are used.
+
+    TrainingError (one line) for a missing, damaged or unsuitable dataset:
+    unreadable IDX files, images that are not 28x28 (the size the models
+    take), an empty set, or a limit that is not an integer >= 1.
     """
+    for option, value in (("limit-train", limit_train), ("limit-test", limit_test)):
+        if value is not None and (not _is_int(value) or value < 1):
+            raise TrainingError(f"--{option} must be an integer >= 1, got {value!r}")
     try:
         if name == "fashion-mnist":
             x_train, y_train, x_test, y_test = load_fashion_mnist(data_dir)
@@ -48,7 +62,15 @@ def load_dataset(
     except FileNotFoundError as err:
         raise TrainingError(str(err)) from None
     except ValueError as err:  # a corrupt or mismatched IDX file
-        raise TrainingError(f"cannot read the {name} files: {err}") from None
+        raise TrainingError(f"cannot read the {name} files: {' '.join(str(err).split())}") from None
+    where = data_dir if data_dir is not None else "the default directory"
+    for kind, images in (("training", x_train), ("test", x_test)):
+        if images.shape[1:] != IMAGE_SIZE:
+            height, width = images.shape[1:]
+            raise TrainingError(f"the {kind} images in {where} are {height}x{width}; the models take "
+                                f"{IMAGE_SIZE[0]}x{IMAGE_SIZE[1]} images (MNIST, Fashion-MNIST)")
+        if len(images) == 0:
+            raise TrainingError(f"the {kind} set in {where} has no images")
     if limit_train is not None:
         x_train, y_train = x_train[:limit_train], y_train[:limit_train]
     if limit_test is not None:

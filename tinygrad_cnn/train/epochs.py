@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
+
+import numpy as np
 
 from .. import functional as F
 from .. import optim
 from ..data import DataLoader
 from ..engine import Tensor
 from ..nn import Module
+from .errors import DivergenceError
 from .progress import Progress
 
 
@@ -26,30 +30,57 @@ def train_epoch(
     loader: DataLoader,
     scheduler: optim.lr_scheduler.LRScheduler | None = None,
     progress: Progress | None = None,
+    epoch: int | None = None,
 ) -> EpochResult:
     """One pass over the training data; returns the mean loss and accuracy.
 
     scheduler, if given, is stepped after every batch: its schedule counts
     batches (steps), not epochs.
+
+    The divergence guard: a loss that is nan or inf stops the epoch before
+    its backward pass and update, and so does a parameter that the update
+    made nan or inf, with a DivergenceError naming the step (epoch is the
+    number the message gives; the caller's checkpoints stay as they were).
     """
     model.train()
     start = time.perf_counter()
     total_loss = 0.0
     correct = 0
     seen = 0
-    for images, labels in loader:
+    for step, (images, labels) in enumerate(loader, start=1):
         logits = model(Tensor(images))
         loss = F.cross_entropy(logits, Tensor(labels))
+        loss_value = loss.item()
+        if not math.isfinite(loss_value):
+            raise _diverged(f"the loss is {loss_value}", optimizer, epoch, step, len(loader))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        broken = first_non_finite_parameter(model)
+        if broken is not None:
+            raise _diverged(f"{broken} became nan or inf in the update", optimizer, epoch, step, len(loader))
         if scheduler is not None:
             scheduler.step()
 
         n = len(labels)
-        total_loss += loss.item() * n  # the loss is a batch mean: weight it by the batch size
+        total_loss += loss_value * n  # the loss is a batch mean: weight it by the batch size
         correct += int((logits.data.argmax(axis=1) == labels).sum())
         seen += n
         if progress is not None:
             progress.update(n, total_loss / seen, correct / seen)
     return EpochResult(total_loss / seen, correct / seen, time.perf_counter() - start)
+
+
+def first_non_finite_parameter(model: Module) -> str | None:
+    """The name of the first parameter holding a nan or inf, or None."""
+    for name, param in model.named_parameters():
+        if not np.isfinite(param.data).all():
+            return name
+    return None
+
+
+def _diverged(what: str, optimizer: optim.Optimizer, epoch: int | None, step: int, steps: int) -> DivergenceError:
+    lr = optimizer.param_groups[0]["lr"]
+    where = f"epoch {epoch}, step {step}/{steps}" if epoch is not None else f"step {step}/{steps}"
+    return DivergenceError(f"training diverged at {where}: {what} (learning rate {lr:g} at this step); "
+                           "try a lower learning rate (--lr)", epoch=epoch, step=step)

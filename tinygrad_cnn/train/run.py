@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable
@@ -13,10 +14,11 @@ from ..data import DataLoader
 from ..memory import keep_freed_memory, release_free_memory, resident_memory_mb
 from ..models import build_model
 from .checkpoint import CHECKPOINT_NAME, load_checkpoint, restore, save_checkpoint
+from .checkpoint_checks import first_non_finite
 from .config import TrainConfig, build_optimizer, build_scheduler
 from .dataset import load_dataset
 from .epochs import train_epoch
-from .errors import TrainingError
+from .errors import DivergenceError, TrainingError
 from .evaluation import evaluate
 from .metrics import METRICS_NAME, write_metrics_csv
 from .plots import CURVES_NAME, load_pyplot, plot_curves
@@ -41,7 +43,6 @@ def check_output_dir(out_dir: str, resume: str | None, overwrite: bool) -> None:
         f"{out_dir} already holds {' and '.join(existing)} from another run; "
         "choose another --out, pass --resume to continue it, or --overwrite to replace it"
     )
-
 
 
 def train(
@@ -74,8 +75,13 @@ def train(
     say = log if log is not None else (lambda message: None)
     checkpoint = None
     if resume is not None:
+        # The checkpoint is read and checked in full here, before any data is
+        # loaded or any step trained.
         checkpoint = load_checkpoint(resume)
         epochs = config.epochs if config is not None else checkpoint.config.epochs
+        if epochs < checkpoint.epoch:
+            raise TrainingError(f"{resume} has already trained {checkpoint.epoch} epochs, more than --epochs "
+                                f"{epochs}; pass --epochs N with N > {checkpoint.epoch} to train more")
         # Only the length of the run may change; everything else must match
         # the checkpoint for the continuation to be exact.
         config = checkpoint.config
@@ -90,10 +96,6 @@ def train(
             raise TrainingError(f"--out {out_dir} exists and is not a directory")
         check_output_dir(out_dir, resume, overwrite)
 
-    if data is None:
-        data = load_dataset(config.dataset, config.data_dir, config.limit_train, config.limit_test)
-    x_train, y_train, x_test, y_test = data
-
     manual_seed(config.seed)
     model = build_model(config.model)
     optimizer = build_optimizer(config, model.parameters())
@@ -107,6 +109,11 @@ def train(
             say(f"{resume} has already trained {checkpoint.epoch} epochs; pass --epochs N with N > "
                 f"{checkpoint.epoch} to train more")
             return history
+
+    if data is None:
+        data = load_dataset(config.dataset, config.data_dir, config.limit_train, config.limit_test)
+    x_train, y_train, x_test, y_test = data
+    if checkpoint is not None:
         say(f"resuming from {resume} after epoch {checkpoint.epoch}")
 
     if out_dir is not None:
@@ -127,12 +134,27 @@ def train(
     for epoch in range(start_epoch, config.epochs + 1):
         bar = Progress(len(x_train), f"epoch {epoch}/{config.epochs}") if progress else None
         try:
-            result = train_epoch(model, optimizer, loader, scheduler, bar)
+            # The divergence guard reports a nan or inf in one line; numpy's
+            # overflow warnings on the way there would only repeat it.
+            with np.errstate(over="ignore", invalid="ignore"):
+                result = train_epoch(model, optimizer, loader, scheduler, bar, epoch)
+        except DivergenceError as err:
+            raise DivergenceError(f"{err}; {_kept_checkpoint(out_dir)}", err.epoch, err.step) from None
         finally:
             if bar is not None:
                 bar.close()
         eval_start = time.perf_counter()
-        test_loss, test_accuracy, _ = evaluate(model, x_test, y_test)
+        with np.errstate(over="ignore", invalid="ignore"):
+            test_loss, test_accuracy, _ = evaluate(model, x_test, y_test)
+        # Batch norm's running statistics are not parameters: check the whole
+        # state once per epoch, and the test loss (weights so large that the
+        # logits overflow), so that no checkpoint ever holds a diverged model.
+        broken = first_non_finite(dict(model.state_dict()), "")
+        if broken is not None or not math.isfinite(test_loss):
+            what = f"{broken} became nan or inf" if broken is not None else f"the test loss is {test_loss}"
+            raise DivergenceError(f"training diverged in epoch {epoch}, after its last step ({len(loader)}/"
+                                  f"{len(loader)}): {what}; try a lower learning rate (--lr); "
+                                  f"{_kept_checkpoint(out_dir)}", epoch, len(loader))
         seconds = result.seconds + time.perf_counter() - eval_start
         row = {
             "epoch": epoch,
@@ -166,3 +188,15 @@ def train(
             say(f"wrote {' and '.join(written)}; for the plot curves.png install matplotlib "
                 "(pip install matplotlib)")
     return history
+
+
+def _kept_checkpoint(out_dir: str | None) -> str:
+    """What the message of a diverged run says about the checkpoint on disk."""
+    if out_dir is None:
+        return "nothing was saved"
+    path = os.path.join(out_dir, CHECKPOINT_NAME)
+    if not os.path.exists(path):
+        return "no checkpoint was written"
+    # The checkpoint on disk is that of the last finished epoch (written by
+    # this run, or the one it resumed from).
+    return f"the last checkpoint, {path}, is kept as it was"

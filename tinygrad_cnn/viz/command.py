@@ -52,5 +52,8 @@ def graph_command(argv: list[str] | None = None) -> int:
     except (GraphvizNotFoundError, ValueError) as error:
         print(f"tinygrad-cnn graph: {error}", file=sys.stderr)
         return 1
+    except OSError as error:  # e.g. a folder of the path cannot be made, or no permission
+        print(f"tinygrad-cnn graph: cannot write {args.output}: {error}", file=sys.stderr)
+        return 1
     print(f"wrote {written}")
     return 0
