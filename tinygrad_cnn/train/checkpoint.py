@@ -117,7 +117,7 @@ def load_checkpoint(path: str) -> Checkpoint:
         raise TrainingError(f"checkpoint not found: {path}")
     try:
         arrays, meta = _read_archive(path)
-    except Exception as err:  # noqa: BLE001 - any failure to parse a damaged file means the same to the user
+    except Exception as err:  # any failure to parse a damaged file means the same to the user
         raise TrainingError(f"{path} is not a readable tinygrad_cnn checkpoint ({one_line(err)})") from None
     try:
         check_meta(meta)
