@@ -116,6 +116,24 @@ def test_divergence_keeps_the_last_finite_checkpoint(tiny_data, tmp_path):
     assert all(np.isfinite(value).all() for value in checkpoint.model_state.values())
 
 
+@needs_fashion_mnist
+def test_non_finite_running_statistics_never_reach_a_checkpoint(tiny_data, tmp_path, monkeypatch):
+    # Batch norm's running variance is a buffer, not a parameter: the check at
+    # the end of the epoch finds it before the checkpoint is written.
+    real_evaluate = T.run.evaluate
+
+    def evaluate_after_breaking_bn1(model, images, labels):
+        model.bn1.running_var.data[0] = np.nan
+        return real_evaluate(model, images, labels)
+
+    monkeypatch.setattr(T.run, "evaluate", evaluate_after_breaking_bn1)
+    out = tmp_path / "run"
+    config = T.TrainConfig(model="lenet_bn", epochs=1, batch_size=128, limit_train=256, limit_test=64)
+    with pytest.raises(T.DivergenceError, match=r"epoch 1, after its last step \(2/2\): bn1\.running_var became"):
+        T.train(config, out_dir=str(out), progress=False, log=None, data=tiny_data)
+    assert os.listdir(out) == []
+
+
 def test_a_parameter_made_non_finite_by_the_update_stops_the_epoch(rng):
     model = build_model("mlp")
     optimizer = T.build_optimizer(T.TrainConfig(optimizer="sgd"), model.parameters())

@@ -13,6 +13,7 @@ from ..creation import manual_seed
 from ..data import DataLoader
 from ..memory import keep_freed_memory, release_free_memory, resident_memory_mb
 from ..models import build_model
+from ..nn import Module
 from .checkpoint import CHECKPOINT_NAME, load_checkpoint, restore, save_checkpoint
 from .checkpoint_checks import first_non_finite
 from .config import TrainConfig, build_optimizer, build_scheduler
@@ -79,13 +80,14 @@ def train(
         # loaded or any step trained.
         checkpoint = load_checkpoint(resume)
         epochs = config.epochs if config is not None else checkpoint.config.epochs
-        if epochs < checkpoint.epoch:
-            raise TrainingError(f"{resume} has already trained {checkpoint.epoch} epochs, more than --epochs "
-                                f"{epochs}; pass --epochs N with N > {checkpoint.epoch} to train more")
         # Only the length of the run may change; everything else must match
         # the checkpoint for the continuation to be exact.
         config = checkpoint.config
         config.epochs = epochs
+        config.validate()
+        if config.epochs < checkpoint.epoch:
+            raise TrainingError(f"{resume} has already trained {checkpoint.epoch} epochs, more than --epochs "
+                                f"{config.epochs}; pass --epochs N with N > {checkpoint.epoch} to train more")
         if out_dir is None:
             out_dir = os.path.dirname(os.path.abspath(resume))
     config = config if config is not None else TrainConfig()
@@ -146,15 +148,7 @@ def train(
         eval_start = time.perf_counter()
         with np.errstate(over="ignore", invalid="ignore"):
             test_loss, test_accuracy, _ = evaluate(model, x_test, y_test)
-        # Batch norm's running statistics are not parameters: check the whole
-        # state once per epoch, and the test loss (weights so large that the
-        # logits overflow), so that no checkpoint ever holds a diverged model.
-        broken = first_non_finite(dict(model.state_dict()), "")
-        if broken is not None or not math.isfinite(test_loss):
-            what = f"{broken} became nan or inf" if broken is not None else f"the test loss is {test_loss}"
-            raise DivergenceError(f"training diverged in epoch {epoch}, after its last step ({len(loader)}/"
-                                  f"{len(loader)}): {what}; try a lower learning rate (--lr); "
-                                  f"{_kept_checkpoint(out_dir)}", epoch, len(loader))
+        _check_finite_after_epoch(model, test_loss, epoch, len(loader), out_dir)
         seconds = result.seconds + time.perf_counter() - eval_start
         row = {
             "epoch": epoch,
@@ -188,6 +182,21 @@ def train(
             say(f"wrote {' and '.join(written)}; for the plot curves.png install matplotlib "
                 "(pip install matplotlib)")
     return history
+
+
+def _check_finite_after_epoch(model: Module, test_loss: float, epoch: int, steps: int, out_dir: str | None) -> None:
+    """DivergenceError unless the model's whole state and its test loss are finite.
+
+    Batch norm's running statistics are not parameters (train_epoch checks
+    those after every step), and weights can be finite yet so large that the
+    test logits overflow: neither may reach a checkpoint.
+    """
+    broken = first_non_finite(dict(model.state_dict()), "")
+    if broken is None and math.isfinite(test_loss):
+        return
+    what = f"{broken} became nan or inf" if broken is not None else f"the test loss is {test_loss}"
+    raise DivergenceError(f"training diverged in epoch {epoch}, after its last step ({steps}/{steps}): {what}; "
+                          f"try a lower learning rate (--lr); {_kept_checkpoint(out_dir)}", epoch, steps)
 
 
 def _kept_checkpoint(out_dir: str | None) -> str:
