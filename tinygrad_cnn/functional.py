@@ -190,6 +190,8 @@ class LeakyRelu(Function):
     def forward(self, x, negative_slope=0.01):
         return np.where(x > 0, x, x * negative_slope)
 
+    vjp_rule = "dL/dx = g·(1 if x > 0 else negative_slope)"
+
     def backward(self, g):
         (x,) = self.parents
         # The derivative is 1 where x > 0 and negative_slope elsewhere (at 0 too, as in PyTorch).
@@ -210,6 +212,8 @@ class Softplus(Function):
 
     def forward(self, x):
         return np.logaddexp(0, x)
+
+    vjp_rule = "dL/dx = g·σ(x)"
 
     def backward(self, g):
         (x,) = self.parents
@@ -270,6 +274,8 @@ class CrossEntropy(Function):
         log_sum_exp = np.log(np.exp(z).sum(axis=1, keepdims=True))
         return np.sum(onehot * (log_sum_exp - z), axis=1)
 
+    vjp_rule = "dL/dx = g·(softmax(x) − y), y the one-hot target"
+
     def backward(self, g):
         logits, onehot = self.parents
         # d(-log p_t)/dx_j = p_j - onehot_j. The softmax is the composite one,
@@ -318,6 +324,8 @@ class BinaryCrossEntropy(Function):
             log_p = np.maximum(np.log(p), -100)
             log_1mp = np.maximum(np.log1p(-p), -100)
         return -(y * log_p + (1 - y) * log_1mp)
+
+    vjp_rule = "dL/dp = g·(p − y) / (p·(1 − p)), dL/dy = g·(ln(1 − p) − ln p)"
 
     def backward(self, g):
         p, y = self.parents
@@ -442,6 +450,8 @@ class BatchNormalize(Function):
         out = x - mean
         out *= inv_std
         return out
+
+    vjp_rule = "dL/dx = inv_std·(g − mean(g) − x̂·mean(g·x̂))"
 
     def backward(self, g):
         (x,) = self.parents
