@@ -143,8 +143,14 @@ def test_chain_rule_backward_svg_has_local_derivatives_and_visit_order(tmp_path)
     f.backward()
 
     svg = parse_svg(render_graph(f, tmp_path / "backward.svg", backward=True))
-    edge_labels = sorted(text for texts in svg["edge"].values() for text in texts if text)
-    assert edge_labels == sorted(["∂f/∂q = -4", "∂f/∂z = 3", "∂q/∂x = 1", "∂q/∂y = 1"])
+    # Each wire into an input: the op's rule for that input, then the local derivative.
+    edge_labels = sorted(tuple(text for text in texts if text) for texts in svg["edge"].values() if any(texts))
+    assert edge_labels == sorted([
+        ("dL/da = g·b", "∂f/∂q = -4"),
+        ("dL/db = g·a", "∂f/∂z = 3"),
+        ("dL/da = g", "∂q/∂x = 1"),
+        ("dL/db = g", "∂q/∂y = 1"),
+    ])
     # The textbook numbers: df/dq = z and dq/dx = dq/dy = 1.
     assert z.item() == -4
 
@@ -214,7 +220,7 @@ def test_local_derivative_labels_equal_autograd(make):
     out = make(a, b)
     out.name = "out"
     source = draw_graph(out, backward=True, precision=8).source
-    found = re.findall(r'label="∂out/∂(a|b) = ([^"]+)"', source)
+    found = re.findall(r'∂out/∂(a|b) = ([^"\\]+)"', source)
     inputs = {"a": a, "b": b}
     # One label per wire from an input into the op.
     wires = [p.name for p in out.grad_fn.parents if p.name in inputs]
@@ -232,10 +238,72 @@ def test_local_derivative_of_a_chain_multiplies_to_the_gradient():
     g = h.exp()
     g.name = "g"
     source = draw_graph(g, backward=True, precision=10).source
-    dg_dh = float(re.search(r'"∂g/∂h = ([^"]+)"', source).group(1))
-    dh_dx = float(re.search(r'"∂h/∂x = ([^"]+)"', source).group(1))
+    dg_dh = float(re.search(r'∂g/∂h = ([^"\\]+)"', source).group(1))
+    dh_dx = float(re.search(r'∂h/∂x = ([^"\\]+)"', source).group(1))
     (expected,) = tg.grad(g, x)
     assert dg_dh * dh_dx == pytest.approx(expected.item(), rel=1e-8)
+
+
+class _Triple(tg.Function):
+    """out = 3x, with a VJP that (deliberately) says 5: a drawing that reads the
+    op's own VJP must show 5; one that knew the math by the op's name could not."""
+
+    def forward(self, x):
+        return 3 * x
+
+    vjp_rule = "dL/dx = 5·g"
+
+    def backward(self, g):
+        return (g * 5.0,)
+
+
+@pytest.mark.parametrize("retain_graph", [True, False])
+def test_local_derivatives_come_from_the_ops_own_vjp(retain_graph):
+    x = Tensor(np.array(2.0), requires_grad=True, name="x")
+    y = _Triple.apply(x)
+    y.name = "y"
+    z = y * x
+    z.name = "z"
+    retain_grads(z)
+    z.backward(retain_graph=retain_graph)
+    assert z.grad_fn.released is not retain_graph
+    source = draw_graph(z, backward=True, legend=False).source
+    assert 'label="dL/dx = 5·g\\n∂y/∂x = 5"' in source
+    # Mul's own VJP: dz/dy = x = 2 and dz/dx = y = 6.
+    assert "dL/da = g·b\\n∂z/∂y = 2" in source and "dL/db = g·a\\n∂z/∂x = 6" in source
+    # Drawing a released node does not change the graph or the gradients.
+    assert x.grad.item() == 5 * 2 + 6
+    assert y.grad_fn.released is not retain_graph
+
+
+def test_wire_rules_split_the_rule_per_input():
+    from tinygrad_cnn.conv import Conv2d
+    from tinygrad_cnn.ops import Concatenate, Mul, Relu
+    from tinygrad_cnn.viz import wire_rules
+
+    assert wire_rules(Mul, 2) == ["dL/da = g·b", "dL/db = g·a"]
+    assert wire_rules(Relu, 1) == ["dL/dx = g·[x > 0]"]
+    with_bias = wire_rules(Conv2d, 3)
+    assert with_bias[0].startswith("dL/dx = g ∗ rot180(W)") and with_bias[1].startswith("dL/dW = x ⋆ g")
+    assert with_bias[2].startswith("dL/db = Σ g")
+    assert wire_rules(Conv2d, 2) == with_bias[:2]  # no bias: the first two parts
+    assert wire_rules(Concatenate, 3) == [Concatenate.vjp_rule] * 3  # one rule for every input
+    assert wire_rules(tg.Function, 2) == ["", ""]
+
+
+def test_an_op_without_a_rule_draws_no_rule_text():
+    class Double(tg.Function):
+        def forward(self, x):
+            return 2 * x
+
+        def backward(self, g):
+            return (g * 2.0,)
+
+    x = Tensor(np.ones(3), requires_grad=True, name="x")
+    out = Double.apply(x).sum()
+    source = draw_graph(out, backward=True, legend=False).source
+    assert "label=\"dL/dx = g copied over the summed axes\"" in source
+    assert source.count("dL/") == 1
 
 
 def test_no_local_derivative_on_non_scalar_edges():

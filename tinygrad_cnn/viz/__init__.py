@@ -6,7 +6,7 @@
 """
 
 from .command import graph_command
-from .drawing import FORMATS, GraphvizNotFoundError, draw_graph, render_graph, retain_grads
+from .drawing import FORMATS, GraphvizNotFoundError, draw_graph, render_graph, retain_grads, wire_rules
 from .examples import TinyCNN, chain_rule_example, model_training_step, tiny_cnn_example
 
 __all__ = [
@@ -20,4 +20,5 @@ __all__ = [
     "render_graph",
     "retain_grads",
     "tiny_cnn_example",
+    "wire_rules",
 ]
