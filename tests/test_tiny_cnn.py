@@ -5,12 +5,17 @@ computation in plain numpy (loops over pixels, no engine)."""
 from __future__ import annotations
 
 import math
+import re
+import shutil
+import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
 
+from tinygrad_cnn import functional as F
 from tinygrad_cnn import nn
-from tinygrad_cnn.viz import tiny_cnn_example
+from tinygrad_cnn.conv import MaxPool2d
+from tinygrad_cnn.viz import draw_graph, render_graph, tiny_cnn_example, wire_rules
 from tinygrad_cnn.viz.examples import TINY_CNN_NUMBERS
 
 NAMES = [
@@ -156,3 +161,80 @@ def test_without_backward_no_gradient_is_set():
     assert tensors["loss"].requires_grad
     tensors["loss"].backward()
     np.testing.assert_allclose(tensors["conv.weight"].grad.data.reshape(2, 2), GRAD_BY_HAND["conv.weight"])
+
+
+# ---------------------------------------------------------------------------
+# The static backward drawing, rendered by the real `dot`
+# ---------------------------------------------------------------------------
+
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def edge_texts(path) -> dict[str, str]:
+    """Each edge of an SVG written by dot: its title ('v3->op2') -> its label lines joined by spaces."""
+    found = {}
+    for group in ET.parse(path).iter(f"{SVG}g"):
+        if group.get("class") == "edge":
+            title = group.find(f"{SVG}title").text
+            found[title] = " ".join((t.text or "").strip() for t in group.iter(f"{SVG}text")).strip()
+    return found
+
+
+@needs_dot
+def test_the_backward_drawing_shows_each_wires_rule(tmp_path):
+    tensors = tiny_cnn_example()
+    loss = tensors["loss"]
+    drawing = draw_graph(loss, backward=True, rankdir="TB")
+    path = render_graph(loss, tmp_path / "tiny_backward.svg", backward=True, rankdir="TB")
+    wires = edge_texts(path)
+
+    # Which wire is which: the DOT ids of the value nodes, by the tensor's name,
+    # and of the op nodes, by the op's label.
+    # (A label reads label="{#4  logits | ..." or, for an op, label=linear.)
+    ids = dict(re.findall(r'^\s*(\w+) \[label="?\{?(?:#\d+\s+)?([^ |"}]+)', drawing.source, flags=re.M))
+    by_label = {label: node for node, label in ids.items()}
+
+    def wire(tensor_name: str, op_label: str) -> str:
+        return wires[f"{by_label[tensor_name]}->{by_label[op_label]}"]
+
+    # Every input that requires grad gets its own part of the op's rule.
+    assert wire("input", "conv2d") == "dL/dx = g ∗ rot180(W) (full convolution)"
+    assert wire("conv.weight", "conv2d") == "dL/dW = x ⋆ g (valid cross-correlation)"
+    assert wire("conv.bias", "conv2d") == "dL/db = Σ g over N, H, W"
+    assert wire("conv_out", "relu") == "dL/dx = g·[x > 0]"
+    assert wire("relu_out", "max_pool2d") == MaxPool2d.vjp_rule
+    assert wire("flat", "linear") == "dL/dx = g·W"
+    assert wire("fc.weight", "linear") == wire_rules(F.Linear, 3)[1]
+    assert wire("fc.bias", "linear") == wire_rules(F.Linear, 3)[2]
+    assert wire("logits", "cross_entropy") == F.CrossEntropy.vjp_rule
+
+    # And in general: the wire into each input that requires grad, of every op
+    # in the graph, carries that op's rule for that input (followed by the
+    # local derivative on the wires of the scalar ops at the end).
+    unclaimed = [text for text in wires.values() if text]
+    expected = []
+    for fn in _functions(loss):
+        for parent, rule in zip(fn.parents, wire_rules(fn, len(fn.parents))):
+            if parent.requires_grad:
+                expected.append(rule)
+    for rule in expected:
+        match = next((text for text in unclaimed if text.startswith(rule)), None)
+        assert match is not None, f"no wire shows {rule!r}"
+        unclaimed.remove(match)
+    assert unclaimed == []  # and no wire shows anything else
+    # conv 3, relu 1, max-pool 1, reshape 1, linear 3, cross-entropy 1, then the mean: sum 1, div 1.
+    assert len(expected) == 12
+
+
+def _functions(root):
+    """Every Function in root's graph, each once."""
+    found, stack = [], [root]
+    while stack:
+        tensor = stack.pop()
+        fn = tensor._ctx
+        if fn is None or any(fn is f for f in found):
+            continue
+        found.append(fn)
+        stack.extend(fn.parents)
+    return found

@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,8 @@ FORMATS = ("svg", "png", "pdf", "dot")
 # its shape and summary statistics.
 MAX_SHOWN_ELEMENTS = 16
 VALUES_PER_LINE = 4
+# The characters per line of an op's rule on a wire of the backward drawing.
+RULE_LINE_WIDTH = 30
 
 _RANKDIRS = ("LR", "RL", "TB", "BT")
 
@@ -644,7 +647,8 @@ class _Drawing:
     def _wire_label(self, fn: Function, index: int, rule: str, derivatives: list[float | None] | None) -> str | None:
         """The op's rule for this input, and below it the local derivative
         d(output)/d(input) in numbers when the op is scalar."""
-        lines = [rule] if rule else []
+        # A long rule is wrapped, so it does not stretch the layout.
+        lines = textwrap.wrap(rule, RULE_LINE_WIDTH, break_long_words=False, break_on_hyphens=False) if rule else []
         if derivatives is not None and derivatives[index] is not None:
             out_name = _display_name(self.graph, self.graph.op_output[id(fn)])
             in_name = _display_name(self.graph, self.graph.op_inputs[id(fn)][index])

@@ -124,13 +124,20 @@ def tiny_cnn_example(run_backward: bool = True) -> dict[str, Tensor]:
     return tensors
 
 
-def model_training_step(name: str, batch_size: int = 2) -> Tensor:
+def model_training_step(name: str, batch_size: int = 2, seed: int | None = 0) -> Tensor:
     """One training step of a ready-made model on random 28x28 images:
     forward, cross-entropy loss, backward. Returns the loss, whose graph
-    shows every intermediate gradient."""
-    from ..creation import randn
+    shows every intermediate gradient.
+
+    seed: passed to `manual_seed` first, so the weights and images (and every
+    drawing of them) are the same from run to run; None leaves the library's
+    random generator as it is.
+    """
+    from ..creation import manual_seed, randn
     from ..models import build_model
 
+    if seed is not None:
+        manual_seed(seed)
     model = build_model(name)
     images = randn(batch_size, 1, 28, 28)
     images.name = "images"
