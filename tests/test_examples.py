@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -57,3 +58,20 @@ def test_fashion_mnist_cnn_runs_an_epoch(tmp_path):
     assert match, result.stdout
     assert float(match.group(1)) > 0.3  # far above chance (0.1) after 512 images
     assert os.path.exists(weights)
+
+
+def test_tiny_cnn_prints_its_table_and_writes_both_drawings(tmp_path):
+    result = run_example("tiny_cnn.py", "--out-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "MISMATCH" not in out
+    assert out.count("by hand: ok") == 12  # every tensor, from input to loss
+    assert "conv.weight (1, 1, 2, 2)" in out and "grad   [[1, -3.5], [-0.5, -3]]" in out
+    assert "loss ()" in out and "value  0.6931" in out
+    if shutil.which("dot") is None:
+        assert "Graphviz `dot` not found" in out
+        return
+    for name in ("tiny_cnn_forward.svg", "tiny_cnn_backward.svg"):
+        assert f"wrote {tmp_path / name}" in out
+        assert (tmp_path / name).read_text().lstrip().startswith("<?xml")
+    assert "dL/dW = x ⋆ g" in (tmp_path / "tiny_cnn_backward.svg").read_text()  # the filter's rule

@@ -65,6 +65,45 @@ def test_linear_values_and_gradients(rng, x_shape, out_features, with_bias):
     assert tg.gradgradcheck(fn, inputs)
 
 
+@pytest.mark.parametrize("x_shape", [(7,), (3, 7), (2, 3, 7)])
+def test_linear_is_one_node(rng, x_shape):
+    x = t64(rng.standard_normal(x_shape))
+    w = t64(rng.standard_normal((4, 7)))
+    b = t64(rng.standard_normal(4))
+    out = F.linear(x, w, b)
+    assert type(out.grad_fn) is F.Linear
+    assert out.grad_fn.parents == (x, w, b)
+    assert type(F.linear(x, w).grad_fn) is F.Linear and len(F.linear(x, w).grad_fn.parents) == 2
+
+
+@pytest.mark.parametrize("needs", [(False, True, True), (True, False, False), (False, False, True)])
+def test_linear_gradients_when_only_some_inputs_require_grad(rng, needs):
+    arrays = [rng.standard_normal((2, 3, 5)), rng.standard_normal((3, 5)), rng.standard_normal(3)]
+    inputs = [Tensor(a, requires_grad=n) for a, n in zip(arrays, needs)]
+    assert tg.gradcheck(F.linear, inputs)
+    assert tg.gradgradcheck(F.linear, inputs)
+    out = F.linear(*inputs)
+    out.backward(np.ones(out.shape))
+    for tensor, needed in zip(inputs, needs):
+        assert (tensor.grad is not None) == needed
+
+
+def test_linear_with_an_empty_batch_and_a_wider_bias_dtype(rng):
+    x = t64(np.zeros((0, 5)))
+    w = t64(rng.standard_normal((3, 5)))
+    out = F.linear(x, w, t64(np.ones(3)))
+    assert out.shape == (0, 3)
+    out.sum().backward()
+    np.testing.assert_array_equal(w.grad.data, np.zeros((3, 5)))
+    # float32 x and W with a float64 bias promote as x @ W.T + b does.
+    x32 = Tensor(rng.standard_normal((2, 5)).astype(np.float32))
+    w32 = Tensor(w.data.astype(np.float32))
+    b64 = Tensor(np.full(3, 0.5))
+    mixed = F.linear(x32, w32, b64)
+    assert mixed.dtype == np.float64
+    np.testing.assert_allclose(mixed.data, x32.data @ w32.data.T + 0.5, rtol=1e-6)
+
+
 def test_linear_errors():
     x, w = tg.randn(4, 5), tg.randn(3, 6)
     with pytest.raises(ValueError, match=r"linear: input of shape \(4, 5\).*weight of shape \(3, 6\)"):

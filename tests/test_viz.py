@@ -143,8 +143,14 @@ def test_chain_rule_backward_svg_has_local_derivatives_and_visit_order(tmp_path)
     f.backward()
 
     svg = parse_svg(render_graph(f, tmp_path / "backward.svg", backward=True))
-    edge_labels = sorted(text for texts in svg["edge"].values() for text in texts if text)
-    assert edge_labels == sorted(["∂f/∂q = -4", "∂f/∂z = 3", "∂q/∂x = 1", "∂q/∂y = 1"])
+    # Each wire into an input: the op's rule for that input, then the local derivative.
+    edge_labels = sorted(tuple(text for text in texts if text) for texts in svg["edge"].values() if any(texts))
+    assert edge_labels == sorted([
+        ("dL/da = g·b", "∂f/∂q = -4"),
+        ("dL/db = g·a", "∂f/∂z = 3"),
+        ("dL/da = g", "∂q/∂x = 1"),
+        ("dL/db = g", "∂q/∂y = 1"),
+    ])
     # The textbook numbers: df/dq = z and dq/dx = dq/dy = 1.
     assert z.item() == -4
 
@@ -208,20 +214,25 @@ def test_visit_order_matches_engine_on_a_diamond():
         lambda a, b: tg.clip(b, -1.0, 1.0),
     ],
 )
-def test_local_derivative_labels_equal_autograd(make):
+@pytest.mark.parametrize("released", [False, True], ids=["graph kept", "graph released"])
+def test_local_derivative_labels_equal_autograd(make, released):
     a = Tensor(np.array(0.7), requires_grad=True, name="a")
     b = Tensor(np.array(1.9), requires_grad=True, name="b")
     out = make(a, b)
     out.name = "out"
-    source = draw_graph(out, backward=True, precision=8).source
-    found = re.findall(r'label="∂out/∂(a|b) = ([^"]+)"', source)
     inputs = {"a": a, "b": b}
-    # One label per wire from an input into the op.
     wires = [p.name for p in out.grad_fn.parents if p.name in inputs]
+    expected = {name: tg.grad(out, inputs[name], retain_graph=True)[0].item() for name in wires}
+    if released:
+        # After backward has freed the node, the drawing runs the op again.
+        out.backward()
+        assert out.grad_fn.released
+    source = draw_graph(out, backward=True, precision=8).source
+    found = re.findall(r'∂out/∂(a|b) = ([^"\\]+)"', source)
+    # One label per wire from an input into the op.
     assert wires and sorted(name for name, _ in found) == sorted(wires)
     for in_name, text in found:
-        (expected,) = tg.grad(out, inputs[in_name], retain_graph=True)
-        assert float(text) == pytest.approx(expected.item(), rel=1e-6), in_name
+        assert float(text) == pytest.approx(expected[in_name], rel=1e-6), in_name
 
 
 def test_local_derivative_of_a_chain_multiplies_to_the_gradient():
@@ -232,10 +243,73 @@ def test_local_derivative_of_a_chain_multiplies_to_the_gradient():
     g = h.exp()
     g.name = "g"
     source = draw_graph(g, backward=True, precision=10).source
-    dg_dh = float(re.search(r'"∂g/∂h = ([^"]+)"', source).group(1))
-    dh_dx = float(re.search(r'"∂h/∂x = ([^"]+)"', source).group(1))
+    dg_dh = float(re.search(r'∂g/∂h = ([^"\\]+)"', source).group(1))
+    dh_dx = float(re.search(r'∂h/∂x = ([^"\\]+)"', source).group(1))
     (expected,) = tg.grad(g, x)
     assert dg_dh * dh_dx == pytest.approx(expected.item(), rel=1e-8)
+
+
+class _Triple(tg.Function):
+    """out = 3x, with a VJP that (deliberately) says 5: a drawing that reads the
+    op's own VJP must show 5; one that knew the math by the op's name could not."""
+
+    def forward(self, x):
+        return 3 * x
+
+    vjp_rule = "dL/dx = 5·g"
+
+    def backward(self, g):
+        return (g * 5.0,)
+
+
+@pytest.mark.parametrize("retain_graph", [True, False])
+def test_local_derivatives_come_from_the_ops_own_vjp(retain_graph):
+    x = Tensor(np.array(2.0), requires_grad=True, name="x")
+    y = _Triple.apply(x)
+    y.name = "y"
+    z = y * x
+    z.name = "z"
+    retain_grads(z)
+    z.backward(retain_graph=retain_graph)
+    assert z.grad_fn.released is not retain_graph
+    source = draw_graph(z, backward=True, legend=False).source
+    assert 'label="dL/dx = 5·g\\n∂y/∂x = 5"' in source
+    # Mul's own VJP: dz/dy = x = 2 and dz/dx = y = 6.
+    assert "dL/da = g·b\\n∂z/∂y = 2" in source and "dL/db = g·a\\n∂z/∂x = 6" in source
+    # Drawing a released node does not change the graph or the gradients.
+    assert x.grad.item() == 5 * 2 + 6
+    assert y.grad_fn.released is not retain_graph
+
+
+def test_wire_rules_split_the_rule_per_input():
+    from tinygrad_cnn.conv import Conv2d
+    from tinygrad_cnn.ops import Concatenate, Mul, Relu
+    from tinygrad_cnn.viz import wire_rules
+
+    assert wire_rules(Mul, 2) == ["dL/da = g·b", "dL/db = g·a"]
+    assert wire_rules(Relu, 1) == ["dL/dx = g·[x > 0]"]
+    with_bias = wire_rules(Conv2d, 3)
+    assert with_bias[0].startswith("dL/dx = g ∗ rot180(W)") and with_bias[1].startswith("dL/dW = x ⋆ g")
+    assert with_bias[2].startswith("dL/db = Σ g")
+    assert wire_rules(Conv2d, 2) == with_bias[:2]  # no bias: the first two parts
+    assert wire_rules(Concatenate, 3) == [Concatenate.vjp_rule] * 3  # one rule for every input
+    assert wire_rules(tg.Function, 2) == ["", ""]
+
+
+def test_an_op_without_a_rule_draws_no_rule_text():
+    class Double(tg.Function):
+        def forward(self, x):
+            return 2 * x
+
+        def backward(self, g):
+            return (g * 2.0,)
+
+    x = Tensor(np.ones(3), requires_grad=True, name="x")
+    out = Double.apply(x).sum()
+    source = draw_graph(out, backward=True, legend=False).source
+    # Sum's rule, wrapped on two lines; Double declares none, so its wire has no label.
+    assert 'label="dL/dx = g copied over the\\nsummed axes"' in source
+    assert source.count("dL/") == 1
 
 
 def test_no_local_derivative_on_non_scalar_edges():
@@ -545,6 +619,43 @@ def test_graph_command_chain_rule(tmp_path, capsys):
     assert "∂f/∂q = -4" in edge_texts
 
 
+@needs_dot
+def test_graph_command_tiny_cnn_draws_both_passes(tmp_path, capsys):
+    forward, backward = tmp_path / "tiny.svg", tmp_path / "tiny_backward.svg"
+    assert graph_command(["--example", "tiny-cnn", "-o", str(forward)]) == 0
+    assert graph_command(["--example", "tiny-cnn", "--backward", "-o", str(backward)]) == 0
+    nodes = value_nodes_by_name(parse_svg(forward))
+    assert "grad" in nodes["conv.weight"] and "[1, -3.5]" in nodes["conv.weight"]
+    wires = [" ".join(t for t in texts if t) for texts in parse_svg(backward)["edge"].values()]
+    assert any(w.startswith("dL/dW = x ⋆ g (valid cross-correlation)") for w in wires)
+    # Drawn top to bottom unless asked otherwise.
+    assert "rankdir=TB" in draw_graph(viz.tiny_cnn_example()["loss"], rankdir="TB").source
+    assert graph_command(["--example", "tiny-cnn"]) == 0
+    assert "rankdir=TB" in capsys.readouterr().out
+
+
+def test_graph_command_model_is_seeded(capsys):
+    """Two runs give the same DOT text, whatever the random state before them,
+    and the forward and backward drawings show the same numbers."""
+    outputs = []
+    for seed_before, backward in ((1, False), (2, False), (3, True)):
+        tg.manual_seed(seed_before)
+        tg.randn(5)  # move the generator on
+        assert graph_command(["--model", "lenet"] + (["--backward"] if backward else [])) == 0
+        outputs.append(capsys.readouterr().out)
+    assert outputs[0] == outputs[1]
+
+    def value_fields(source: str) -> list[str]:
+        # Node labels without the '#k' visit numbers the backward drawing adds.
+        return sorted(re.sub(r"^#\d+\s+", "", label) for node, label in labels(source).items() if node.startswith("v"))
+
+    assert value_fields(outputs[0]) == value_fields(outputs[2])
+    assert any("data" in field for field in value_fields(outputs[0]))
+    tg.manual_seed(0)
+    assert graph_command(["--model", "lenet", "--seed", "1"]) == 0
+    assert capsys.readouterr().out != outputs[0]
+
+
 def test_graph_command_prints_dot_without_output(capsys):
     assert graph_command(["--example", "chain-rule"]) == 0
     assert capsys.readouterr().out.startswith("digraph")
@@ -601,18 +712,19 @@ def _svg_texts(text: str) -> list[str]:
 
 
 @needs_dot
-def test_docs_images_are_in_sync_with_the_example(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("chain_rule_example", REPO / "examples" / "chain_rule.py")
+@pytest.mark.parametrize("example_name, oks", [("chain_rule", 5), ("tiny_cnn", 12)])
+def test_docs_images_are_in_sync_with_the_example(tmp_path, capsys, example_name, oks):
+    spec = importlib.util.spec_from_file_location(f"{example_name}_example", REPO / "examples" / f"{example_name}.py")
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)
     assert example.main(["--out-dir", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
-    assert "MISMATCH" not in printed and printed.count(" ok") == 5
+    assert "MISMATCH" not in printed and printed.count(" ok") == oks
     version = re.compile(r"Generated by graphviz version ([^\n]*)")
-    for name in ("chain_rule_forward.svg", "chain_rule_backward.svg"):
+    for name in (f"{example_name}_forward.svg", f"{example_name}_backward.svg"):
         committed = (REPO / "docs" / "images" / name).read_text()
         fresh = (tmp_path / name).read_text()
-        hint = f"docs/images/{name} is out of date: run `python examples/chain_rule.py --docs`"
+        hint = f"docs/images/{name} is out of date: run `python examples/{example_name}.py --docs`"
         # Everything a reader sees must match; when the same Graphviz version
         # made both files, the whole markup too, positions aside.
         assert _svg_texts(fresh) == _svg_texts(committed), hint

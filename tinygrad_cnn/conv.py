@@ -80,6 +80,10 @@ class Conv2d(Function):
                                            keep_columns=True)
         return y
 
+    vjp_rule = (
+        "dL/dx = g ∗ rot180(W) (full convolution), dL/dW = x ⋆ g (valid cross-correlation), dL/db = Σ g over N, H, W"
+    )
+
     def backward(self, g):
         x, w = self.parents[:2]
         geometry = _geometry(self.settings)
@@ -111,6 +115,8 @@ class ConvTranspose2d(Function):
         out_shape = (y.shape[0], w.shape[1] * groups, out_hw[0], out_hw[1])
         return K.conv2d_grad_input(y, w, out_shape, stride, padding, dilation, groups)
 
+    vjp_rule = "dL/dy = conv2d(g, W), dL/dW = g ⋆ y (valid cross-correlation)"
+
     def backward(self, g):
         y, w = self.parents
         geometry = _geometry(self.settings)
@@ -130,6 +136,8 @@ class Conv2dGradWeight(Function):
                 columns=None):
         # columns: the column matrix of x, when the forward convolution kept it.
         return K.conv2d_grad_weight(x, y, weight_shape, stride, padding, dilation, groups, columns)
+
+    vjp_rule = "dL/dx = conv_transpose2d(y, g), dL/dy = conv2d(x, g)"
 
     def backward(self, g):
         x, y = self.parents
@@ -157,6 +165,8 @@ class MaxPool2d(Function):
         y, self.argmax = K.max_pool2d_forward(x, kernel, stride, padding, dilation)
         return y
 
+    vjp_rule = "dL/dx = g routed to each window's argmax (first maximum; overlapping windows add)"
+
     def backward(self, g):
         (x,) = self.parents
         return (MaxPool2dBackward.apply(g, argmax=self.argmax, input_shape=x.shape, **_window(self.settings)),)
@@ -173,6 +183,8 @@ class MaxPool2dBackward(Function):
                 dilation=(1, 1)):
         return K.max_pool2d_backward(g, argmax, input_shape, kernel, stride, padding, dilation)
 
+    vjp_rule = "dL/dy = g read at each window's argmax"
+
     def backward(self, gg):
         return (MaxPool2dGather.apply(gg, argmax=self.settings["argmax"], **_window(self.settings)),)
 
@@ -182,6 +194,8 @@ class MaxPool2dGather(Function):
 
     def forward(self, g, argmax=None, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
         return K.max_pool2d_gather(g, argmax, kernel, stride, padding, dilation)
+
+    vjp_rule = "dL/dx = g routed to each window's argmax (overlapping windows add)"
 
     def backward(self, h):
         (g,) = self.parents
@@ -199,6 +213,8 @@ class AvgPool2d(Function):
     def forward(self, x, kernel=(1, 1), stride=(1, 1), padding=(0, 0)):
         return K.avg_pool2d_forward(x, kernel, stride, padding)
 
+    vjp_rule = "dL/dx = g spread evenly over each window (g / window size)"
+
     def backward(self, g):
         (x,) = self.parents
         return (AvgPool2dBackward.apply(g, input_shape=x.shape, **self.settings),)
@@ -209,6 +225,8 @@ class AvgPool2dBackward(Function):
 
     def forward(self, g, input_shape=(), kernel=(1, 1), stride=(1, 1), padding=(0, 0)):
         return K.avg_pool2d_backward(g, input_shape, kernel, stride, padding)
+
+    vjp_rule = "dL/dy = avg_pool2d(g)"
 
     def backward(self, gg):
         window = {key: self.settings[key] for key in ("kernel", "stride", "padding")}

@@ -280,6 +280,10 @@ class Function:
     sets `uses_output = True` also gets `self.output`, the output tensor (for
     VJPs such as exp's, written in terms of the result). forward may keep arrays
     on `self` for backward; backward drops them when it releases the node.
+
+    `vjp_rule` is the VJP in words, for drawings and pages: g is the upstream
+    gradient, and a rule of several inputs reads "dL/da = ..., dL/db = ...",
+    one part per input in order (Mul: "dL/da = g·b, dL/db = g·a").
     """
 
     # What the engine records lives in __slots__: one object fewer per node
@@ -288,6 +292,7 @@ class Function:
     # the ops that keep something.
     __slots__ = ("parents", "needs_grad", "settings", "module", "released", "_output_ref", "__dict__")
     uses_output = False
+    vjp_rule = ""  # no rule declared
 
     def forward(self, *arrays: np.ndarray, **settings: Any) -> np.ndarray:
         raise NotImplementedError

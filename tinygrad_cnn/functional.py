@@ -25,6 +25,7 @@ docs/normalization_and_dropout.md.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -146,11 +147,68 @@ def _one_hot(target: np.ndarray, num_classes: int, ignore_index: int, dtype: np.
 # ---------------------------------------------------------------------------
 
 
+class Linear(Function):
+    """y = x W^T + b on the last axis of x: one node for a whole fully connected layer.
+
+    Inputs: x (..., in_features) (1-D, 2-D or with more leading axes), W
+    (out_features, in_features) and, optionally, b (out_features,). Output:
+    (..., out_features).
+
+    With y[n, o] = sum_i x[n, i] W[o, i] + b[o] for every row n of x (the
+    leading axes merged into one):
+        dL/dx[n, i] = sum_o g[n, o] W[o, i]   ->  dL/dx = g W
+        dL/dW[o, i] = sum_n g[n, o] x[n, i]   ->  dL/dW = g^T x
+        dL/db[o]    = sum_n g[n, o]           ->  dL/db = the sum of g over the rows
+    """
+
+    def forward(self, x, w, *bias):
+        # Extra leading axes are merged into one batch axis, so one 2-D matrix
+        # product does the work.
+        rows = x.reshape(_rows_shape(x.shape)) if x.ndim != 2 else x
+        out = rows @ w.T
+        if bias:
+            b = bias[0]
+            if b.dtype == out.dtype:
+                out += b
+            else:  # a float64 bias with float32 x and W promotes, as x @ W.T + b would
+                out = out + b
+        return out.reshape(x.shape[:-1] + (w.shape[0],)) if x.ndim != 2 else out
+
+    vjp_rule = "dL/dx = g·W, dL/dW = gᵀ·x (summed over the leading axes), dL/db = Σ g over the leading axes"
+
+    def backward(self, g):
+        x, w = self.parents[:2]
+        # Written with Tensor ops (reshape, matmul, sum), so it can be
+        # differentiated again. Leading axes are merged into rows first.
+        if x.ndim != 2:
+            g = g.reshape(_rows_shape(g.shape))
+        gx = gw = gb = None
+        if self.needs_grad[0]:
+            gx = g @ w
+            if x.ndim != 2:
+                gx = gx.reshape(x.shape)
+        if self.needs_grad[1]:
+            rows = x.reshape(_rows_shape(x.shape)) if x.ndim != 2 else x
+            gw = g.T @ rows
+        if len(self.parents) == 2:
+            return gx, gw
+        if self.needs_grad[2]:
+            gb = g.sum(axis=0)
+        return gx, gw, gb
+
+
+def _rows_shape(shape: tuple[int, ...]) -> tuple[int, int]:
+    """(..., features) -> (rows, features): every leading axis merged into the rows."""
+    return (math.prod(shape[:-1]), shape[-1])
+
+
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """y = x W^T + b, applied to the last axis of x.
+    """y = x W^T + b, applied to the last axis of x (one `Linear` node).
 
     input: (..., in_features); weight: (out_features, in_features);
     bias: (out_features,) or None. Returns (..., out_features).
+    The VJP: dL/dx = g W, dL/dW = g^T x and dL/db = the sum of g, with the
+    leading axes of x and g merged into one (docs/ops.md).
     """
     _check_float_tensor(input, "input", "linear")
     _check_float_tensor(weight, "weight", "linear")
@@ -167,16 +225,9 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             raise ValueError(
                 f"linear: bias has shape {bias.shape}, expected ({weight.shape[0]},) for weight of shape {weight.shape}"
             )
-    # Extra leading axes are merged into one batch axis, so one 2-D matrix
-    # product does the work (and its weight gradient needs no extra sum).
-    leading = input.shape[:-1]
-    x = input.reshape(-1, input.shape[-1]) if input.ndim > 2 else input
-    out = x @ weight.T
-    if bias is not None:
-        out = out + bias
-    if input.ndim > 2:
-        out = out.reshape(leading + (weight.shape[0],))
-    return out
+    if bias is None:
+        return Linear.apply(input, weight)
+    return Linear.apply(input, weight, bias)
 
 
 # ---------------------------------------------------------------------------
@@ -189,6 +240,8 @@ class LeakyRelu(Function):
 
     def forward(self, x, negative_slope=0.01):
         return np.where(x > 0, x, x * negative_slope)
+
+    vjp_rule = "dL/dx = g·(1 if x > 0 else negative_slope)"
 
     def backward(self, g):
         (x,) = self.parents
@@ -210,6 +263,8 @@ class Softplus(Function):
 
     def forward(self, x):
         return np.logaddexp(0, x)
+
+    vjp_rule = "dL/dx = g·σ(x)"
 
     def backward(self, g):
         (x,) = self.parents
@@ -270,6 +325,8 @@ class CrossEntropy(Function):
         log_sum_exp = np.log(np.exp(z).sum(axis=1, keepdims=True))
         return np.sum(onehot * (log_sum_exp - z), axis=1)
 
+    vjp_rule = "dL/dx = g·(softmax(x) − y), y the one-hot target"
+
     def backward(self, g):
         logits, onehot = self.parents
         # d(-log p_t)/dx_j = p_j - onehot_j. The softmax is the composite one,
@@ -318,6 +375,8 @@ class BinaryCrossEntropy(Function):
             log_p = np.maximum(np.log(p), -100)
             log_1mp = np.maximum(np.log1p(-p), -100)
         return -(y * log_p + (1 - y) * log_1mp)
+
+    vjp_rule = "dL/dp = g·(p − y) / (p·(1 − p)), dL/dy = g·(ln(1 − p) − ln p)"
 
     def backward(self, g):
         p, y = self.parents
@@ -442,6 +501,8 @@ class BatchNormalize(Function):
         out = x - mean
         out *= inv_std
         return out
+
+    vjp_rule = "dL/dx = inv_std·(g − mean(g) − x̂·mean(g·x̂))"
 
     def backward(self, g):
         (x,) = self.parents

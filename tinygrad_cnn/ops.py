@@ -123,6 +123,8 @@ def _binary(cls: type[Function], op: str, doc: str) -> Callable[[Any, Any], Tens
 class Add(Function):
     forward = staticmethod(np.add)
 
+    vjp_rule = "dL/da = g, dL/db = g"
+
     def backward(self, g):
         return g, g  # d(a+b)/da = d(a+b)/db = 1
 
@@ -130,12 +132,16 @@ class Add(Function):
 class Sub(Function):
     forward = staticmethod(np.subtract)
 
+    vjp_rule = "dL/da = g, dL/db = −g"
+
     def backward(self, g):
         return g, -g
 
 
 class Mul(Function):
     forward = staticmethod(np.multiply)
+
+    vjp_rule = "dL/da = g·b, dL/db = g·a"
 
     def backward(self, g):
         a, b = self.parents
@@ -148,6 +154,8 @@ class Div(Function):
     def forward(self, a, b):
         with np.errstate(divide="ignore", invalid="ignore"):
             return a / b
+
+    vjp_rule = "dL/da = g / b, dL/db = −g·a / b²"
 
     def backward(self, g):
         a, b = self.parents
@@ -163,6 +171,8 @@ class Pow(Function):
         # A negative base with a fractional exponent is nan, as in numpy; no warning.
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             return np.power(a, b)
+
+    vjp_rule = "dL/da = g·b·a^(b−1), dL/db = g·aᵇ·ln a"
 
     def backward(self, g):
         a, b = self.parents
@@ -183,6 +193,8 @@ class Pow(Function):
 class Maximum(Function):
     def forward(self, a, b):
         return np.maximum(a, b)
+
+    vjp_rule = "dL/da = g·m, dL/db = g·(1 − m), m = [a > b] + ½[a = b]"
 
     def backward(self, g):
         a, b = self.parents
@@ -218,6 +230,8 @@ class Neg(Function):
     def forward(self, x):
         return -x
 
+    vjp_rule = "dL/dx = −g"
+
     def backward(self, g):
         return (-g,)
 
@@ -230,6 +244,8 @@ class Exp(Function):
         with np.errstate(over="ignore", under="ignore"):
             return np.exp(x)
 
+    vjp_rule = "dL/dx = g·eˣ"
+
     def backward(self, g):
         return (g * self.output,)  # d(e^x)/dx = e^x, the output itself
 
@@ -240,6 +256,8 @@ class Log(Function):
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.log(x)
 
+    vjp_rule = "dL/dx = g / x"
+
     def backward(self, g):
         (x,) = self.parents
         return (g / x,)
@@ -248,6 +266,8 @@ class Log(Function):
 class Abs(Function):
     def forward(self, x):
         return np.abs(x)
+
+    vjp_rule = "dL/dx = g·sign(x)"
 
     def backward(self, g):
         (x,) = self.parents
@@ -265,6 +285,8 @@ class Sigmoid(Function):
             e = np.exp(-np.abs(x))
         return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
 
+    vjp_rule = "dL/dx = g·σ(x)·(1 − σ(x))"
+
     def backward(self, g):
         s = self.output
         return (g * s * (1 - s),)  # sigma' = sigma (1 - sigma)
@@ -276,6 +298,8 @@ class Tanh(Function):
     def forward(self, x):
         return np.tanh(x)
 
+    vjp_rule = "dL/dx = g·(1 − tanh²x)"
+
     def backward(self, g):
         t = self.output
         return (g * (1 - t * t),)  # tanh' = 1 - tanh^2
@@ -284,6 +308,8 @@ class Tanh(Function):
 class Relu(Function):
     def forward(self, x):
         return np.maximum(x, 0)
+
+    vjp_rule = "dL/dx = g·[x > 0]"
 
     def backward(self, g):
         (x,) = self.parents
@@ -295,6 +321,8 @@ class Relu(Function):
 class Clip(Function):
     def forward(self, x, lo=None, hi=None):
         return np.clip(x, lo, hi)
+
+    vjp_rule = "dL/dx = g·[lo ≤ x ≤ hi]"
 
     def backward(self, g):
         (x,) = self.parents
@@ -310,6 +338,8 @@ class Clip(Function):
 class Cast(Function):
     def forward(self, x, dtype=None):
         return x.astype(dtype)
+
+    vjp_rule = "dL/dx = g cast back to x's dtype"
 
     def backward(self, g):
         return (g.astype(self.parents[0].dtype),)
@@ -383,6 +413,8 @@ class Sum(Function):
     def forward(self, x, axis=None, keepdims=False):
         return np.sum(x, axis=axis, keepdims=keepdims)
 
+    vjp_rule = "dL/dx = g copied over the summed axes"
+
     def backward(self, g):
         (x,) = self.parents
         # Every input element contributed with weight 1: copy g back over the
@@ -395,6 +427,8 @@ class Sum(Function):
 class Max(Function):
     def forward(self, x, axis=None, keepdims=False):
         return np.max(x, axis=axis, keepdims=keepdims)
+
+    vjp_rule = "dL/dx = g at the first maximum of each slice, 0 elsewhere"
 
     def backward(self, g):
         (x,) = self.parents
@@ -481,6 +515,8 @@ class Reshape(Function):
     def forward(self, x, shape=()):
         return x.reshape(shape)
 
+    vjp_rule = "dL/dx = g reshaped to x's shape"
+
     def backward(self, g):
         return (g.reshape(self.parents[0].shape),)
 
@@ -488,6 +524,8 @@ class Reshape(Function):
 class Permute(Function):
     def forward(self, x, axes=()):
         return np.transpose(x, axes)
+
+    vjp_rule = "dL/dx = g permuted back (inverse permutation)"
 
     def backward(self, g):
         # Undo the permutation: the inverse of `axes` is its argsort.
@@ -498,6 +536,8 @@ class BroadcastTo(Function):
     def forward(self, x, shape=()):
         return np.broadcast_to(x, shape)
 
+    vjp_rule = "dL/dx = g summed over the broadcast axes"
+
     def backward(self, g):
         return (sum_to(g, self.parents[0].shape),)  # copies add up
 
@@ -505,6 +545,8 @@ class BroadcastTo(Function):
 class Pad(Function):
     def forward(self, x, pad_width=(), value=0.0):
         return np.pad(x, pad_width, mode="constant", constant_values=value)
+
+    vjp_rule = "dL/dx = g without the padding (its middle part)"
 
     def backward(self, g):
         # Padding added constants: the gradient of the input is the middle part.
@@ -517,6 +559,8 @@ class Pad(Function):
 class GetItem(Function):
     def forward(self, x, index=None):
         return x[index]
+
+    vjp_rule = "dL/dx = zeros of x's shape with g added at [index]"
 
     def backward(self, g):
         return (ScatterAdd.apply(g, shape=self.parents[0].shape, index=self.settings["index"]),)
@@ -533,6 +577,8 @@ class ScatterAdd(Function):
             np.add.at(out, index, g)  # an integer array may repeat one
         return out
 
+    vjp_rule = "dL/dx = g[index]"
+
     def backward(self, gg):
         return (gg[self.settings["index"]],)
 
@@ -540,6 +586,8 @@ class ScatterAdd(Function):
 class Concatenate(Function):
     def forward(self, *arrays, axis=0):
         return np.concatenate(arrays, axis=axis)
+
+    vjp_rule = "dL/dxᵢ = the slice of g where xᵢ sits along axis"
 
     def backward(self, g):
         # Each input gets back its own slice along the axis.
@@ -555,6 +603,8 @@ class Concatenate(Function):
 class Where(Function):
     def forward(self, a, b, condition=None):
         return np.where(condition, a, b)
+
+    vjp_rule = "dL/da = where(condition, g, 0), dL/db = where(condition, 0, g)"
 
     def backward(self, g):
         condition = self.settings["condition"]
@@ -757,6 +807,8 @@ class MatMul(Function):
 
     def forward(self, a, b):
         return np.matmul(a, b)
+
+    vjp_rule = "dL/dA = g·Bᵀ, dL/dB = Aᵀ·g"
 
     def backward(self, g):
         a, b = self.parents

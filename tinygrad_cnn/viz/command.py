@@ -6,15 +6,16 @@ import argparse
 import sys
 
 from .drawing import _RANKDIRS, FORMATS, GraphvizNotFoundError, draw_graph, render_graph
-from .examples import chain_rule_example, model_training_step
+from .examples import chain_rule_example, model_training_step, tiny_cnn_example
 
 __all__ = ["graph_command"]
 
 
 def graph_command(argv: list[str] | None = None) -> int:
-    """`tinygrad-cnn graph`: draw the chain-rule example or a model's training step.
+    """`tinygrad-cnn graph`: draw the chain-rule example, the tiny CNN or a model's training step.
 
     tinygrad-cnn graph --example chain-rule -o chain.svg
+    tinygrad-cnn graph --example tiny-cnn --backward -o tiny_cnn_backward.svg
     tinygrad-cnn graph --model lenet -o lenet.svg --collapse-modules
     """
     parser = argparse.ArgumentParser(
@@ -23,27 +24,38 @@ def graph_command(argv: list[str] | None = None) -> int:
         "except for the DOT format).",
     )
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--example", choices=["chain-rule"], help="the textbook example f = (x + y) * z")
+    source.add_argument(
+        "--example",
+        choices=["chain-rule", "tiny-cnn"],
+        help="chain-rule: the textbook example f = (x + y) * z; tiny-cnn: a 4x4 image through conv, ReLU, "
+        "max-pool and fc, with numbers checkable by hand",
+    )
     source.add_argument("--model", metavar="NAME", help="one training step of a model (e.g. lenet) on two images")
     parser.add_argument("-o", "--output", help="the file to write; without it the DOT text is printed")
     parser.add_argument("--format", choices=FORMATS, help="output format (default: from the file name, else svg)")
     parser.add_argument("--backward", action="store_true", help="draw the backward pass")
     parser.add_argument("--collapse-modules", action="store_true", help="draw each module as one box")
-    parser.add_argument("--rankdir", choices=_RANKDIRS, default="LR", help="direction of the layout")
+    parser.add_argument(
+        "--rankdir", choices=_RANKDIRS, help="direction of the layout (default: TB for tiny-cnn, else LR)"
+    )
     parser.add_argument("--batch-size", type=int, default=2, help="images in the model's batch (default 2)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed of the model's weights and images (default 0)")
     args = parser.parse_args(argv)
     if args.batch_size < 1:
         parser.error(f"--batch-size must be at least 1, got {args.batch_size}")
 
+    rankdir = args.rankdir or ("TB" if args.example == "tiny-cnn" else "LR")
     if args.example == "chain-rule":
         root = chain_rule_example()["f"]
+    elif args.example == "tiny-cnn":
+        root = tiny_cnn_example()["loss"]
     else:
         try:
-            root = model_training_step(args.model, args.batch_size)
+            root = model_training_step(args.model, args.batch_size, seed=args.seed)
         except ValueError as error:
             print(f"tinygrad-cnn graph: {error}", file=sys.stderr)
             return 2
-    options = {"backward": args.backward, "collapse_modules": args.collapse_modules, "rankdir": args.rankdir}
+    options = {"backward": args.backward, "collapse_modules": args.collapse_modules, "rankdir": rankdir}
     if args.output is None:
         print(draw_graph(root, **options).source)
         return 0

@@ -10,7 +10,7 @@ built with this library, from `f = (x + y) * z` up to a CNN's training step:
     f.backward()
     draw_graph(f)                  # a graphviz.Digraph: shows itself in Jupyter
     render_graph(f, "f.svg")       # or write an SVG/PNG/PDF through `dot`
-    draw_graph(f, backward=True)   # the backward pass: local derivatives, visit order
+    draw_graph(f, backward=True)   # the backward pass: rules and local derivatives, visit order
 
 Value nodes are records: the tensor's name, its data, its gradient. Op nodes
 are small boxes with the op and its settings. Ops recorded inside an
@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,9 +33,9 @@ from typing import Any
 import graphviz
 import numpy as np
 
-from ..engine import Function, Tensor, _ReleasedTensor
+from ..engine import Function, Tensor, _ReleasedTensor, enable_grad, no_grad
 
-__all__ = ["FORMATS", "GraphvizNotFoundError", "draw_graph", "render_graph", "retain_grads"]
+__all__ = ["FORMATS", "GraphvizNotFoundError", "draw_graph", "render_graph", "retain_grads", "wire_rules"]
 
 # Output formats render_graph knows; "dot" writes the DOT source itself and
 # needs no Graphviz installation.
@@ -44,6 +45,8 @@ FORMATS = ("svg", "png", "pdf", "dot")
 # its shape and summary statistics.
 MAX_SHOWN_ELEMENTS = 16
 VALUES_PER_LINE = 4
+# The characters per line of an op's rule on a wire of the backward drawing.
+RULE_LINE_WIDTH = 30
 
 _RANKDIRS = ("LR", "RL", "TB", "BT")
 
@@ -394,61 +397,62 @@ def _lines_field(title: str, lines: list[str]) -> str:
 
 
 # ---------------------------------------------------------------------------
-# Local derivatives of scalar ops (the labels of the backward drawing)
+# The backward drawing's wires: each op's rule and, for scalar ops, the number
 # ---------------------------------------------------------------------------
 
 
-def _local_derivatives(fn: Function, parents: tuple[Any, ...]) -> list[float | None] | None:
-    """d(output)/d(input) for each input of a scalar op, or None if unknown.
+def wire_rules(fn: Function | type[Function], n_inputs: int) -> list[str]:
+    """The part of an op's `vjp_rule` that belongs to each of its inputs.
 
-    Only for ops whose inputs are all single numbers with their values still
-    available; each formula is the one the op's backward uses.
+    A rule "dL/da = g·b, dL/db = g·a" is split at ", dL/" into one part per
+    input, in the order of the inputs. A rule with more parts than inputs (a
+    convolution without its optional bias) gives the first parts; a rule that
+    does not split into one part per input is given whole to every input.
+    An op that declares no rule gives empty texts.
+    """
+    rule = fn.vjp_rule
+    parts = rule.split(", dL/")
+    parts = [parts[0]] + ["dL/" + part for part in parts[1:]]
+    if len(parts) >= n_inputs > 1:
+        return parts[:n_inputs]
+    return [rule] * n_inputs
+
+
+def _local_derivatives(fn: Function, parents: tuple[Any, ...], output: Any) -> list[float | None] | None:
+    """d(output)/d(input) for each input of a scalar op, from the op's own VJP.
+
+    Only for ops whose inputs and output are single numbers with the input
+    values still at hand. The op's backward is called with an upstream
+    gradient of 1, so each gradient it returns is a local derivative. A node
+    that backward has released no longer has what its forward saved, so the
+    op is run again on the same inputs (a fresh node of the same class, with
+    the same settings) and that node's backward is called instead.
     """
     if not parents or not all(isinstance(p, Tensor) and p.data.size == 1 for p in parents):
         return None
-    values = [float(p.data.item()) for p in parents]
-    name = fn.name
-    with np.errstate(all="ignore"):
-        if name in ("Add", "Sum", "Reshape", "BroadcastTo", "Cast", "Permute"):
-            return [1.0] * len(values)
-        if name == "Sub":
-            return [1.0, -1.0]
-        if name == "Mul":
-            a, b = values
-            return [b, a]  # d(ab)/da = b, d(ab)/db = a
-        if name == "Div":
-            a, b = values
-            return [1.0 / b if b != 0 else float("nan"), -a / (b * b) if b != 0 else float("nan")]
-        if name == "Pow":
-            a, b = values
-            da = b * float(np.power(a, b - 1)) if b != 0 else 0.0
-            db = float(np.power(a, b) * np.log(a)) if a > 0 else None
-            return [da, db]
-        if name == "Neg":
-            return [-1.0]
-        if name == "Exp":
-            return [float(np.exp(values[0]))]
-        if name == "Log":
-            return [1.0 / values[0] if values[0] != 0 else float("inf")]
-        if name == "Tanh":
-            t = float(np.tanh(values[0]))
-            return [1.0 - t * t]
-        if name == "Sigmoid":
-            s = float(1.0 / (1.0 + np.exp(-values[0])))
-            return [s * (1.0 - s)]
-        if name == "Relu":
-            return [1.0 if values[0] > 0 else 0.0]
-        if name == "Abs":
-            return [float(np.sign(values[0]))]
-        if name == "Maximum":
-            a, b = values
-            to_a = 1.0 if a > b else (0.5 if a == b else 0.0)
-            return [to_a, 1.0 - to_a]
-        if name == "Clip":
-            lo, hi = fn.settings.get("lo"), fn.settings.get("hi")
-            inside = (lo is None or values[0] >= lo) and (hi is None or values[0] <= hi)
-            return [1.0 if inside else 0.0]
-    return None
+    if int(np.prod(output.shape)) != 1:
+        return None
+    node = fn
+    if fn.released:
+        with enable_grad():
+            inputs = [Tensor._make(p.data).requires_grad_(True) if p.requires_grad else Tensor._make(p.data)
+                      for p in parents]
+            result = type(fn).apply(*inputs, **fn.settings)
+        node = result._ctx
+        if node is None:
+            return None
+    seed = Tensor._make(np.ones(output.shape, dtype=output.dtype))
+    with no_grad(), np.errstate(all="ignore"):
+        grads = node.backward(seed)
+    derivatives: list[float | None] = []
+    for parent, grad in zip(parents, grads):
+        if grad is None or not parent.requires_grad:
+            derivatives.append(None)
+        else:
+            # The VJP may return the gradient in a broadcast shape: its sum is
+            # what the engine would hand to the input.
+            derivatives.append(float(np.sum(grad.data)))
+    return derivatives
 
 
 # ---------------------------------------------------------------------------
@@ -532,10 +536,12 @@ def draw_graph(
     labelled with the module's path.
 
     show_data, show_grad: include the data / gradient fields.
-    backward: draw the backward pass: arrows point from outputs to inputs, the
-        wires into the inputs of scalar ops are labelled with the local
-        derivative d(output)/d(input), and value nodes are numbered in the
-        order backward visits them (#1 is the root).
+    backward: draw the backward pass: arrows point from outputs to inputs,
+        each wire into an input that requires grad carries the op's VJP rule
+        for that input (its `vjp_rule`, g being the gradient from the output),
+        the wires of scalar ops also their local derivative d(output)/d(input)
+        in numbers (from the op's own VJP), and value nodes are numbered in
+        the order backward visits them (#1 is the root).
     rankdir: "LR" (left to right), "RL", "TB" (top to bottom) or "BT".
     precision: significant digits of the numbers.
     collapse_modules: draw each module as a single box (recommended for large
@@ -638,10 +644,16 @@ class _Drawing:
             attrs["color"] = "#999999"
         self.edges.append((tail, head, attrs))
 
-    def _derivative_label(self, fn: Function, index: int, derivative: float) -> str:
-        out_name = _display_name(self.graph, self.graph.op_output[id(fn)])
-        in_name = _display_name(self.graph, self.graph.op_inputs[id(fn)][index])
-        return f"∂{out_name}/∂{in_name} = {_number(derivative, self.options.precision)}"
+    def _wire_label(self, fn: Function, index: int, rule: str, derivatives: list[float | None] | None) -> str | None:
+        """The op's rule for this input, and below it the local derivative
+        d(output)/d(input) in numbers when the op is scalar."""
+        # A long rule is wrapped, so it does not stretch the layout.
+        lines = textwrap.wrap(rule, RULE_LINE_WIDTH, break_long_words=False, break_on_hyphens=False) if rule else []
+        if derivatives is not None and derivatives[index] is not None:
+            out_name = _display_name(self.graph, self.graph.op_output[id(fn)])
+            in_name = _display_name(self.graph, self.graph.op_inputs[id(fn)][index])
+            lines.append(f"∂{out_name}/∂{in_name} = {_number(derivatives[index], self.options.precision)}")
+        return "\n".join(lines) if lines else None
 
     # --- the whole drawing ----------------------------------------------------
 
@@ -665,15 +677,17 @@ class _Drawing:
             self._op_node(fn)
         for fn in graph.ops:
             op_id = self.op_ids[id(fn)]
-            derivatives = None
+            input_keys = graph.op_inputs[id(fn)]
+            rules = derivatives = None
             if self.options.backward:
-                parents = tuple(graph.values[k] for k in graph.op_inputs[id(fn)])
-                derivatives = _local_derivatives(fn, parents)
-            for index, key in enumerate(graph.op_inputs[id(fn)]):
+                parents = tuple(graph.values[k] for k in input_keys)
+                rules = wire_rules(fn, len(input_keys))
+                derivatives = _local_derivatives(fn, parents, graph.values[graph.op_output[id(fn)]])
+            for index, key in enumerate(input_keys):
                 tensor = graph.values[key]
                 label = None
-                if derivatives is not None and tensor.requires_grad and derivatives[index] is not None:
-                    label = self._derivative_label(fn, index, derivatives[index])
+                if rules is not None and tensor.requires_grad:
+                    label = self._wire_label(fn, index, rules[index], derivatives)
                 self._edge(self.value_ids[key], op_id, label, constant=not tensor.requires_grad, derivative=True)
             self._edge(op_id, self.value_ids[graph.op_output[id(fn)]])
 
@@ -787,6 +801,8 @@ class _Drawing:
             rows.append(f'<TR><TD BGCOLOR="{MODULE_FILL}">module (collapsed)</TD></TR>')
         if self.options.backward:
             rows.append("<TR><TD>#k: k-th node backward visits</TD></TR>")
+            rows.append(f'<TR><TD><FONT COLOR="{DERIVATIVE_COLOR}">dL/din = ...</FONT>: the op\'s rule, '
+                        "g = gradient from the output</TD></TR>")
             rows.append(f'<TR><TD><FONT COLOR="{DERIVATIVE_COLOR}">∂out/∂in</FONT>: local derivative</TD></TR>')
         table = '<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="3">'
         table += '<TR><TD BORDER="0"><B>legend</B></TD></TR>' + "".join(rows) + "</TABLE>>"
