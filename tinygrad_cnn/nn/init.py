@@ -89,6 +89,7 @@ def _fill(tensor: Tensor, values: np.ndarray | float) -> Tensor:
     # Write into the existing array: the tensor keeps its dtype, and anything
     # holding a reference to the array sees the new values.
     tensor.data[...] = values
+    tensor._version += 1  # a graph recorded before this sees that its saved values changed
     return tensor
 
 
