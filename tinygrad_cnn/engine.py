@@ -123,9 +123,10 @@ class Tensor:
 
     # __slots__ keeps tensors small and attribute access fast: the engine makes
     # one Tensor per op, so this is on the hot path.
-    # _version counts the in-place changes of the data (see _ViewTensor for
-    # views); _base is set only on views.
-    __slots__ = ("data", "requires_grad", "grad", "_ctx", "name", "_retains_grad", "_version", "_base", "__weakref__")
+    # _version counts the in-place changes of the data; _change_tickets and
+    # _base are set only when needed (see bump_version and _ViewTensor).
+    __slots__ = ("data", "requires_grad", "grad", "_ctx", "name", "_retains_grad", "_version", "_change_tickets",
+                 "_base", "__weakref__")
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None) -> None:
         self.data = _as_array(data, dtype)
@@ -278,13 +279,51 @@ class Tensor:
         run_backward([self], [seed], retain_graph or create_graph, create_graph, inputs=None)
 
 
+# ---------------------------------------------------------------------------
+# In-place changes: version counters and change tickets
+# ---------------------------------------------------------------------------
+#
+# A node's VJP may read its input tensors (Mul, MatMul) or its output (Exp).
+# If one of them is changed in place between forward and backward, the VJP
+# would silently compute with the new values. So every in-place change goes
+# through bump_version, which
+#   - adds 1 to the tensor's `_version` (PyTorch's counter), and
+#   - takes a ticket: the global count of in-place changes so far, kept on
+#     the tensor (the last few tickets).
+# Each node notes the count when it is recorded (`recorded_at`). Backward
+# compares it with the count now: if no in-place change happened since, the
+# node is fine, at the cost of one comparison. Only otherwise does it look at
+# the tickets of the tensors the VJP reads (_check_versions).
+
+
+class _InPlaceChanges:
+    count = 0  # in-place changes so far, in the whole program
+
+
+# How many of its latest change tickets a tensor keeps (enough to tell how
+# often it changed since a node was recorded, up to this many).
+_TICKETS_KEPT = 64
+
+
+def bump_version(tensor: Tensor) -> None:
+    """Record that `tensor`'s array was changed in place (call it after the change)."""
+    owner = tensor._base if isinstance(tensor, _ViewTensor) else tensor
+    owner._version += 1
+    _InPlaceChanges.count += 1
+    tickets = getattr(owner, "_change_tickets", None)
+    if tickets is None:
+        tickets = owner._change_tickets = []
+    tickets.append(_InPlaceChanges.count)
+    del tickets[:-_TICKETS_KEPT]
+
+
 class _ViewTensor(Tensor):
     """A tensor whose array is a numpy view of another tensor's array (made by
-    reshape, transpose, basic indexing, broadcast_to).
+    reshape, transpose, basic indexing, broadcast_to, or detach of a leaf).
 
     Writing into one changes the other, so they share one version counter:
-    the base's. Reading or bumping `_version` of a view reads or bumps its
-    base's. `_base` is the tensor that owns the memory (never itself a view).
+    the base's. `_version` of a view is its base's, and bump_version on a view
+    bumps the base. `_base` is the tensor that owns the memory (never a view).
     """
 
     __slots__ = ()
@@ -292,10 +331,6 @@ class _ViewTensor(Tensor):
     @property
     def _version(self) -> int:
         return self._base._version
-
-    @_version.setter
-    def _version(self, value: int) -> None:
-        self._base._version = value
 
 
 def _share_version(view: Tensor, base: Tensor) -> Tensor:
@@ -340,12 +375,12 @@ class Function:
     # than an instance __dict__, which also means less work for Python's cycle
     # collector. What forward keeps on self goes into a __dict__, made only for
     # the ops that keep something.
-    __slots__ = ("parents", "needs_grad", "settings", "module", "released", "_output_ref", "saved_versions", "__dict__")
+    __slots__ = ("parents", "needs_grad", "settings", "module", "released", "_output_ref", "recorded_at", "__dict__")
     uses_output = False
     # Whether backward reads the values of the inputs (Mul, MatMul, Log: yes;
-    # Add, Reshape, Sum: only their shapes). For such ops the engine records
-    # each input's version, and backward refuses to run if one of them was
-    # changed in place since. A Function defined outside the library keeps
+    # Add, Reshape, Sum: only their shapes). Backward refuses to run if such
+    # an input (or, with uses_output, the output) was changed in place after
+    # the node was recorded. A Function defined outside the library keeps
     # the safe default, True.
     reads_inputs = True
 
@@ -366,8 +401,6 @@ class Function:
         out = self._output_ref() if self._output_ref is not None else None
         if out is None:  # cannot happen while backward runs: the graph holds it
             raise RuntimeError(f"{self.name}: the output tensor is no longer referenced by the graph")
-        if out._version != 0:  # it was made at version 0; the VJP must see those values
-            raise _modified_in_place_error(self)
         return out
 
     @classmethod
@@ -397,9 +430,7 @@ class Function:
                 fn.settings = settings
                 fn.module = _GradMode.module_path
                 fn.released = False
-                if cls.reads_inputs:
-                    # The versions backward checks: the VJP must see the values forward saw.
-                    fn.saved_versions = tuple(map(_version_of, inputs))
+                fn.recorded_at = _InPlaceChanges.count
                 if _AnomalyMode.enabled:
                     fn.forward_trace = forward_trace()  # where in the user's code this op ran
                 if cls.uses_output:
@@ -440,7 +471,6 @@ class Function:
 _new_object = object.__new__
 _data_of = operator.attrgetter("data")
 _requires_grad_of = operator.attrgetter("requires_grad")
-_version_of = operator.attrgetter("_version")
 # needs_grad of a two-input op, _PAIR_FLAGS[a.requires_grad][b.requires_grad].
 _PAIR_FLAGS = (((False, False), (False, True)), ((True, False), (True, True)))
 
@@ -542,6 +572,7 @@ def run_backward(
         grads[root] = grads[root] + g if root in grads else g
     wanted = dict.fromkeys(inputs) if inputs is not None else None
     anomaly = _AnomalyMode.enabled
+    changes = _InPlaceChanges.count
 
     with _SetGradMode(create_graph), _cycle_collector_paused():
         for node in reversed(order):
@@ -560,8 +591,8 @@ def run_backward(
                     "backward: trying to go through the graph a second time, but its saved values "
                     "were freed by the first backward; pass retain_graph=True to the first call"
                 )
-            if fn.reads_inputs and tuple(map(_version_of, fn.parents)) != fn.saved_versions:
-                raise _modified_in_place_error(fn)
+            if fn.recorded_at != changes:  # something was changed in place since fn was recorded
+                _check_versions(fn)
             parent_grads = fn.backward(grad)
             if type(parent_grads) is not tuple or len(parent_grads) != len(fn.parents):
                 parent_grads = _check_gradient_count(fn, parent_grads)
@@ -593,18 +624,27 @@ def run_backward(
     return [wanted[t] for t in inputs]
 
 
-def _modified_in_place_error(fn: Function) -> RuntimeError:
-    """The error of a node whose saved input (or output) changed in place after it was recorded."""
-    changed = []
-    if fn.reads_inputs:
-        for index, (parent, version) in enumerate(zip(fn.parents, fn.saved_versions)):
-            if parent._version != version:
-                changed.append(f"input {index}, {_describe(parent)}, is at version {parent._version}; "
-                               f"it was at version {version} when {fn.name} was recorded")
+def _check_versions(fn: Function) -> None:
+    """Raise if a tensor that fn's VJP reads was changed in place after fn was recorded."""
+    saved = [(f"input {i}", parent) for i, parent in enumerate(fn.parents)] if fn.reads_inputs else []
     output = fn._output_ref() if fn.uses_output and fn._output_ref is not None else None
-    if output is not None and output._version != 0:
-        changed.append(f"its output, {_describe(output)}, is at version {output._version}; "
-                       f"it was at version 0 when {fn.name} was recorded")
+    if output is not None:
+        saved.append(("its output", output))
+    changed = []
+    for role, tensor in saved:
+        owner = tensor._base if isinstance(tensor, _ViewTensor) else tensor
+        tickets = getattr(owner, "_change_tickets", None)
+        if not tickets or tickets[-1] <= fn.recorded_at:
+            continue
+        times = sum(1 for ticket in tickets if ticket > fn.recorded_at)
+        version = owner._version
+        if times < len(tickets) or len(tickets) < _TICKETS_KEPT:
+            before = f"it was at version {version - times} when {fn.name} was recorded"
+        else:
+            before = f"it changed at least {times} times since {fn.name} was recorded"
+        changed.append(f"{role}, {_describe(tensor)}, is at version {version}; {before}")
+    if not changed:
+        return
     message = (
         f"backward: a tensor that the gradient of {fn.name} needs was changed by an in-place operation "
         f"after the forward pass used it: " + "; ".join(changed) + ". "
@@ -613,7 +653,7 @@ def _modified_in_place_error(fn: Function) -> RuntimeError:
         "load_state_dict, or an in-place method such as add_ or zero_. Or run the forward pass again "
         "after the change. (tinygrad_cnn.detect_anomaly() shows where the op was recorded.)"
     )
-    return RuntimeError(message + format_forward_trace(fn))
+    raise RuntimeError(message + format_forward_trace(fn))
 
 
 def _check_gradient_count(fn: Function, parent_grads: Any) -> tuple[Tensor | None, ...]:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine import Tensor, is_grad_enabled
+from .engine import Tensor, bump_version, is_grad_enabled
 
 
 def _check_writable(tensor: Tensor, op: str) -> None:
@@ -71,7 +71,7 @@ def _operand(other: Any, tensor: Tensor, op: str) -> np.ndarray:
 
 
 def _changed(tensor: Tensor) -> Tensor:
-    tensor._version += 1  # for a view, this bumps the counter it shares with its base
+    bump_version(tensor)  # for a view, this bumps the counter it shares with its base
     return tensor
 
 

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..engine import Tensor, module_scope
+from ..engine import Tensor, bump_version, module_scope
 
 
 class Parameter(Tensor):
@@ -357,7 +357,7 @@ class Module:
                 param.grad = None
             else:
                 param.grad.data[...] = 0
-                param.grad._version += 1
+                bump_version(param.grad)
 
     def requires_grad_(self, requires_grad: bool = True) -> Module:
         """Turn gradients on or off for every parameter (to freeze layers); returns self."""
@@ -376,7 +376,7 @@ class Module:
         for tensor in list(self.parameters()) + list(self.buffers()):
             if tensor.data.dtype.kind == "f":
                 tensor.data = tensor.data.astype(dtype)
-                tensor._version += 1
+                bump_version(tensor)
         return self
 
     def double(self) -> Module:
@@ -448,7 +448,7 @@ class Module:
         # load refuses to run backward with the new values.
         for name, value in values.items():
             own[name].data[...] = value
-            own[name]._version += 1
+            bump_version(own[name])
         return _Keys(missing, unexpected)
 
     # --- printing -----------------------------------------------------------
