@@ -354,7 +354,8 @@ def binary_cross_entropy(
     # (A loss of nan, or of a target outside [0, 1], would train silently wrong.)
     for name, tensor in (("input", input), ("target", target)):
         values = tensor.data
-        if not ((values >= 0) & (values <= 1)).all():
+        # (min and max are nan when a value is nan, and nan >= 0 is False.)
+        if values.size and not (values.min() >= 0 and values.max() <= 1):
             outside = values[~((values >= 0) & (values <= 1))]
             what = "probabilities" if name == "input" else "values"
             hint = "; for raw scores use binary_cross_entropy_with_logits" if name == "input" else ""
