@@ -239,6 +239,17 @@ def test_inplace_bad_arguments(call, error, match) -> None:
     assert t._version == 0 and t.data.tolist() == [1.0, 2.0, 3.0]
 
 
+def test_fill_converts_to_the_tensor_dtype_as_pytorch_does() -> None:
+    t = tg.Tensor([1, 2, 3])
+    t.fill_(2.7)
+    assert t.data.tolist() == [2, 2, 2] and t.dtype == np.int64
+    with pytest.raises(ValueError, match="fill_: cannot fill a int64 tensor with nan"):
+        t.fill_(float("nan"))
+    with pytest.raises(ValueError, match="fill_: value must be a number or a one-element tensor, got a str"):
+        t.fill_("1")
+    assert t._version == 1
+
+
 def test_inplace_float_into_int_is_refused() -> None:
     t = tg.Tensor([1, 2, 3])
     with pytest.raises(TypeError, match="add_: a float32 operand cannot be written into a int64 tensor"):

@@ -83,13 +83,28 @@ def zero_(self: Tensor) -> Tensor:
 
 
 def fill_(self: Tensor, value: Any) -> Tensor:
-    """Set every element to `value` (a number or a one-element tensor), in place; returns self."""
+    """Set every element to `value` (a number or a one-element tensor), in place; returns self.
+
+    As in PyTorch, the value is converted to the tensor's dtype (2.7 fills an
+    integer tensor with 2).
+    """
     _check_writable(self, "fill_")
-    array = _operand(value, self, "fill_")
-    if array.size != 1:
-        raise ValueError(f"fill_: value must be a number or a one-element tensor, got shape {array.shape}")
-    self.data[...] = array.reshape(())
+    if isinstance(value, Tensor) and is_grad_enabled() and value.requires_grad:
+        raise RuntimeError("fill_: value requires grad, but in-place operations are not recorded in the graph; "
+                           "do it inside `with tinygrad_cnn.no_grad():`")
+    array = value.data if isinstance(value, Tensor) else np.asarray(value) if _is_number(value) else None
+    if array is None or array.dtype.kind not in "fiub" or array.size != 1:
+        shape = f" of shape {array.shape}" if array is not None else ""
+        raise ValueError(f"fill_: value must be a number or a one-element tensor, got a "
+                         f"{type(value).__name__}{shape}")
+    if self.dtype.kind in "iub" and not np.isfinite(array).all():
+        raise ValueError(f"fill_: cannot fill a {self.dtype} tensor with {array.item()}")
+    self.data[...] = array.reshape(()).astype(self.dtype)
     return _changed(self)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (bool, int, float, np.number, np.ndarray))
 
 
 def copy_(self: Tensor, src: Any) -> Tensor:
