@@ -85,3 +85,38 @@ def test_in_place_error_shows_the_forward_line_in_anomaly_mode() -> None:
         with pytest.raises(RuntimeError, match=r"(?s)changed by an in-place operation.*Mul was recorded.*"
                                                r"loss = \(w \* w\).sum\(\)"):
             loss.backward()
+
+
+class _BrokenBackward(tg.Function):
+    def forward(self, x):
+        return 2 * x
+
+    def backward(self, g):
+        raise ValueError("a bug in this backward")
+
+
+@pytest.mark.skipif(not hasattr(Exception, "add_note"), reason="exception notes need Python 3.11")
+def test_an_error_inside_a_vjp_gets_the_forward_line_as_a_note() -> None:
+    x = tg.Tensor([1.0], requires_grad=True)
+    with tg.detect_anomaly():
+        y = _BrokenBackward.apply(x).sum()  # recorded here
+        with pytest.raises(ValueError, match="a bug in this backward") as error:
+            y.backward()
+    notes = "\n".join(error.value.__notes__)
+    assert "the error came from the backward of _BrokenBackward" in notes
+    assert "y = _BrokenBackward.apply(x).sum()" in notes
+
+
+def test_a_bad_custom_gradient_shows_the_forward_line_in_anomaly_mode() -> None:
+    class _TooFew(tg.Function):
+        def forward(self, a, b):
+            return a * b
+
+        def backward(self, g):
+            return (g,)
+
+    a = tg.Tensor([1.0], requires_grad=True)
+    with tg.detect_anomaly():
+        out = _TooFew.apply(a, a).sum()  # recorded here
+        with pytest.raises(RuntimeError, match=r"(?s)returned 1 gradients.*out = _TooFew.apply\(a, a\).sum\(\)"):
+            out.backward()

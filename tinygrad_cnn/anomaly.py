@@ -8,7 +8,8 @@ While the mode is on, every op recorded in the forward pass keeps a short
 traceback of the user's code that called it (library frames are left out),
 and the backward pass checks the gradients each VJP returns. The first
 nan or inf raises a RuntimeError that names the op, the input whose
-gradient it is, and where in the user's code that op was recorded.
+gradient it is, and where in the user's code that op was recorded. Any other
+error raised by a VJP gets that place added too (as a note, Python 3.11+).
 
 It costs time (a traceback per op, a scan of every gradient), so it is off
 by default; when it is off the engine does no work for it beyond reading one
@@ -71,6 +72,13 @@ def format_forward_trace(fn: Any) -> str:
         return ""
     lines = "".join(traceback.format_list(frames))
     return f"\n{fn.name} was recorded in the forward pass here (innermost call last):\n{lines.rstrip()}"
+
+
+def add_forward_trace(error: BaseException, fn: Any) -> None:
+    """Add to an error raised by fn's backward where fn was recorded (Python 3.11+ shows notes)."""
+    trace = format_forward_trace(fn)
+    if trace and hasattr(error, "add_note"):
+        error.add_note(f"(anomaly mode) the error came from the backward of {fn.name}." + trace)
 
 
 def check_gradients(fn: Any, parent_grads: tuple[Any, ...]) -> None:

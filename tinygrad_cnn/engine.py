@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .anomaly import _AnomalyMode, check_gradients, format_forward_trace, forward_trace
+from .anomaly import _AnomalyMode, add_forward_trace, check_gradients, format_forward_trace, forward_trace
 
 # ---------------------------------------------------------------------------
 # Recording on and off
@@ -593,7 +593,12 @@ def run_backward(
                 )
             if fn.recorded_at != changes:  # something was changed in place since fn was recorded
                 _check_versions(fn)
-            parent_grads = fn.backward(grad)
+            try:
+                parent_grads = fn.backward(grad)
+            except Exception as error:
+                if anomaly:
+                    add_forward_trace(error, fn)
+                raise
             if type(parent_grads) is not tuple or len(parent_grads) != len(fn.parents):
                 parent_grads = _check_gradient_count(fn, parent_grads)
             if anomaly:
@@ -667,13 +672,14 @@ def _check_gradient_count(fn: Function, parent_grads: Any) -> tuple[Tensor | Non
     if type(parent_grads) is not tuple:
         raise RuntimeError(
             f"backward: {fn.name}.backward returned a {type(parent_grads).__name__}; it must return a tuple "
-            f"with one gradient (or None) per input ({len(fn.parents)} inputs)"
+            f"with one gradient (or None) per input ({len(fn.parents)} inputs)" + format_forward_trace(fn)
         )
     if len(parent_grads) != len(fn.parents):
         shapes = ", ".join(str(tuple(p.shape)) for p in fn.parents)
         raise RuntimeError(
             f"backward: {fn.name}.backward returned {len(parent_grads)} gradients, but {fn.name} has "
             f"{len(fn.parents)} inputs (shapes {shapes}); return one gradient (or None) per input"
+            + format_forward_trace(fn)
         )
     return parent_grads
 
@@ -682,7 +688,7 @@ def _bad_gradient_error(fn: Function, parent: Tensor, problem: str) -> RuntimeEr
     index = next(i for i, p in enumerate(fn.parents) if p is parent)
     return RuntimeError(
         f"backward: {fn.name}.backward returned an invalid gradient for input {index} "
-        f"(shape {tuple(parent.shape)}): it is {problem}"
+        f"(shape {tuple(parent.shape)}): it is {problem}" + format_forward_trace(fn)
     )
 
 
