@@ -466,7 +466,7 @@ def test_grad_returns_a_tuple_and_leaves_dot_grad_alone() -> None:
     x = tg.Tensor([1.0, 2.0], requires_grad=True)
     w = tg.Tensor([3.0, 4.0], requires_grad=True)
     unused = tg.Tensor([0.0], requires_grad=True)
-    result = tg.grad((x * w).sum(), [x, w, unused])
+    result = tg.grad((x * w).sum(), [x, w, unused], allow_unused=True)
     assert isinstance(result, tuple) and len(result) == 3
     np.testing.assert_array_equal(result[0].data, [3.0, 4.0])
     np.testing.assert_array_equal(result[1].data, [1.0, 2.0])
@@ -578,3 +578,143 @@ def test_backward_leaves_the_cycle_collector_as_it_found_it() -> None:
         assert not gc.isenabled()  # a user who turned it off keeps it off
     finally:
         gc.enable()
+
+
+# ---------------------------------------------------------------------------
+# Custom Functions that return bad gradients
+# ---------------------------------------------------------------------------
+
+
+class _TooFewGradients(tg.Function):
+    """a * b whose backward forgets the second gradient."""
+
+    def forward(self, a, b):
+        return a * b
+
+    def backward(self, g):
+        a, b = self.parents
+        return (g * b,)
+
+
+class _TooManyGradients(tg.Function):
+    def forward(self, x):
+        return 2 * x
+
+    def backward(self, g):
+        return g * 2.0, g
+
+
+class _WrongShapeGradient(tg.Function):
+    def forward(self, x):
+        return 2 * x
+
+    def backward(self, g):
+        return (tg.Tensor(np.ones(5)),)
+
+
+class _BroadcastGradient(tg.Function):
+    """Its gradient has an extra leading axis: the engine sums it away (allowed)."""
+
+    def forward(self, x):
+        return 2 * x
+
+    def backward(self, g):
+        return (tg.Tensor(np.ones((2,) + self.parents[0].shape)),)
+
+
+class _ArrayGradient(tg.Function):
+    def forward(self, x):
+        return 2 * x
+
+    def backward(self, g):
+        return (np.ones(self.parents[0].shape),)
+
+
+class _LoneTensorGradient(tg.Function):
+    def forward(self, x):
+        return 2 * x
+
+    def backward(self, g):
+        return g * 2.0  # not wrapped in a tuple: accepted for a one-input Function
+
+
+def test_custom_function_with_too_few_gradients_raises() -> None:
+    a = tg.Tensor(np.ones((2, 3)), requires_grad=True)
+    b = tg.Tensor(np.ones((2, 3)), requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"_TooFewGradients.backward returned 1 gradients, but _TooFewGradients "
+                                           r"has 2 inputs \(shapes \(2, 3\), \(2, 3\)\)"):
+        _TooFewGradients.apply(a, b).sum().backward()
+
+
+def test_custom_function_with_too_many_gradients_raises() -> None:
+    x = tg.Tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(RuntimeError, match="_TooManyGradients.backward returned 2 gradients, but .* has 1 inputs"):
+        _TooManyGradients.apply(x).sum().backward()
+
+
+def test_custom_function_with_a_wrongly_shaped_gradient_raises() -> None:
+    x = tg.Tensor(np.ones((3, 4)), requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"_WrongShapeGradient.backward returned an invalid gradient for input 0 "
+                                           r"\(shape \(3, 4\)\): it is of shape \(5,\)"):
+        _WrongShapeGradient.apply(x).sum().backward()
+
+
+def test_custom_function_with_a_broadcast_gradient_is_summed() -> None:
+    x = tg.Tensor(np.ones((3, 4)), requires_grad=True)
+    _BroadcastGradient.apply(x).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, np.full((3, 4), 2.0))
+
+
+def test_custom_function_returning_an_array_raises() -> None:
+    x = tg.Tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(RuntimeError, match="_ArrayGradient.backward returned an invalid gradient for input 0 "
+                                           r"\(shape \(3,\)\): it is a ndarray, not a Tensor"):
+        _ArrayGradient.apply(x).sum().backward()
+
+
+def test_custom_function_returning_a_lone_tensor_for_one_input() -> None:
+    x = tg.Tensor(np.ones((2, 3)), requires_grad=True)
+    _LoneTensorGradient.apply(x).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, np.full((2, 3), 2.0))
+
+
+def test_custom_function_that_reads_inputs_is_version_checked_by_default() -> None:
+    x = tg.Tensor(np.ones(3), requires_grad=True)
+    out = _ScaledCube.apply(x, scale=1.0).sum()
+    with tg.no_grad():
+        x.mul_(2.0)
+    with pytest.raises(RuntimeError, match="gradient of _ScaledCube needs was changed by an in-place operation"):
+        out.backward()
+
+
+# ---------------------------------------------------------------------------
+# tg.grad: outputs without a graph, unused inputs
+# ---------------------------------------------------------------------------
+
+
+def test_grad_of_a_gradient_computed_without_create_graph_raises() -> None:
+    x = tg.Tensor([1.0, 2.0], requires_grad=True)
+    (g,) = tg.grad((x * x * x).sum(), x)  # no create_graph: g has no graph
+    assert not g.requires_grad
+    with pytest.raises(RuntimeError, match="element 0 of outputs does not require grad and has no grad_fn.*"
+                                           "create_graph=True"):
+        tg.grad(g.sum(), x)
+    (g,) = tg.grad((x * x * x).sum(), x, create_graph=True)
+    (h,) = tg.grad(g.sum(), x)
+    np.testing.assert_allclose(h.data, 6 * x.data)
+
+
+def test_grad_names_the_output_that_has_no_graph() -> None:
+    x = tg.Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="element 1 of outputs does not require grad"):
+        tg.grad([x.sum(), tg.Tensor(3.0)], x)
+
+
+def test_grad_of_an_unused_input_raises_unless_allow_unused() -> None:
+    x = tg.Tensor([1.0, 2.0], requires_grad=True)
+    unused = tg.Tensor([5.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"inputs\[1\] \(shape \(1,\)\) was not used.*allow_unused=True"):
+        tg.grad((x * x).sum(), [x, unused])
+    gx, gu = tg.grad((x * x).sum(), [x, unused], allow_unused=True)
+    np.testing.assert_array_equal(gx.data, [2.0, 4.0])
+    assert gu is None

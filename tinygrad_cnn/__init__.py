@@ -1,6 +1,7 @@
 """tinygrad_cnn: a small reverse-mode autograd engine for learning and training CNNs."""
 
-from . import data, functional, memory, nn, ops, optim, viz
+from . import data, functional, inplace, memory, nn, ops, optim, viz
+from .anomaly import detect_anomaly, is_anomaly_enabled
 from .creation import (
     arange,
     eye,
@@ -39,11 +40,13 @@ from .ops import (
 tensor = Tensor
 
 __all__ = [
-    "Function", "GradcheckError", "Tensor", "abs", "arange", "clip", "concatenate", "enable_grad", "exp",
-    "eye", "full", "get_rng", "grad", "gradcheck", "gradgradcheck", "is_grad_enabled", "keep_freed_memory", "log",
+    "Function", "GradcheckError", "Tensor", "abs", "arange", "clip", "concatenate", "detect_anomaly",
+    "enable_grad", "exp",
+    "eye", "full", "get_rng", "grad", "gradcheck", "gradgradcheck", "is_anomaly_enabled", "is_grad_enabled",
+    "keep_freed_memory", "log",
     "manual_seed",
     "matmul", "maximum", "minimum", "no_grad", "ones", "ones_like", "ops", "pad", "rand", "randn", "relu",
     "sigmoid", "sqrt", "stack", "tanh", "tensor", "uniform", "where", "zeros", "zeros_like",
-    "data", "functional", "memory", "nn", "optim", "viz",
+    "data", "functional", "inplace", "memory", "nn", "optim", "viz",
 ]
 __version__ = "0.1.0"

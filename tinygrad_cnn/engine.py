@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from .anomaly import _AnomalyMode, add_forward_trace, check_gradients, format_forward_trace, forward_trace
+
 # ---------------------------------------------------------------------------
 # Recording on and off
 # ---------------------------------------------------------------------------
@@ -121,7 +123,10 @@ class Tensor:
 
     # __slots__ keeps tensors small and attribute access fast: the engine makes
     # one Tensor per op, so this is on the hot path.
-    __slots__ = ("data", "requires_grad", "grad", "_ctx", "name", "_retains_grad", "__weakref__")
+    # _version counts the in-place changes of the data; _change_tickets and
+    # _base are set only when needed (see bump_version and _ViewTensor).
+    __slots__ = ("data", "requires_grad", "grad", "_ctx", "name", "_retains_grad", "_version", "_change_tickets",
+                 "_base", "__weakref__")
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None) -> None:
         self.data = _as_array(data, dtype)
@@ -129,6 +134,7 @@ class Tensor:
         self._ctx: Function | None = None
         self.name = name
         self._retains_grad = False
+        self._version = 0
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -143,6 +149,7 @@ class Tensor:
         t._ctx = None
         t.name = None
         t._retains_grad = False
+        t._version = 0
         return t
 
     # --- basic properties -------------------------------------------------
@@ -192,8 +199,17 @@ class Tensor:
         return self.data.tolist()
 
     def detach(self) -> Tensor:
-        """A new leaf sharing this tensor's data, cut off from the graph."""
-        return Tensor._make(self.data)
+        """A new leaf sharing this tensor's data, cut off from the graph.
+
+        Detached from a leaf (a parameter, say), it shares the leaf's version
+        counter too, so an in-place change through it is seen by backward.
+        (Not from a computed tensor: the link would keep its graph alive.)
+        """
+        out = Tensor._make(self.data)
+        owner = self._base if isinstance(self, _ViewTensor) else self
+        if owner._ctx is None:
+            _share_version(out, owner)
+        return out
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Mark a leaf as needing gradients (in place); returns self."""
@@ -264,6 +280,77 @@ class Tensor:
 
 
 # ---------------------------------------------------------------------------
+# In-place changes: version counters and change tickets
+# ---------------------------------------------------------------------------
+#
+# A node's VJP may read its input tensors (Mul, MatMul) or its output (Exp).
+# If one of them is changed in place between forward and backward, the VJP
+# would silently compute with the new values. So every in-place change goes
+# through bump_version, which
+#   - adds 1 to the tensor's `_version` (PyTorch's counter), and
+#   - takes a ticket: the global count of in-place changes so far, kept on
+#     the tensor (the last few tickets).
+# Each node notes the count when it is recorded (`recorded_at`). Backward
+# compares it with the count now: if no in-place change happened since, the
+# node is fine, at the cost of one comparison. Only otherwise does it look at
+# the tickets of the tensors the VJP reads (_check_versions).
+
+
+class _InPlaceChanges:
+    count = 0  # in-place changes so far, in the whole program
+
+
+# How many of its latest change tickets a tensor keeps (enough to tell how
+# often it changed since a node was recorded, up to this many).
+_TICKETS_KEPT = 64
+
+
+def bump_version(tensor: Tensor) -> None:
+    """Record that `tensor`'s array was changed in place (call it after the change)."""
+    owner = tensor._base if isinstance(tensor, _ViewTensor) else tensor
+    owner._version += 1
+    _InPlaceChanges.count += 1
+    tickets = getattr(owner, "_change_tickets", None)
+    if tickets is None:
+        tickets = owner._change_tickets = []
+    tickets.append(_InPlaceChanges.count)
+    del tickets[:-_TICKETS_KEPT]
+
+
+class _ViewTensor(Tensor):
+    """A tensor whose array is a numpy view of another tensor's array (made by
+    reshape, transpose, basic indexing, broadcast_to, or detach of a leaf).
+
+    Writing into one changes the other, so they share one version counter:
+    the base's. `_version` of a view is its base's, and bump_version on a view
+    bumps the base. `_base` is the tensor that owns the memory (never a view).
+    """
+
+    __slots__ = ()
+
+    @property
+    def _version(self) -> int:
+        return self._base._version
+
+
+def _share_version(view: Tensor, base: Tensor) -> Tensor:
+    """Mark `view` (a result of a view op on `base`) as sharing base's version counter."""
+    if view is not base and type(view) is Tensor and np.may_share_memory(view.data, base.data):
+        view.__class__ = _ViewTensor  # same slots, so the class can change in place
+        view._base = base._base if isinstance(base, _ViewTensor) else base
+    return view
+
+
+def _describe(tensor: Any) -> str:
+    """How error messages name a tensor: its name if it has one, else shape and dtype."""
+    shape_and_dtype = f"shape {tuple(tensor.shape)}, dtype {tensor.dtype}"
+    described = f"{tensor.name!r} ({shape_and_dtype})" if tensor.name else f"a tensor of {shape_and_dtype}"
+    if isinstance(tensor, _ViewTensor):
+        described += f", a view of {_describe(tensor._base)}"
+    return described
+
+
+# ---------------------------------------------------------------------------
 # Function: one node of the graph
 # ---------------------------------------------------------------------------
 
@@ -284,15 +371,24 @@ class Function:
     `vjp_rule` is the VJP in words, for drawings and pages: g is the upstream
     gradient, and a rule of several inputs reads "dL/da = ..., dL/db = ...",
     one part per input in order (Mul: "dL/da = g·b, dL/db = g·a").
+
+    A class whose backward needs only the inputs' shapes sets
+    `reads_inputs = False` (see below).
     """
 
     # What the engine records lives in __slots__: one object fewer per node
     # than an instance __dict__, which also means less work for Python's cycle
     # collector. What forward keeps on self goes into a __dict__, made only for
     # the ops that keep something.
-    __slots__ = ("parents", "needs_grad", "settings", "module", "released", "_output_ref", "__dict__")
+    __slots__ = ("parents", "needs_grad", "settings", "module", "released", "_output_ref", "recorded_at", "__dict__")
     uses_output = False
     vjp_rule = ""  # no rule declared
+    # Whether backward reads the values of the inputs (Mul, MatMul, Log: yes;
+    # Add, Reshape, Sum: only their shapes). Backward refuses to run if such
+    # an input (or, with uses_output, the output) was changed in place after
+    # the node was recorded. A Function defined outside the library keeps
+    # the safe default, True.
+    reads_inputs = True
 
     def forward(self, *arrays: np.ndarray, **settings: Any) -> np.ndarray:
         raise NotImplementedError
@@ -328,6 +424,7 @@ class Function:
         out._ctx = None
         out.name = None
         out._retains_grad = False
+        out._version = 0
         if _GradMode.enabled:
             if len(inputs) == 2:  # the common case, with no new tuple to make
                 needs_grad = _PAIR_FLAGS[inputs[0].requires_grad][inputs[1].requires_grad]
@@ -339,6 +436,9 @@ class Function:
                 fn.settings = settings
                 fn.module = _GradMode.module_path
                 fn.released = False
+                fn.recorded_at = _InPlaceChanges.count
+                if _AnomalyMode.enabled:
+                    fn.forward_trace = forward_trace()  # where in the user's code this op ran
                 if cls.uses_output:
                     # A weak reference: a strong one would make a cycle out -> fn -> out.
                     fn._output_ref = weakref.ref(out)
@@ -477,6 +577,8 @@ def run_backward(
     for root, g in zip(roots, root_grads):
         grads[root] = grads[root] + g if root in grads else g
     wanted = dict.fromkeys(inputs) if inputs is not None else None
+    anomaly = _AnomalyMode.enabled
+    changes = _InPlaceChanges.count
 
     with _SetGradMode(create_graph), _cycle_collector_paused():
         for node in reversed(order):
@@ -495,17 +597,30 @@ def run_backward(
                     "backward: trying to go through the graph a second time, but its saved values "
                     "were freed by the first backward; pass retain_graph=True to the first call"
                 )
-            parent_grads = fn.backward(grad)
+            if fn.recorded_at != changes:  # something was changed in place since fn was recorded
+                _check_versions(fn)
+            try:
+                parent_grads = fn.backward(grad)
+            except Exception as error:
+                if anomaly:
+                    add_forward_trace(error, fn)
+                raise
+            if type(parent_grads) is not tuple or len(parent_grads) != len(fn.parents):
+                parent_grads = _check_gradient_count(fn, parent_grads)
+            if anomaly:
+                check_gradients(fn, parent_grads)
             for parent, parent_grad in zip(fn.parents, parent_grads):
                 if parent_grad is None or not parent.requires_grad:
                     continue
+                if type(parent_grad) is not Tensor and not isinstance(parent_grad, Tensor):
+                    raise _bad_gradient_error(fn, parent, f"a {type(parent_grad).__name__}, not a Tensor")
                 grad_data, parent_data = parent_grad.data, parent.data
                 # (`is not` first: comparing two dtypes with != is slow, and the
                 # dtypes are almost always the very same object.)
                 if grad_data.shape != parent_data.shape or (
                     grad_data.dtype is not parent_data.dtype and grad_data.dtype != parent_data.dtype
                 ):
-                    parent_grad = _fit_to(parent_grad, parent_data)
+                    parent_grad = _fit_gradient(fn, parent, parent_grad)
                 # A tensor used more than once gets the sum over its uses.
                 if parent not in grads:
                     grads[parent] = parent_grad
@@ -518,6 +633,84 @@ def run_backward(
     if wanted is None:
         return None
     return [wanted[t] for t in inputs]
+
+
+def _check_versions(fn: Function) -> None:
+    """Raise if a tensor that fn's VJP reads was changed in place after fn was recorded."""
+    saved = [(f"input {i}", parent) for i, parent in enumerate(fn.parents)] if fn.reads_inputs else []
+    output = fn._output_ref() if fn.uses_output and fn._output_ref is not None else None
+    if output is not None:
+        saved.append(("its output", output))
+    changed = []
+    for role, tensor in saved:
+        owner = tensor._base if isinstance(tensor, _ViewTensor) else tensor
+        tickets = getattr(owner, "_change_tickets", None)
+        if not tickets or tickets[-1] <= fn.recorded_at:
+            continue
+        times = sum(1 for ticket in tickets if ticket > fn.recorded_at)
+        version = owner._version
+        if times < len(tickets) or len(tickets) < _TICKETS_KEPT:
+            before = f"it was at version {version - times} when {fn.name} was recorded"
+        else:
+            before = f"it changed at least {times} times since {fn.name} was recorded"
+        changed.append(f"{role}, {_describe(tensor)}, is at version {version}; {before}")
+    if not changed:
+        return
+    message = (
+        f"backward: a tensor that the gradient of {fn.name} needs was changed by an in-place operation "
+        f"after the forward pass used it: " + "; ".join(changed) + ". "
+        "Its gradient would be computed from the new values, which is wrong. Compute every gradient "
+        "(call backward) before changing any tensor in place: an optimizer step, an nn.init function, "
+        "load_state_dict, or an in-place method such as add_ or zero_. Or run the forward pass again "
+        "after the change. (tinygrad_cnn.detect_anomaly() shows where the op was recorded.)"
+    )
+    raise RuntimeError(message + format_forward_trace(fn))
+
+
+def _check_gradient_count(fn: Function, parent_grads: Any) -> tuple[Tensor | None, ...]:
+    """backward must return one gradient (or None) per input, as a tuple (or list).
+
+    A lone Tensor (or None) is accepted from a Function with one input."""
+    if isinstance(parent_grads, list):
+        parent_grads = tuple(parent_grads)
+    elif (parent_grads is None or isinstance(parent_grads, Tensor)) and len(fn.parents) == 1:
+        parent_grads = (parent_grads,)
+    if type(parent_grads) is not tuple:
+        raise RuntimeError(
+            f"backward: {fn.name}.backward returned a {type(parent_grads).__name__}; it must return a tuple "
+            f"with one gradient (or None) per input ({len(fn.parents)} inputs)" + format_forward_trace(fn)
+        )
+    if len(parent_grads) != len(fn.parents):
+        shapes = ", ".join(str(tuple(p.shape)) for p in fn.parents)
+        raise RuntimeError(
+            f"backward: {fn.name}.backward returned {len(parent_grads)} gradients, but {fn.name} has "
+            f"{len(fn.parents)} inputs (shapes {shapes}); return one gradient (or None) per input"
+            + format_forward_trace(fn)
+        )
+    return parent_grads
+
+
+def _bad_gradient_error(fn: Function, parent: Tensor, problem: str) -> RuntimeError:
+    index = next(i for i, p in enumerate(fn.parents) if p is parent)
+    return RuntimeError(
+        f"backward: {fn.name}.backward returned an invalid gradient for input {index} "
+        f"(shape {tuple(parent.shape)}): it is {problem}" + format_forward_trace(fn)
+    )
+
+
+def _fit_gradient(fn: Function, parent: Tensor, grad: Tensor) -> Tensor:
+    """_fit_to, after checking that the gradient's shape can be summed down to the input's."""
+    grad_shape, shape = grad.data.shape, tuple(parent.shape)
+    reducible = len(grad_shape) >= len(shape) and all(
+        n == m or n == 1 for n, m in zip(shape[::-1], grad_shape[::-1])
+    )
+    if not reducible:
+        raise _bad_gradient_error(
+            fn, parent, f"of shape {grad_shape}, which is neither the input's shape {shape} nor broadcast from it"
+        )
+    if grad.data.dtype.kind != "f":
+        raise _bad_gradient_error(fn, parent, f"of dtype {grad.data.dtype}; gradients must be floating point")
+    return _fit_to(grad, parent.data)
 
 
 @contextlib.contextmanager
@@ -559,13 +752,16 @@ def grad(
     grad_outputs: Any = None,
     retain_graph: bool | None = None,
     create_graph: bool = False,
-    allow_unused: bool = True,
+    allow_unused: bool = False,
 ) -> tuple[Tensor | None, ...]:
     """Gradients of `outputs` with respect to `inputs`, returned, not stored.
 
-    `.grad` attributes are left alone. An input that the outputs do not
-    depend on gets None. With create_graph=True the returned gradients carry
-    a graph of their own and can be differentiated again.
+    `.grad` attributes are left alone. Every output must require grad (a
+    gradient computed without create_graph=True does not: it has no graph).
+    An input that the outputs do not depend on is an error, as in PyTorch,
+    unless allow_unused=True: then its gradient is None. With
+    create_graph=True the returned gradients carry a graph of their own and
+    can be differentiated again.
     """
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
@@ -579,15 +775,25 @@ def grad(
         if not t.requires_grad:
             raise RuntimeError(f"grad: inputs[{i}] (shape {t.shape}) does not require grad")
     roots, seeds = [], []
-    for out, g in zip(outputs, grad_outputs):
+    for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
+        if not isinstance(out, Tensor):
+            raise TypeError(f"grad: outputs[{i}] is a {type(out).__name__}, not a Tensor")
         if not out.requires_grad:
-            continue
+            raise RuntimeError(
+                f"grad: element {i} of outputs does not require grad and has no grad_fn, so nothing can be "
+                "differentiated; if it is (made from) a gradient, compute that gradient with create_graph=True"
+            )
         roots.append(out)
         seeds.append(_seed_gradient(out, g, "grad"))
     if retain_graph is None:
         retain_graph = create_graph
     results = run_backward(roots, seeds, retain_graph, create_graph, inputs) if roots else [None] * len(inputs)
-    if not allow_unused and any(r is None for r in results):
-        raise RuntimeError("grad: an input was not used to compute the outputs")
+    if not allow_unused:
+        for i, result in enumerate(results):
+            if result is None:
+                raise RuntimeError(
+                    f"grad: inputs[{i}] (shape {inputs[i].shape}) was not used to compute the outputs; "
+                    "pass allow_unused=True to get None as its gradient"
+                )
     return tuple(results)
 

@@ -72,6 +72,12 @@ def _reduce(loss: Tensor, reduction: str, count: int | None = None) -> Tensor:
     total = loss.sum()
     if reduction == "sum":
         return total
+    if count == 0:
+        # Every target ignored: the mean of nothing is nan, as in PyTorch, but
+        # the gradient must be 0, not 0/0 = nan (one such batch would turn
+        # every weight into nan). Adding a constant nan leaves the gradient
+        # of `total`, which is 0 for ignored targets, as it is.
+        return total + _constant(np.array(np.nan, dtype=total.dtype))
     return total / (loss.size if count is None else count)
 
 
@@ -403,11 +409,19 @@ def binary_cross_entropy(
     _check_float_tensor(input, "input", "binary_cross_entropy")
     _check_reduction(reduction, "binary_cross_entropy")
     target = _float_target(target, input, "binary_cross_entropy")
-    if input.size and (input.data.min() < 0 or input.data.max() > 1):
-        raise ValueError(
-            "binary_cross_entropy: input must hold probabilities in [0, 1], got values from "
-            f"{input.data.min()} to {input.data.max()}; for raw scores use binary_cross_entropy_with_logits"
-        )
+    # As in PyTorch, every input and target must lie in [0, 1]; nan does not.
+    # (A loss of nan, or of a target outside [0, 1], would train silently wrong.)
+    for name, tensor in (("input", input), ("target", target)):
+        values = tensor.data
+        # (min and max are nan when a value is nan, and nan >= 0 is False.)
+        if values.size and not (values.min() >= 0 and values.max() <= 1):
+            outside = values[~((values >= 0) & (values <= 1))]
+            what = "probabilities" if name == "input" else "values"
+            hint = "; for raw scores use binary_cross_entropy_with_logits" if name == "input" else ""
+            raise ValueError(
+                f"binary_cross_entropy: {name} must hold {what} in [0, 1], got {outside.size} element(s) "
+                f"outside (e.g. {outside.flat[0]}) in a tensor of shape {tensor.shape}{hint}"
+            )
     loss = BinaryCrossEntropy.apply(input, target)
     if weight is not None:
         loss = loss * _check_weight(weight, input, "weight", "binary_cross_entropy")

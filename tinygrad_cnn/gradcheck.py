@@ -88,6 +88,7 @@ def gradcheck(
             [inputs[i] for i in checked],
             grad_outputs=[Tensor(v.astype(out.dtype)) for out, v in differentiable],
             retain_graph=False,
+            allow_unused=True,
         )
     else:
         analytic = [None] * len(checked)
@@ -190,7 +191,8 @@ def gradgradcheck(
     def first_derivatives(*args: Any) -> tuple[Tensor, ...]:
         xs, vs = args[:n], args[n:]
         outputs = [out for out in _as_outputs(fn(*xs)) if out.requires_grad]
-        grads = grad(outputs, [xs[i] for i in checked], grad_outputs=list(vs), create_graph=True)
+        grads = grad(outputs, [xs[i] for i in checked], grad_outputs=list(vs), create_graph=True,
+                     allow_unused=True)
         return tuple(g for g in grads if g is not None)
 
     return gradcheck(

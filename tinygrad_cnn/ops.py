@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine import Function, Tensor
+from .engine import Function, Tensor, _share_version
 
 Axis = int | Sequence[int] | None
 
@@ -121,6 +121,7 @@ def _binary(cls: type[Function], op: str, doc: str) -> Callable[[Any, Any], Tens
 
 
 class Add(Function):
+    reads_inputs = False  # backward needs only the inputs' shapes and dtypes
     forward = staticmethod(np.add)
 
     vjp_rule = "dL/da = g, dL/db = g"
@@ -130,6 +131,7 @@ class Add(Function):
 
 
 class Sub(Function):
+    reads_inputs = False  # backward needs only the inputs' shapes and dtypes
     forward = staticmethod(np.subtract)
 
     vjp_rule = "dL/da = g, dL/db = −g"
@@ -227,6 +229,7 @@ def minimum(a: Any, b: Any) -> Tensor:
 
 
 class Neg(Function):
+    reads_inputs = False  # backward needs only the inputs' shapes and dtypes
     def forward(self, x):
         return -x
 
@@ -237,6 +240,7 @@ class Neg(Function):
 
 
 class Exp(Function):
+    reads_inputs = False  # its VJP reads the output, not the input
     uses_output = True  # e^x is its own derivative
 
     def forward(self, x):
@@ -275,6 +279,7 @@ class Abs(Function):
 
 
 class Sigmoid(Function):
+    reads_inputs = False  # its VJP reads the output, not the input
     uses_output = True  # s' = s (1 - s)
 
     def forward(self, x):
@@ -293,6 +298,7 @@ class Sigmoid(Function):
 
 
 class Tanh(Function):
+    reads_inputs = False  # its VJP reads the output, not the input
     uses_output = True  # tanh' = 1 - tanh^2
 
     def forward(self, x):
@@ -336,6 +342,7 @@ class Clip(Function):
 
 
 class Cast(Function):
+    reads_inputs = False  # backward needs only the inputs' shapes and dtypes
     def forward(self, x, dtype=None):
         return x.astype(dtype)
 
@@ -410,6 +417,7 @@ def astype(x: Tensor, dtype: Any) -> Tensor:
 
 
 class Sum(Function):
+    reads_inputs = False  # backward needs only the inputs' shapes and dtypes
     def forward(self, x, axis=None, keepdims=False):
         return np.sum(x, axis=axis, keepdims=keepdims)
 
@@ -512,6 +520,7 @@ def var(x: Tensor, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> 
 
 
 class Reshape(Function):
+    reads_inputs = False  # backward needs only the inputs' shapes and dtypes
     def forward(self, x, shape=()):
         return x.reshape(shape)
 
@@ -522,6 +531,7 @@ class Reshape(Function):
 
 
 class Permute(Function):
+    reads_inputs = False  # backward needs only the inputs' shapes and dtypes
     def forward(self, x, axes=()):
         return np.transpose(x, axes)
 
@@ -533,6 +543,7 @@ class Permute(Function):
 
 
 class BroadcastTo(Function):
+    reads_inputs = False  # backward needs only the inputs' shapes and dtypes
     def forward(self, x, shape=()):
         return np.broadcast_to(x, shape)
 
@@ -543,6 +554,7 @@ class BroadcastTo(Function):
 
 
 class Pad(Function):
+    reads_inputs = False  # backward needs only the inputs' shapes and dtypes
     def forward(self, x, pad_width=(), value=0.0):
         return np.pad(x, pad_width, mode="constant", constant_values=value)
 
@@ -557,6 +569,7 @@ class Pad(Function):
 
 
 class GetItem(Function):
+    reads_inputs = False  # backward needs only the inputs' shapes and dtypes
     def forward(self, x, index=None):
         return x[index]
 
@@ -568,6 +581,7 @@ class GetItem(Function):
 
 class ScatterAdd(Function):
     """zeros(shape) with g added at x[index]: the VJP of indexing."""
+    reads_inputs = False  # backward needs only the inputs' shapes and dtypes
 
     def forward(self, g, shape=(), index=None):
         out = np.zeros(shape, dtype=g.dtype)
@@ -584,6 +598,7 @@ class ScatterAdd(Function):
 
 
 class Concatenate(Function):
+    reads_inputs = False  # backward needs only the inputs' shapes and dtypes
     def forward(self, *arrays, axis=0):
         return np.concatenate(arrays, axis=axis)
 
@@ -601,6 +616,7 @@ class Concatenate(Function):
 
 
 class Where(Function):
+    reads_inputs = False  # backward needs only the inputs' shapes and dtypes
     def forward(self, a, b, condition=None):
         return np.where(condition, a, b)
 
@@ -640,7 +656,8 @@ def reshape(x: Tensor, *shape: Any) -> Tensor:
     new_shape = _resolve_shape(_shape_arg(shape), x)
     if new_shape == x.shape:
         return x
-    return Reshape.apply(x, shape=new_shape)
+    # The result is a view of x's memory (when numpy can make one): it shares x's version counter.
+    return _share_version(Reshape.apply(x, shape=new_shape), x)
 
 
 def transpose(x: Tensor, *axes: Any) -> Tensor:
@@ -652,7 +669,7 @@ def transpose(x: Tensor, *axes: Any) -> Tensor:
     axes = tuple(a % x.ndim for a in axes)
     if axes == tuple(range(x.ndim)):
         return x
-    return Permute.apply(x, axes=axes)
+    return _share_version(Permute.apply(x, axes=axes), x)
 
 
 def broadcast_to(x: Tensor, *shape: Any) -> Tensor:
@@ -666,7 +683,7 @@ def broadcast_to(x: Tensor, *shape: Any) -> Tensor:
             raise ValueError
     except ValueError:
         raise ValueError(f"broadcast_to: cannot broadcast a tensor of shape {x.shape} to {shape}") from None
-    return BroadcastTo.apply(x, shape=shape)
+    return _share_version(BroadcastTo.apply(x, shape=shape), x)
 
 
 def sum_to(x: Tensor, shape: tuple[int, ...]) -> Tensor:
@@ -744,7 +761,7 @@ def getitem(x: Tensor, index: Any) -> Tensor:
     """x[index]: ints, slices (with steps), None, Ellipsis, integer arrays, boolean masks."""
     index = _normalize_index(index)
     try:
-        return GetItem.apply(x, index=index)
+        return _share_version(GetItem.apply(x, index=index), x)  # a view for basic indices
     except IndexError as error:
         raise IndexError(f"getitem: index {index!r} does not fit a tensor of shape {x.shape}: {error}") from None
 

@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from ..creation import get_rng
-from ..engine import Tensor
+from ..engine import Tensor, bump_version
 
 _LINEAR_NAMES = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
                  "conv_transpose3d", "sigmoid")
@@ -89,6 +89,7 @@ def _fill(tensor: Tensor, values: np.ndarray | float) -> Tensor:
     # Write into the existing array: the tensor keeps its dtype, and anything
     # holding a reference to the array sees the new values.
     tensor.data[...] = values
+    bump_version(tensor)  # a graph recorded before this sees that its saved values changed
     return tensor
 
 

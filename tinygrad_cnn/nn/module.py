@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..engine import Tensor, module_scope
+from ..engine import Tensor, bump_version, module_scope
 
 
 class Parameter(Tensor):
@@ -61,6 +61,30 @@ class _Keys(NamedTuple):
 _structure_version = 0
 # How many Module.__call__ frames are running: 0 means "this call is the outermost".
 _call_depth = 0
+
+
+def _checked_state_value(value: Any, tensor: Tensor) -> tuple[np.ndarray | None, str | None]:
+    """A state_dict value converted to `tensor`'s dtype, or the reason it cannot be loaded into it."""
+    if value is None:
+        return None, "the value is None"
+    if isinstance(value, Tensor):
+        value = value.data
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as error:  # e.g. a ragged list
+        return None, f"cannot make an array from the {type(value).__name__}: {error}"
+    if array.dtype.kind == "c":
+        return None, f"complex values (dtype {array.dtype}) cannot be loaded: the imaginary part would be lost"
+    if array.dtype.kind not in "fiub":
+        return None, f"a {type(value).__name__} of dtype {array.dtype} is not numeric"
+    if array.shape != tensor.shape:
+        return None, f"checkpoint {array.shape} vs model {tensor.shape}"
+    if tensor.dtype.kind in "iub" and array.dtype.kind == "f":
+        if not (np.isfinite(array).all() and (array == np.round(array)).all()):
+            return None, f"non-integer values cannot be loaded into a {tensor.dtype} tensor"
+    if not tensor.data.flags.writeable:
+        return None, "the model's array is read-only"
+    return array.astype(tensor.dtype, copy=True), None
 
 
 class Module:
@@ -333,6 +357,7 @@ class Module:
                 param.grad = None
             else:
                 param.grad.data[...] = 0
+                bump_version(param.grad)
 
     def requires_grad_(self, requires_grad: bool = True) -> Module:
         """Turn gradients on or off for every parameter (to freeze layers); returns self."""
@@ -351,6 +376,7 @@ class Module:
         for tensor in list(self.parameters()) + list(self.buffers()):
             if tensor.data.dtype.kind == "f":
                 tensor.data = tensor.data.astype(dtype)
+                bump_version(tensor)
         return self
 
     def double(self) -> Module:
@@ -403,22 +429,26 @@ class Module:
             problems.append("missing keys: " + ", ".join(missing))
         if strict and unexpected:
             problems.append("unexpected keys: " + ", ".join(unexpected))
+        # First check and convert every value; only then change anything, so
+        # that an error in any key leaves the whole model as it was.
         values = {}
         for name, tensor in own.items():
             if name not in state_dict:
                 continue
-            value = state_dict[name]
-            value = np.asarray(value.data if isinstance(value, Tensor) else value)
-            if value.shape != tensor.shape:
-                problems.append(f"{name}: checkpoint {value.shape} vs model {tensor.shape}")
+            value, problem = _checked_state_value(state_dict[name], tensor)
+            if problem is not None:
+                problems.append(f"{name}: {problem}")
             values[name] = value
         if problems:
             raise ValueError(
                 f"load_state_dict: cannot load the state into {type(self).__name__}:\n  " + "\n  ".join(problems)
             )
         # Everything matches: now copy, in place, so references stay valid.
+        # Each copy bumps the tensor's version: a graph recorded before the
+        # load refuses to run backward with the new values.
         for name, value in values.items():
             own[name].data[...] = value
+            bump_version(own[name])
         return _Keys(missing, unexpected)
 
     # --- printing -----------------------------------------------------------

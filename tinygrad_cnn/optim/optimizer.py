@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import Tensor, enable_grad, no_grad
+from ..engine import Tensor, bump_version, enable_grad, no_grad
 
 
 class Optimizer:
@@ -100,6 +100,7 @@ class Optimizer:
                     param.grad = None
                 else:
                     param.grad.data[...] = 0
+                    bump_version(param.grad)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; parameters whose `.grad`
@@ -123,6 +124,9 @@ class Optimizer:
                     if param not in self.state:
                         self.state[param] = self._init_state(param, group)
                     self._update(param.data, grad.astype(param.dtype, copy=False), self.state[param], group)
+                    # The update changed param's array in place: a graph recorded
+                    # before it that still needs the old values refuses to run backward.
+                    bump_version(param)
         return loss
 
     def _init_state(self, param: Tensor, group: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,96 @@
+"""Anomaly mode: find the op whose gradient first became nan or inf.
+
+    with tinygrad_cnn.detect_anomaly():
+        loss = model(x)
+        loss.backward()
+
+While the mode is on, every op recorded in the forward pass keeps a short
+traceback of the user's code that called it (library frames are left out),
+and the backward pass checks the gradients each VJP returns. The first
+nan or inf raises a RuntimeError that names the op, the input whose
+gradient it is, and where in the user's code that op was recorded. Any other
+error raised by a VJP gets that place added too (as a note, Python 3.11+).
+
+It costs time (a traceback per op, a scan of every gradient), so it is off
+by default; when it is off the engine does no work for it beyond reading one
+flag per recorded op.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import traceback
+from typing import Any
+
+import numpy as np
+
+# The frames of the library itself are left out of the recorded tracebacks.
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+# How many of the innermost user frames a recorded traceback keeps.
+_TRACE_FRAMES = 6
+
+
+class _AnomalyMode:
+    enabled = False
+
+
+def is_anomaly_enabled() -> bool:
+    """True inside `detect_anomaly()`."""
+    return _AnomalyMode.enabled
+
+
+class detect_anomaly(contextlib.ContextDecorator):  # noqa: N801 (PyTorch's name)
+    """Turn anomaly mode on: `with detect_anomaly(): ...` or `@detect_anomaly()` on a function.
+
+    Both the forward pass (where the tracebacks are recorded) and the
+    backward pass (where the gradients are checked) must run inside.
+    """
+
+    def __enter__(self) -> detect_anomaly:
+        self._previous = _AnomalyMode.enabled
+        _AnomalyMode.enabled = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _AnomalyMode.enabled = self._previous
+
+
+def forward_trace() -> list[traceback.FrameSummary]:
+    """The innermost frames of the user's code on the current call stack."""
+    frames = [
+        frame for frame in traceback.extract_stack()[:-1]
+        if not os.path.abspath(frame.filename).startswith(_PACKAGE_DIR)
+    ]
+    return frames[-_TRACE_FRAMES:]
+
+
+def format_forward_trace(fn: Any) -> str:
+    """The traceback recorded with node `fn`, as text ("" if none was recorded)."""
+    frames = None if fn.released else getattr(fn, "forward_trace", None)
+    if not frames:
+        return ""
+    lines = "".join(traceback.format_list(frames))
+    return f"\n{fn.name} was recorded in the forward pass here (innermost call last):\n{lines.rstrip()}"
+
+
+def add_forward_trace(error: BaseException, fn: Any) -> None:
+    """Add to an error raised by fn's backward where fn was recorded (Python 3.11+ shows notes)."""
+    trace = format_forward_trace(fn)
+    if trace and hasattr(error, "add_note"):
+        error.add_note(f"(anomaly mode) the error came from the backward of {fn.name}." + trace)
+
+
+def check_gradients(fn: Any, parent_grads: tuple[Any, ...]) -> None:
+    """Raise if a gradient returned by `fn`'s VJP holds nan or inf."""
+    for index, grad in enumerate(parent_grads):
+        data = getattr(grad, "data", None)
+        if not isinstance(data, np.ndarray) or data.dtype.kind != "f" or np.isfinite(data).all():
+            continue
+        kinds = [kind for kind, found in (("nan", np.isnan(data).any()), ("inf", np.isinf(data).any())) if found]
+        parent = fn.parents[index] if index < len(fn.parents) else None
+        shape = f" (shape {tuple(parent.shape)})" if parent is not None else ""
+        raise RuntimeError(
+            f"detect_anomaly: the backward of {fn.name} returned {' and '.join(kinds)} values in the gradient "
+            f"of its input {index}{shape}." + format_forward_trace(fn)
+        )
