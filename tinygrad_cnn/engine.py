@@ -453,6 +453,12 @@ def _fit_to(grad: Tensor, like: np.ndarray) -> Tensor:
     return grad
 
 
+# The recorder of the step-through page while one is switched on
+# (`viz.record_backward`), else None. Off, it costs the backward pass one
+# `is not None` test per node and per wire.
+_recorder = None
+
+
 def run_backward(
     roots: Sequence[Tensor],
     root_grads: Sequence[Tensor],
@@ -472,6 +478,9 @@ def run_backward(
     for root, g in zip(roots, root_grads):
         grads[root] = grads[root] + g if root in grads else g
     wanted = dict.fromkeys(inputs) if inputs is not None else None
+    recorder = _recorder
+    if recorder is not None:
+        recorder.start(order, grads)
 
     with _SetGradMode(create_graph), _cycle_collector_paused():
         for node in reversed(order):
@@ -484,6 +493,8 @@ def run_backward(
             if inputs is None and (fn is None or node._retains_grad):
                 _accumulate(node, grad, create_graph)
             if fn is None:
+                if recorder is not None:
+                    recorder.visit(node, grad, ())
                 continue
             if fn.released:
                 raise RuntimeError(
@@ -491,6 +502,8 @@ def run_backward(
                     "were freed by the first backward; pass retain_graph=True to the first call"
                 )
             parent_grads = fn.backward(grad)
+            if recorder is not None:
+                recorder.visit(node, grad, parent_grads)
             for parent, parent_grad in zip(fn.parents, parent_grads):
                 if parent_grad is None or not parent.requires_grad:
                     continue
@@ -508,6 +521,8 @@ def run_backward(
                     grads[parent] = grads[parent] + parent_grad
                 else:
                     grads[parent] = Tensor._make(grads[parent].data + parent_grad.data)  # no graph needed
+                if recorder is not None:
+                    recorder.add(parent, parent_grad, grads[parent])
             if not retain_graph:
                 fn.release()
     if wanted is None:

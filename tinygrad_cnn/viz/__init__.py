@@ -2,20 +2,29 @@
 
 - `drawing`: `draw_graph` and `render_graph`, static drawings laid out by Graphviz;
 - `examples`: ready-made graphs (the chain-rule example, a model's training step);
+- `recorder`: `record_backward`, a record of what the engine's backward pass did, node by node;
+- `stepper`: `step_through` and `save_stepper`, a page that steps through that record in a browser;
 - `command`: the `tinygrad-cnn graph` command.
 """
 
 from .command import graph_command
 from .drawing import FORMATS, GraphvizNotFoundError, draw_graph, render_graph, retain_grads
 from .examples import chain_rule_example, model_training_step
+from .recorder import Tape, record_backward
+from .stepper import Stepper, save_stepper, step_through
 
 __all__ = [
     "FORMATS",
     "GraphvizNotFoundError",
+    "Stepper",
+    "Tape",
     "chain_rule_example",
     "draw_graph",
     "graph_command",
     "model_training_step",
+    "record_backward",
     "render_graph",
     "retain_grads",
+    "save_stepper",
+    "step_through",
 ]
