@@ -30,10 +30,11 @@ def chain_rule_example(run_backward: bool = True, retain_graph: bool = False) ->
     return {"x": x, "y": y, "z": z, "q": q, "f": f}
 
 
-def model_training_step(name: str, batch_size: int = 2) -> Tensor:
+def model_training_step(name: str, batch_size: int = 2, run_backward: bool = True) -> Tensor:
     """One training step of a ready-made model on random 28x28 images:
     forward, cross-entropy loss, backward. Returns the loss, whose graph
-    shows every intermediate gradient."""
+    shows every intermediate gradient. With run_backward=False, the loss
+    as the forward pass left it (for `step_through`, which runs backward itself)."""
     from .. import functional as F
     from ..creation import randn
     from ..models import build_model
@@ -45,6 +46,7 @@ def model_training_step(name: str, batch_size: int = 2) -> Tensor:
     logits = model(images)
     loss = F.cross_entropy(logits, labels)
     loss.name = "loss"
-    retain_grads(loss)
-    loss.backward()
+    if run_backward:
+        retain_grads(loss)
+        loss.backward()
     return loss

@@ -144,10 +144,22 @@
   function addMargin(svg) {
     const [x, y, w, h] = svg.getAttribute("viewBox").split(/\s+/).map(Number);
     svg.setAttribute("viewBox", [x, y - 16, w, h + 46].join(" "));
-    // A small graph is drawn larger (up to twice), to fill the space beside the panel.
-    const zoom = Math.max(1, Math.min(2, 620 / w));
-    svg.setAttribute("width", w * zoom + "pt");
-    svg.setAttribute("height", (h + 46) * zoom + "pt");
+    svg.dataset.width = w; // in points, before any zoom
+    svg.dataset.height = h + 46;
+  }
+  // Zoom: "fit" makes the drawing as wide as its pane (between half and twice its size).
+  let zoom = null;
+  function setZoom(factor) {
+    const pane = document.getElementById("drawing");
+    for (const svg of pane.querySelectorAll("svg")) {
+      const w = Number(svg.dataset.width), h = Number(svg.dataset.height);
+      // (1pt = 4/3 px.) Fit the width, but do not blow up a long drawing beyond its own size.
+      const byWidth = (pane.clientWidth - 20) / (w * 4 / 3), byHeight = Math.max(1, pane.clientHeight / (h * 4 / 3));
+      const z = factor === "fit" ? Math.max(0.5, Math.min(2, byWidth, byHeight)) : factor;
+      svg.setAttribute("width", w * z + "pt");
+      svg.setAttribute("height", h * z + "pt");
+      if (!svg.closest("[hidden]")) zoom = z;
+    }
   }
   addMarks("");
   addMargin(views.expanded.querySelector("svg"));
@@ -196,7 +208,10 @@
     }
     if (s.current === null) return;
     const cur = elementOf(s.current);
-    if (cur) cur.classList.add("current");
+    if (cur) {
+      cur.classList.add("current");
+      cur.scrollIntoView({ block: "nearest", inline: "nearest" });
+    }
     if (s.phase !== "backward") return;
     const step = tape.backward[s.k - F];
     const edges = view === "expanded" ? step.edges || [] : step.collapsedEdges || [];
@@ -250,7 +265,7 @@
     } else {
       const parts = tape.backward.slice(0, s.k - F).flatMap((b) => b.contributions.filter((c) => c.to === id));
       const from = parts.length > 1 ? " (the sum of " + parts.length + " contributions)" : "";
-      stepPanel.append(el("p", "The gradient that arrived here is complete" + from + ": " + d(id) + " = " + (small(g) ? fmtArray(g) : shapeText(g.shape) + ", " + statsText(g))));
+      stepPanel.append(el("p", "The gradient that arrived here is complete" + from + ": " + d(id) + " = " + (small(g) ? fmtArray(g) : "shape " + shapeText(g.shape) + ", " + statsText(g))));
     }
     if (!n.op) {
       stepPanel.append(el("p", label(id) + " is a leaf: backward adds this gradient to its .grad, and stops here."));
@@ -465,7 +480,13 @@
     const name = g.querySelector("text").textContent;
     details.replaceChildren(el("h3", "module " + name));
     const inside = Object.keys(nodes).filter((id) => nodes[id].collapsedId === g.id);
-    details.append(el("p", "Inside: " + inside.map(label).join(", ")));
+    const list = el("p", "Inside (click one): ");
+    for (const id of inside) {
+      const link = el("button", label(id));
+      link.addEventListener("click", () => showDetails(id, current()));
+      list.append(link, " ");
+    }
+    details.append(list);
     const open = el("button", "expand the modules");
     open.addEventListener("click", () => setView("expanded"));
     details.append(open);
@@ -523,8 +544,12 @@
     views.expanded.hidden = view !== "expanded";
     views.collapsed.hidden = view !== "collapsed";
     document.getElementById("collapse").checked = view === "collapsed";
+    setZoom("fit");
     go(k);
   }
+  document.getElementById("zoom-in").addEventListener("click", () => setZoom(zoom * 1.25));
+  document.getElementById("zoom-out").addEventListener("click", () => setZoom(zoom / 1.25));
+  document.getElementById("zoom-fit").addEventListener("click", () => setZoom("fit"));
   document.getElementById("next").addEventListener("click", () => go(k + 1));
   document.getElementById("prev").addEventListener("click", () => go(k - 1));
   document.getElementById("reset").addEventListener("click", () => go(0));
