@@ -16,6 +16,7 @@ def graph_command(argv: list[str] | None = None) -> int:
 
     tinygrad-cnn graph --example chain-rule -o chain.svg
     tinygrad-cnn graph --model lenet -o lenet.svg --collapse-modules
+    tinygrad-cnn graph --example chain-rule --html -o steps.html   # the step-through page
     """
     parser = argparse.ArgumentParser(
         prog="tinygrad-cnn graph",
@@ -28,12 +29,17 @@ def graph_command(argv: list[str] | None = None) -> int:
     parser.add_argument("-o", "--output", help="the file to write; without it the DOT text is printed")
     parser.add_argument("--format", choices=FORMATS, help="output format (default: from the file name, else svg)")
     parser.add_argument("--backward", action="store_true", help="draw the backward pass")
+    parser.add_argument("--html", action="store_true", help="write the step-through page (needs -o)")
     parser.add_argument("--collapse-modules", action="store_true", help="draw each module as one box")
     parser.add_argument("--rankdir", choices=_RANKDIRS, default="LR", help="direction of the layout")
     parser.add_argument("--batch-size", type=int, default=2, help="images in the model's batch (default 2)")
     args = parser.parse_args(argv)
     if args.batch_size < 1:
         parser.error(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.html and args.output is None:
+        parser.error("--html needs -o FILE.html")
+    if args.html:
+        return _html_command(args)
 
     if args.example == "chain-rule":
         root = chain_rule_example()["f"]
@@ -50,6 +56,31 @@ def graph_command(argv: list[str] | None = None) -> int:
     try:
         written = render_graph(root, args.output, format=args.format, **options)
     except (GraphvizNotFoundError, ValueError) as error:
+        print(f"tinygrad-cnn graph: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {written}")
+    return 0
+
+
+def _html_command(args: argparse.Namespace) -> int:
+    """The step-through page: the graph is built, then step_through runs its backward pass."""
+    from .stepper import save_stepper
+
+    if args.example == "chain-rule":
+        root = chain_rule_example(run_backward=False)["f"]
+    else:
+        try:
+            root = model_training_step(args.model, args.batch_size, run_backward=False)
+        except ValueError as error:
+            print(f"tinygrad-cnn graph: {error}", file=sys.stderr)
+            return 2
+    # The page lays out a network top to bottom unless --rankdir says otherwise.
+    options = {"rankdir": None if args.rankdir == "LR" else args.rankdir}
+    if args.collapse_modules:
+        options["collapse_modules"] = True
+    try:
+        written = save_stepper(root, args.output, **options)
+    except GraphvizNotFoundError as error:
         print(f"tinygrad-cnn graph: {error}", file=sys.stderr)
         return 1
     print(f"wrote {written}")
