@@ -497,7 +497,7 @@
     const folded = cluster.classList.toggle("folded-cluster");
     const svg = cluster.ownerSVGElement;
     svg.querySelectorAll("g.node, g.edge").forEach((g) => {
-      const b = g.getBBox();
+      const b = (g.querySelector("polygon, path, ellipse") || g).getBBox(); // its shape, without the marks
       const inside = b.x >= box.x && b.y >= box.y && b.x + b.width <= box.x + box.width && b.y + b.height <= box.y + box.height;
       if (inside) g.style.display = folded ? "none" : "";
     });
