@@ -269,7 +269,8 @@ def test_page_ends_with_every_leafs_grad(open_page, builder):
         if isinstance(node["grad"], dict):  # a large tensor: the page shows its statistics
             summary = node["grad"]["summary"]
             g = grad.astype(np.float64)
-            expected = {"mean": g.mean(), "std": g.std(), "min": g.min(), "max": g.max(), "norm": np.sqrt((g * g).sum())}
+            expected = {"mean": g.mean(), "std": g.std(), "min": g.min(), "max": g.max()}
+            expected["norm"] = np.sqrt((g * g).sum())
             for key, value in expected.items():
                 assert summary[key] == pytest.approx(value, rel=1e-9, abs=1e-15), (leaf.name, key)
         else:
@@ -314,3 +315,19 @@ def test_parameter_shows_heatmaps_and_the_sgd_preview(open_page):
     before = page.page.inner_text("#details .stats >> nth=-1")
     page.page.fill("#details input[type=number]", "10")
     assert page.page.inner_text("#details .stats >> nth=-1") != before
+
+
+def test_the_ops_declared_rule_is_shown_at_its_step(open_page):
+    WrongSquare.vjp_rule = "dL/dx = g·3x (wrong on purpose)"
+    try:
+        page, _ = open_page("wrong-function")
+    finally:
+        del WrongSquare.vjp_rule
+    wrong = page.node_id("wrong")
+    for k in range(page.js("window.stepper.steps")):
+        page.js(f"window.stepper.go({k})")
+        state = page.state()
+        if state["phase"] == "backward" and state["current"] == wrong:
+            break
+    assert "dL/dx = g·3x (wrong on purpose)" in page.page.inner_text("#step-panel")
+    assert page.js("document.querySelector('text.rule-mark').textContent") == "dL/dx = g·3x (wrong on purpose)"

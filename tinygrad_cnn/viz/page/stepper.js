@@ -318,7 +318,7 @@
   }
   function heatmap(values, offset, h, w, max) {
     const c = el("canvas");
-    const zoom = Math.max(1, Math.min(24, Math.floor(112 / Math.max(h, w))));
+    const zoom = Math.max(1, Math.min(16, Math.floor(56 / Math.max(h, w))));
     c.width = w; c.height = h;
     c.style.width = w * zoom + "px"; c.style.height = h * zoom + "px";
     const ctx = c.getContext("2d"), img = ctx.createImageData(w, h);
@@ -415,6 +415,9 @@
     else {
       if (s.received[id] !== undefined && s.received[id] < countContributions(id)) details.append(el("p", "so far " + s.received[id] + " of " + countContributions(id) + " contributions", "hint"));
       showArray(details, grad, gmax);
+      if (sharedScale && mapsOf(grad) && absMax(grad) < 0.25 * max) {
+        details.append(el("p", "The gradient is tiny next to the values: untick the box below to give it a scale of its own.", "hint"));
+      }
     }
     const scale = el("label", undefined, "hint");
     const box = el("input"); box.type = "checkbox"; box.checked = sharedScale;
