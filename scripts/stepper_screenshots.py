@@ -76,6 +76,12 @@ def shoot(browser, name: str, shot: Shot, out_dir: Path, work: Path) -> None:
     page.goto(path.as_uri())
     page.wait_for_function("window.stepper !== undefined")
     loaded = time.perf_counter() - start
+    # The slowest step, stepping through the whole pass once (milliseconds).
+    slowest = page.evaluate(
+        "(() => { let worst = 0; for (let k = 0; k < window.stepper.steps; k++) {"
+        " const t = performance.now(); window.stepper.go(k); worst = Math.max(worst, performance.now() - t); }"
+        " return worst; })()"
+    )
     nodes = page.evaluate("JSON.parse(document.getElementById('tape').textContent).nodes")
     if shot.select is None:
         target = next(i for i, n in nodes.items() if n["kind"] == "leaf" and len(n["shape"]) == 4)
@@ -103,7 +109,8 @@ def shoot(browser, name: str, shot: Shot, out_dir: Path, work: Path) -> None:
     page.close()
     if errors:
         raise RuntimeError(f"{name}: the page reported errors: {errors}")
-    print(f"{name}: wrote {out} (page {path.stat().st_size / 1e6:.2f} MB, loaded in {loaded * 1000:.0f} ms)")
+    size = path.stat().st_size / 1e6
+    print(f"{name}: wrote {out} (page {size:.2f} MB, loaded in {loaded * 1000:.0f} ms, slowest step {slowest:.0f} ms)")
 
 
 def main(argv: list[str] | None = None) -> int:
