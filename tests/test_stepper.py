@@ -289,3 +289,22 @@ def test_graph_command_html_needs_an_output_file(capsys):
         graph_command(["--example", "chain-rule", "--html"])
     assert "--html needs -o" in capsys.readouterr().err
     assert graph_command(["--model", "nonexistent", "--html", "-o", "x.html"]) == 2
+
+
+@needs_dot
+def test_batch_norm_step_is_recorded_exactly_and_its_normalize_op_is_not_probed():
+    def make():
+        tg.manual_seed(1)
+        model = build_model("lenet_bn")
+        return F.cross_entropy(model(tg.randn(2, 1, 28, 28)), tg.Tensor(np.array([1, 2]))), model
+
+    plain_loss, plain_model = make()
+    plain_loss.backward()
+    loss, model = make()
+    nodes = _tape_json(step_through(loss).html)["nodes"].values()
+    for (name, a), (_, b) in zip(plain_model.state_dict().items(), model.state_dict().items()):
+        assert np.array_equal(np.asarray(a), np.asarray(b)), name  # running statistics untouched by the probes
+    for (name, p), (_, q) in zip(plain_model.named_parameters(), model.named_parameters()):
+        assert np.array_equal(p.grad.data, q.grad.data), name
+    statuses = {n["label"]: n["check"]["status"] for n in nodes if n["check"]}
+    assert statuses["batch_normalize"] == "skip" and "fail" not in statuses.values()

@@ -112,6 +112,8 @@ class OpenPage:
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type in ("error", "warning") else None)
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.on("request", lambda r: self.requests.append(r.url))
+        self.responses: list[str] = []
+        self.page.on("response", lambda r: self.responses.append(r.url))
         self.page.goto(path.as_uri())
         self.page.wait_for_function("window.stepper !== undefined")
 
@@ -331,3 +333,19 @@ def test_the_ops_declared_rule_is_shown_at_its_step(open_page):
             break
     assert "dL/dx = g·3x (wrong on purpose)" in page.page.inner_text("#step-panel")
     assert page.js("document.querySelector('text.rule-mark').textContent") == "dL/dx = g·3x (wrong on purpose)"
+
+
+def test_the_security_policy_blocks_any_external_load(open_page):
+    page, _ = open_page("chain-rule")
+    blocked = page.js(
+        """new Promise((resolve) => {
+            document.addEventListener("securitypolicyviolation", (e) => resolve(e.violatedDirective));
+            const img = document.createElement("img");
+            img.src = "https://example.com/tracker.png";
+            document.body.appendChild(img);
+        })"""
+    )
+    assert blocked.startswith("img-src")
+    page.page.wait_for_timeout(200)
+    # The browser names the attempt, but nothing came back: the load was blocked, not fetched.
+    assert page.responses == [page.path.as_uri()]

@@ -266,6 +266,15 @@ def _probe(fn: Function, inputs: list[np.ndarray], needs_grad: list[bool], rng: 
     checked = [i for i, a in enumerate(arrays) if needs_grad[i] and np.issubdtype(a.dtype, np.floating)]
     if not checked:
         return {"status": "skip", "reason": "no floating-point input to differentiate"}
+    computed = [name for name, value in settings.items() if isinstance(value, np.ndarray) and value.dtype.kind == "f"]
+    if computed:
+        # (BatchNormalize gets the batch's mean and 1/std this way: its VJP
+        # differentiates through them, a probe with them held fixed would not.)
+        return {
+            "status": "skip",
+            "reason": f"the op is given arrays computed from its inputs ({', '.join(computed)}), "
+            "so running it alone again is not the function its VJP differentiates",
+        }
     try:
         with enable_grad():
             tensors = [Tensor(a, requires_grad=i in checked) for i, a in enumerate(arrays)]
