@@ -349,3 +349,23 @@ def test_the_security_policy_blocks_any_external_load(open_page):
     page.page.wait_for_timeout(200)
     # The browser names the attempt, but nothing came back: the load was blocked, not fetched.
     assert page.responses == [page.path.as_uri()]
+
+
+def test_the_jupyter_iframe_runs_the_page(browser, tmp_path):
+    from tinygrad_cnn.viz import step_through
+
+    stepper = step_through(GRAPH_BUILDERS["chain-rule"]())
+    notebook = tmp_path / "notebook.html"
+    notebook.write_text(f"<!DOCTYPE html><html><body>{stepper._repr_html_()}</body></html>", encoding="utf-8")
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(notebook.as_uri())
+        frame = page.frames[1]
+        frame.wait_for_function("window.stepper !== undefined")
+        assert frame.evaluate("window.stepper.steps") == 8
+        frame.evaluate("window.stepper.go(7)")
+        assert frame.evaluate("window.stepper.state().phase") == "backward" and errors == []
+    finally:
+        page.close()
