@@ -388,6 +388,9 @@ class _PageData:
                 "rule": "" if fn is None else getattr(type(fn), "vjp_rule", ""),
                 "module": self.expanded.value_module[key],
                 "collapsedId": self.collapsed_id(key),
+                # The op's inputs and its wires, in and out (for the forward steps).
+                "inputs": [] if fn is None else [self.expanded.value_ids[k] for k in graph.op_inputs[id(fn)]],
+                "edges": [] if fn is None else self.forward_edges(fn, node_id),
                 "check": None,
                 "grad": None,
             }
@@ -417,6 +420,15 @@ class _PageData:
             "backward": backward,
             "arrays": self.arrays.entries,
         }
+
+    def forward_edges(self, fn: Function, node_id: str) -> list[str]:
+        op_id = self.expanded.op_ids[id(fn)]
+        edges, seen = [f"{op_id}->{node_id}"], {}
+        for key in self.graph.op_inputs[id(fn)]:
+            source = self.expanded.value_ids[key]
+            seen[source] = seen.get(source, 0) + 1
+            edges.append(f"{source}->{op_id}" + (f"#{seen[source]}" if seen[source] > 1 else ""))
+        return edges
 
     def backward_step(self, visit) -> dict[str, Any]:
         node_id = self.value_id(visit.node.tensor)

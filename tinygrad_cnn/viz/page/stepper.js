@@ -179,7 +179,7 @@
   }
   const drawing = document.getElementById("drawing");
   function clearClasses() {
-    for (const cls of ["pending", "current", "receiving", "flow"]) {
+    for (const cls of ["pending", "current", "receiving", "flow", "forward-flow"]) {
       drawing.querySelectorAll("." + cls).forEach((el) => el.classList.remove(cls));
     }
   }
@@ -191,7 +191,11 @@
     for (const id of Object.keys(nodes)) {
       const el = elementOf(id);
       if (!el) continue;
-      if (!s.computed.has(id) && s.phase === "forward") el.classList.add("pending");
+      if (!s.computed.has(id) && s.phase === "forward") {
+        el.classList.add("pending");
+        const op = view === "expanded" && nodes[id].opId ? document.getElementById(nodes[id].opId) : null;
+        if (op) op.classList.add("pending"); // its op has not run yet either
+      }
       const m = marks[prefix + id];
       if (!m) continue;
       const value = arr(nodes[id].value);
@@ -199,11 +203,15 @@
       const g = s.grads[id] !== undefined ? arr(s.grads[id]) : null;
       m.grad.textContent = g === null ? "" : "grad " + (small(g) ? fmtArray(g) : "\u2016\u00b7\u2016 " + fmt(g.stats.norm));
     }
-    // A collapsed box is pending while any node inside it is.
+    // A collapsed box is pending until the first op result inside it is computed.
     if (s.phase === "forward" && view === "collapsed") {
       for (const id of Object.keys(nodes)) {
         const el = elementOf(id);
-        if (el && s.computed.has(id) && el.id.startsWith("c-m")) el.classList.remove("pending");
+        if (el && el.id.startsWith("c-m")) el.classList.add("pending");
+      }
+      for (const id of Object.keys(nodes)) {
+        const el = elementOf(id);
+        if (el && el.id.startsWith("c-m") && nodes[id].op && s.computed.has(id)) el.classList.remove("pending");
       }
     }
     if (s.current === null) return;
@@ -212,7 +220,14 @@
       cur.classList.add("current");
       cur.scrollIntoView({ block: "nearest", inline: "nearest" });
     }
-    if (s.phase !== "backward") return;
+    if (s.phase === "forward") { // the op that computed it, and its wires
+      if (view === "expanded") {
+        for (const e of nodes[s.current].edges) { const el = document.getElementById(e); if (el) el.classList.add("forward-flow"); }
+        const op = document.getElementById(nodes[s.current].opId);
+        if (op) op.classList.add("current");
+      }
+      return;
+    }
     const step = tape.backward[s.k - F];
     const edges = view === "expanded" ? step.edges || [] : step.collapsedEdges || [];
     for (const e of edges) { const el = document.getElementById(e); if (el) el.classList.add("flow"); }
@@ -253,8 +268,10 @@
         return;
       }
       const id = s.current, n = nodes[id], value = arr(n.value);
-      const text = label(id) + " = " + n.op.toLowerCase() + "(\u2026) " + (small(value) ? "= " + fmtArray(value) : "has shape " + shapeText(n.shape));
-      stepPanel.append(el("p", "Computed " + text), el("p", "Click it to see its values.", "hint"));
+      const op = document.getElementById(n.opId);
+      const opName = op ? op.querySelector("text").textContent.split(" ")[0] : n.op;
+      const text = label(id) + " = " + opName + "(" + n.inputs.map(label).join(", ") + ") " + (small(value) ? "= " + fmtArray(value) : "has shape " + shapeText(n.shape));
+      stepPanel.append(el("p", "Computed " + text));
       return;
     }
     const step = tape.backward[s.k - F], id = step.node, n = nodes[id];
