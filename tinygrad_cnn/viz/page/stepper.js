@@ -79,7 +79,8 @@
   function small(a) { return a.values !== null && a.size <= 4; }
   function statsText(a) {
     const s = a.stats;
-    return "mean " + fmt(s.mean) + "  std " + fmt(s.std) + "  min " + fmt(s.min) + "  max " + fmt(s.max) + "  \u2016\u00b7\u2016 " + fmt(s.norm);
+    // (\u2016\u00b7\u2016 is the norm sign, the square root of the sum of squares.)
+    return `mean ${fmt(s.mean)}  std ${fmt(s.std)}  min ${fmt(s.min)}  max ${fmt(s.max)}  \u2016\u00b7\u2016 ${fmt(s.norm)}`;
   }
 
   // ---------------------------------------------------------------------
@@ -270,7 +271,8 @@
       const id = s.current, n = nodes[id], value = arr(n.value);
       const op = document.getElementById(n.opId);
       const opName = op ? op.querySelector("text").textContent.split(" ")[0] : n.op;
-      const text = label(id) + " = " + opName + "(" + n.inputs.map(label).join(", ") + ") " + (small(value) ? "= " + fmtArray(value) : "has shape " + shapeText(n.shape));
+      const result = small(value) ? "= " + fmtArray(value) : "has shape " + shapeText(n.shape);
+      const text = `${label(id)} = ${opName}(${n.inputs.map(label).join(", ")}) ${result}`;
       stepPanel.append(el("p", "Computed " + text));
       return;
     }
@@ -278,11 +280,13 @@
     const g = arr(step.grad);
     stepPanel.append(el("h3", "Backward pass: visiting " + label(id) + (n.op ? " (" + n.op + ")" : "")));
     if (id === tape.root) {
-      stepPanel.append(el("p", "Backward starts at the root with " + d(id) + " = " + fmtArray(g) + " (the seed: d" + tape.rootName + "/d" + tape.rootName + " = 1)."));
+      const seed = `d${tape.rootName}/d${tape.rootName} = 1`;
+      stepPanel.append(el("p", `Backward starts at the root with ${d(id)} = ${fmtArray(g)} (the seed: ${seed}).`));
     } else {
       const parts = tape.backward.slice(0, s.k - F).flatMap((b) => b.contributions.filter((c) => c.to === id));
       const from = parts.length > 1 ? " (the sum of " + parts.length + " contributions)" : "";
-      stepPanel.append(el("p", "The gradient that arrived here is complete" + from + ": " + d(id) + " = " + (small(g) ? fmtArray(g) : "shape " + shapeText(g.shape) + ", " + statsText(g))));
+      const value = small(g) ? fmtArray(g) : "shape " + shapeText(g.shape) + ", " + statsText(g);
+      stepPanel.append(el("p", `The gradient that arrived here is complete${from}: ${d(id)} = ${value}`));
     }
     if (!n.op) {
       stepPanel.append(el("p", label(id) + " is a leaf: backward adds this gradient to its .grad, and stops here."));
@@ -300,14 +304,16 @@
     let text;
     if (small(added) && g.size === 1 && c.local !== null) {
       // The chain rule in numbers: df/dx = df/dq * dq/dx.
-      text = d(c.to) + " = " + d(id) + " \u00b7 d" + label(id) + "/d" + label(c.to) + " = " + fmt(g.values[0]) + " \u00b7 " + fmt(c.local) + " = " + fmtArray(added);
+      const local = `d${label(id)}/d${label(c.to)}`;
+      text = `${d(c.to)} = ${d(id)} \u00b7 ${local} = ${fmt(g.values[0])} \u00b7 ${fmt(c.local)} = ${fmtArray(added)}`;
     } else if (small(added)) {
       text = d(c.to) + " = VJP(" + d(id) + ") = " + fmtArray(added);
     } else {
       text = d(c.to) + ": shape " + shapeText(added.shape) + "\n  " + statsText(added);
     }
     if (returned && returned.size !== added.size) {
-      text += "\n  (the VJP returned shape " + shapeText(returned.shape) + ", summed over the broadcast axes to " + shapeText(added.shape) + ")";
+      text += `\n  (the VJP returned shape ${shapeText(returned.shape)},`;
+      text += ` summed over the broadcast axes to ${shapeText(added.shape)})`;
     }
     if (c.n > 1) {
       const before = arr(c.before);
@@ -402,7 +408,9 @@
       const row = el("div", undefined, "maps");
       for (let m = 0; m < maps.count; m++) row.append(heatmap(maps.values, m * maps.h * maps.w, maps.h, maps.w, max));
       box.append(row, scaleBar(max));
-      if (maps.count < maps.all) box.append(el("div", "the first " + maps.count + " of " + maps.all + " maps of " + maps.h + "x" + maps.w, "hint"));
+      if (maps.count < maps.all) {
+        box.append(el("div", `the first ${maps.count} of ${maps.all} maps of ${maps.h}x${maps.w}`, "hint"));
+      }
     }
     if (a.size > 64) box.append(el("div", statsText(a), "stats"), histogram(a));
   }
@@ -428,9 +436,15 @@
     if (!s.computed.has(id) && s.phase === "forward") details.append(el("p", "not computed yet", "hint"));
     else showArray(details, value, max);
     details.append(el("h3", "gradient " + d(id)));
-    if (grad === null) details.append(el("p", n.kind === "constant" ? "none: a constant needs no gradient" : "none yet: backward has not reached it", "hint"));
+    if (grad === null) {
+      const why = n.kind === "constant" ? "none: a constant needs no gradient" : "none yet: backward has not reached it";
+      details.append(el("p", why, "hint"));
+    }
     else {
-      if (s.received[id] !== undefined && s.received[id] < countContributions(id)) details.append(el("p", "so far " + s.received[id] + " of " + countContributions(id) + " contributions", "hint"));
+      const all = countContributions(id);
+      if (s.received[id] !== undefined && s.received[id] < all) {
+        details.append(el("p", `so far ${s.received[id]} of ${all} contributions`, "hint"));
+      }
       showArray(details, grad, gmax);
       if (sharedScale && mapsOf(grad) && absMax(grad) < 0.25 * max) {
         details.append(el("p", "The gradient is tiny next to the values: untick the box below to give it a scale of its own.", "hint"));
@@ -452,8 +466,11 @@
     if (check.status === "skip") { p.textContent = "VJP check: not run (" + check.reason + ")"; return p; }
     const word = { pass: "\u2713 pass", fail: "\u2717 FAIL", kink: "~ no verdict" }[check.status];
     p.append(el("span", "VJP check: " + word, "check-" + check.status + " mark"));
-    let text = ": finite differences " + fmt(check.numeric) + ", VJP " + fmt(check.analytic) + ", error " + fmt(check.error) + " (tolerance " + fmt(check.tolerance) + ")";
-    if (check.status === "kink") text += "; the op is not differentiable at this input (a tie or a kink), so finite differences cannot judge it";
+    let text = `: finite differences ${fmt(check.numeric)}, VJP ${fmt(check.analytic)},`;
+    text += ` error ${fmt(check.error)} (tolerance ${fmt(check.tolerance)})`;
+    if (check.status === "kink") {
+      text += "; the op is not differentiable at this input (a tie or a kink), so finite differences cannot judge it";
+    }
     p.append(text);
     return p;
   }
@@ -525,7 +542,9 @@
     if (!cover) {
       cover = document.createElementNS(SVG_NS, "rect");
       cover.setAttribute("class", "fold");
-      for (const [k, v] of Object.entries({ x: box.x, y: box.y, width: box.width, height: box.height, rx: 6, fill: tape.colors.module, stroke: "#6f42c1" })) cover.setAttribute(k, v);
+      const attributes = { x: box.x, y: box.y, width: box.width, height: box.height, rx: 6 };
+      Object.assign(attributes, { fill: tape.colors.module, stroke: "#6f42c1" });
+      for (const [name, value] of Object.entries(attributes)) cover.setAttribute(name, value);
       cluster.insertBefore(cover, cluster.querySelector("text"));
     }
     cover.style.display = folded ? "" : "none";
