@@ -24,10 +24,11 @@ test: setup
 test-slow: setup
 	$(PY) -m pytest -q -m slow || [ $$? -eq 5 ]
 
-# The chain-rule and tiny-CNN tables and their drawings, then the default CNN
+# The chain-rule and tiny-CNN tables, their drawings and step-through pages, then the default CNN
 # trained on Fashion-MNIST for five epochs (results, checkpoint and curves in runs/demo).
 demo: setup
 	$(PY) examples/chain_rule.py --out-dir runs/demo
+	$(PY) -m tinygrad_cnn graph --example chain-rule --html -o runs/demo/chain_rule_steps.html
 	$(PY) examples/tiny_cnn.py --out-dir runs/demo
 	$(PY) -m tinygrad_cnn train --epochs 5 --out runs/demo/fashion-mnist --overwrite
 

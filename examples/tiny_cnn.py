@@ -10,6 +10,8 @@ draws two pictures:
     tiny_cnn_backward.svg   the backward pass: each op's rule on its wires and
                             the order in which backward visits the nodes
 
+and the step-through page tiny_cnn_steps.html, to open in a browser (not with --docs).
+
 Run it from the repository root:
 
     python examples/tiny_cnn.py                 # pictures next to this file
@@ -48,7 +50,7 @@ except ImportError:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(HERE.parent))
 
 from tinygrad_cnn import Tensor  # noqa: E402
-from tinygrad_cnn.viz import render_graph, tiny_cnn_example  # noqa: E402
+from tinygrad_cnn.viz import render_graph, save_stepper, tiny_cnn_example  # noqa: E402
 
 # What the chain rule gives by hand: (value, dL/d(tensor)); None where the
 # tensor has no gradient (the integer target).
@@ -102,15 +104,19 @@ def write_pictures(loss: Tensor, out_dir: Path) -> list[str]:
     """The forward graph (values and gradients) and the backward pass, as SVG, top to bottom."""
     forward = render_graph(loss, out_dir / "tiny_cnn_forward.svg", rankdir="TB")
     backward = render_graph(loss, out_dir / "tiny_cnn_backward.svg", backward=True, rankdir="TB")
-    # The step-through page of the backward pass is written here too, once
-    # the viz package has it.
     return [forward, backward]
+
+
+def write_page(out_dir: Path) -> str:
+    """The step-through page: a fresh tiny CNN whose backward pass the page records itself."""
+    loss = tiny_cnn_example(run_backward=False)["loss"]
+    return save_stepper(loss, out_dir / "tiny_cnn_steps.html")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--out-dir", type=Path, default=HERE, help="where to write the SVGs (default: here)")
+    where.add_argument("--out-dir", type=Path, default=HERE, help="where to write the SVGs and the page (default: here)")
     where.add_argument("--docs", action="store_true", help="write the SVGs into docs/images")
     args = parser.parse_args(argv)
 
@@ -122,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         out_dir = DOCS_IMAGES if args.docs else args.out_dir
         for path in write_pictures(tensors["loss"], out_dir):
             print(f"wrote {path}")
+        if not args.docs:  # the page is for opening in a browser, not an image of the docs
+            print(f"wrote {write_page(out_dir)}  (open it in a browser)")
     return 0 if agree else 1
 
 

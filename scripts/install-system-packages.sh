@@ -3,11 +3,13 @@
 #   graphviz              the `dot` binary that renders graph drawings
 #   dataset-fashion-mnist the Fashion-MNIST files the models train on
 #   python3-venv          virtual environments, for Debian's own python3
+#   chromium              the browser the tests of the step-through page drive (Playwright)
 # Uses apt-get as root, or sudo when available; otherwise says what to install.
 set -euo pipefail
 
 missing=()
 command -v dot >/dev/null 2>&1 || missing+=(graphviz)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -d /usr/share/datasets/fashion-mnist ] || missing+=(dataset-fashion-mnist)
 if ! python3 -c "import venv, ensurepip" >/dev/null 2>&1; then
   missing+=(python3-venv)

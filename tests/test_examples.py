@@ -60,7 +60,7 @@ def test_fashion_mnist_cnn_runs_an_epoch(tmp_path):
     assert os.path.exists(weights)
 
 
-def test_tiny_cnn_prints_its_table_and_writes_both_drawings(tmp_path):
+def test_tiny_cnn_prints_its_table_and_writes_its_drawings_and_page(tmp_path):
     result = run_example("tiny_cnn.py", "--out-dir", str(tmp_path))
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -75,3 +75,5 @@ def test_tiny_cnn_prints_its_table_and_writes_both_drawings(tmp_path):
         assert f"wrote {tmp_path / name}" in out
         assert (tmp_path / name).read_text().lstrip().startswith("<?xml")
     assert "dL/dW = x ⋆ g" in (tmp_path / "tiny_cnn_backward.svg").read_text()  # the filter's rule
+    page = (tmp_path / "tiny_cnn_steps.html").read_text()
+    assert '<script type="application/json" id="tape">' in page and "Content-Security-Policy" in page

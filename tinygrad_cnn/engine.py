@@ -558,6 +558,12 @@ def _fit_to(grad: Tensor, like: np.ndarray) -> Tensor:
     return grad
 
 
+# The recorder of the step-through page while one is switched on
+# (`viz.record_backward`), else None. Off, it costs the backward pass one
+# `is not None` test per node and per wire.
+_recorder = None
+
+
 def run_backward(
     roots: Sequence[Tensor],
     root_grads: Sequence[Tensor],
@@ -579,6 +585,9 @@ def run_backward(
     wanted = dict.fromkeys(inputs) if inputs is not None else None
     anomaly = _AnomalyMode.enabled
     changes = _InPlaceChanges.count
+    recorder = _recorder
+    if recorder is not None:
+        recorder.start(order, grads)
 
     with _SetGradMode(create_graph), _cycle_collector_paused():
         for node in reversed(order):
@@ -591,6 +600,8 @@ def run_backward(
             if inputs is None and (fn is None or node._retains_grad):
                 _accumulate(node, grad, create_graph)
             if fn is None:
+                if recorder is not None:
+                    recorder.visit(node, grad, ())
                 continue
             if fn.released:
                 raise RuntimeError(
@@ -609,6 +620,8 @@ def run_backward(
                 parent_grads = _check_gradient_count(fn, parent_grads)
             if anomaly:
                 check_gradients(fn, parent_grads)
+            if recorder is not None:
+                recorder.visit(node, grad, parent_grads)
             for parent, parent_grad in zip(fn.parents, parent_grads):
                 if parent_grad is None or not parent.requires_grad:
                     continue
@@ -628,6 +641,8 @@ def run_backward(
                     grads[parent] = grads[parent] + parent_grad
                 else:
                     grads[parent] = Tensor._make(grads[parent].data + parent_grad.data)  # no graph needed
+                if recorder is not None:
+                    recorder.add(parent, parent_grad, grads[parent])
             if not retain_graph:
                 fn.release()
     if wanted is None:

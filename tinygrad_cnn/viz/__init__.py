@@ -2,23 +2,32 @@
 
 - `drawing`: `draw_graph` and `render_graph`, static drawings laid out by Graphviz;
 - `examples`: ready-made graphs (the chain-rule example, the tiny CNN, a model's training step);
+- `recorder`: `record_backward`, a record of what the engine's backward pass did, node by node;
+- `stepper`: `step_through` and `save_stepper`, a page that steps through that record in a browser;
 - `command`: the `tinygrad-cnn graph` command.
 """
 
 from .command import graph_command
 from .drawing import FORMATS, GraphvizNotFoundError, draw_graph, render_graph, retain_grads, wire_rules
 from .examples import TinyCNN, chain_rule_example, model_training_step, tiny_cnn_example
+from .recorder import Tape, record_backward
+from .stepper import Stepper, save_stepper, step_through
 
 __all__ = [
     "FORMATS",
     "GraphvizNotFoundError",
     "TinyCNN",
+    "Stepper",
+    "Tape",
     "chain_rule_example",
     "draw_graph",
     "graph_command",
     "model_training_step",
+    "record_backward",
     "render_graph",
     "retain_grads",
     "tiny_cnn_example",
     "wire_rules",
+    "save_stepper",
+    "step_through",
 ]

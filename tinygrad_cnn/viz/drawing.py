@@ -592,10 +592,13 @@ class _Drawing:
         self.members: dict[str | None, list[tuple[str, str, dict[str, str]]]] = {}
         # Edges are written after all nodes, so the DOT text reads nodes first.
         self.edges: list[tuple[str, str, dict[str, str]]] = []
+        self.edge_ids: dict[str, int] = {}
+        self.box_ids: dict[str, str] = {}  # module path -> id of its box, when modules are collapsed
 
     # --- nodes --------------------------------------------------------------
 
     def _add_node(self, module: str | None, node_id: str, attrs: dict[str, str]) -> None:
+        attrs["id"] = node_id  # the SVG element's id, so a page's script can find the node
         self.members.setdefault(module, []).append(("node", node_id, attrs))
 
     def _value_node(self, key: tuple[str, int], module: str | None) -> None:
@@ -642,6 +645,10 @@ class _Drawing:
         if constant:
             attrs["style"] = "dashed"
             attrs["color"] = "#999999"
+        # The SVG id "tail->head" ("tail->head#2" for a second wire between the same two nodes: x * x).
+        edge_id = f"{tail}->{head}"
+        attrs["id"] = edge_id + (f"#{self.edge_ids[edge_id]}" if edge_id in self.edge_ids else "")
+        self.edge_ids[edge_id] = self.edge_ids.get(edge_id, 1) + 1
         self.edges.append((tail, head, attrs))
 
     def _wire_label(self, fn: Function, index: int, rule: str, derivatives: list[float | None] | None) -> str | None:
@@ -702,6 +709,7 @@ class _Drawing:
             if fn.module is not None:
                 boxes.setdefault(fn.module, []).append(fn)
         box_ids = {path: f"m{i}" for i, path in enumerate(boxes)}
+        self.box_ids = box_ids
 
         def hidden(key: tuple[str, int]) -> bool:
             # A value made (or owned) inside a module disappears into its box,
@@ -782,6 +790,7 @@ class _Drawing:
             cluster = graphviz.Digraph(name=cluster_names[path])
             label = graphviz.nohtml(_escape_plain(path))
             cluster.attr(label=label, style="rounded,dashed", color=MODULE_COLOR, fontcolor=MODULE_COLOR)
+            cluster.attr(id=cluster_names[path])
             for _kind, node_id, attrs in self.members.get(path, []):
                 cluster.node(node_id, **attrs)
             made.append((path, cluster, parent_graph))

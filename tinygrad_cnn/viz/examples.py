@@ -124,10 +124,11 @@ def tiny_cnn_example(run_backward: bool = True) -> dict[str, Tensor]:
     return tensors
 
 
-def model_training_step(name: str, batch_size: int = 2, seed: int | None = 0) -> Tensor:
+def model_training_step(name: str, batch_size: int = 2, seed: int | None = 0, run_backward: bool = True) -> Tensor:
     """One training step of a ready-made model on random 28x28 images:
     forward, cross-entropy loss, backward. Returns the loss, whose graph
-    shows every intermediate gradient.
+    shows every intermediate gradient. With run_backward=False, the loss
+    as the forward pass left it (for `step_through`, which runs backward itself).
 
     seed: passed to `manual_seed` first, so the weights and images (and every
     drawing of them) are the same from run to run; None leaves the library's
@@ -145,6 +146,7 @@ def model_training_step(name: str, batch_size: int = 2, seed: int | None = 0) ->
     logits = model(images)
     loss = F.cross_entropy(logits, labels)
     loss.name = "loss"
-    retain_grads(loss)
-    loss.backward()
+    if run_backward:
+        retain_grads(loss)
+        loss.backward()
     return loss

@@ -1,0 +1,372 @@
+"""The step-through page in a real browser: Debian's chromium driven by Playwright.
+
+One browser serves the whole module. Without chromium or Playwright these
+tests are skipped, except in CI (CI=true), where a missing browser fails them:
+`scripts/install-system-packages.sh` installs chromium, the dev extra Playwright.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tinygrad_cnn as tg
+import tinygrad_cnn.functional as F
+from tinygrad_cnn.engine import topological_order
+from tinygrad_cnn.models import build_model
+from tinygrad_cnn.viz import chain_rule_example, save_stepper, tiny_cnn_example
+
+CHROMIUM = "/usr/bin/chromium"
+# Playwright never downloads a browser here: it drives Debian's chromium.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--disable-quic",
+]
+
+
+class WrongSquare(tg.Function):
+    """x ** 2 with a deliberately wrong VJP (3x instead of 2x)."""
+
+    def forward(self, x):
+        return x * x
+
+    def backward(self, g):
+        (x,) = self.parents
+        return (g * x * 3.0,)
+
+
+# ---------------------------------------------------------------------------
+# The graphs the pages are made of: name -> function returning the root,
+# before backward. (One line adds a graph to every parametrised test.)
+# ---------------------------------------------------------------------------
+
+
+def _fan_out() -> tg.Tensor:
+    a = tg.Tensor([1.0, 2.0, -0.5], requires_grad=True, name="a")
+    w = tg.Tensor([0.5, -1.0, 2.0], requires_grad=True, name="w")
+    return ((a * a + a) * a * w).sum()
+
+
+def _lenet_step() -> tg.Tensor:
+    model = build_model("lenet")
+    images = tg.randn(2, 1, 28, 28)
+    images.name = "images"
+    return F.cross_entropy(model(images), tg.Tensor(np.array([3, 7])))
+
+
+def _wrong_function() -> tg.Tensor:
+    x = tg.Tensor([0.5, -1.5, 2.0], requires_grad=True, name="x")
+    y = WrongSquare.apply(x)
+    y.name = "wrong"
+    return (y * x + x.exp()).sum()
+
+
+GRAPH_BUILDERS: dict[str, Callable[[], tg.Tensor]] = {
+    "chain-rule": lambda: chain_rule_example(run_backward=False)["f"],
+    "fan-out": _fan_out,
+    "lenet": _lenet_step,
+    "wrong-function": _wrong_function,
+    "tiny-cnn": lambda: tiny_cnn_example(run_backward=False)["loss"],
+}
+
+
+# ---------------------------------------------------------------------------
+# The browser and the pages
+# ---------------------------------------------------------------------------
+
+
+def _missing(reason: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (in CI the browser tests must run)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        _missing(f"Debian's chromium is not installed at {CHROMIUM}: run scripts/install-system-packages.sh")
+    if shutil.which("dot") is None:
+        _missing("Graphviz `dot` is not installed")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("Playwright for Python is not installed: pip install -e '.[dev]'")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+class OpenPage:
+    """A page opened from disk, with everything it logged and requested."""
+
+    def __init__(self, browser: object, path: Path) -> None:
+        self.path = path
+        self.page = browser.new_page(viewport={"width": 1400, "height": 850})
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type in ("error", "warning") else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.responses: list[str] = []
+        self.page.on("response", lambda r: self.responses.append(r.url))
+        self.page.goto(path.as_uri())
+        self.page.wait_for_function("window.stepper !== undefined")
+
+    def js(self, expression: str) -> object:
+        return self.page.evaluate(expression)
+
+    def state(self) -> dict:
+        return self.js("window.stepper.state()")
+
+    def node_id(self, name: str) -> str:
+        return next(i for i, n in self.state()["nodes"].items() if n["name"] == name)
+
+
+@pytest.fixture
+def open_page(browser, tmp_path) -> Iterator[Callable[..., tuple[OpenPage, tg.Tensor]]]:
+    opened: list[OpenPage] = []
+
+    def make(builder: str, **options: object) -> tuple[OpenPage, tg.Tensor]:
+        root = GRAPH_BUILDERS[builder]()
+        path = Path(save_stepper(root, tmp_path / f"{builder}.html", **options))
+        opened.append(OpenPage(browser, path))
+        return opened[-1], root
+
+    yield make
+    for page in opened:
+        page.page.close()
+
+
+def _leaves(root: tg.Tensor) -> list[tg.Tensor]:
+    """The tensors backward leaves a .grad on (the graph is released by then: walk the stubs)."""
+    leaves, seen, stack = [], set(), [root]
+    while stack:
+        t = stack.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        if t._ctx is None:
+            if t.requires_grad:
+                leaves.append(t)
+        else:
+            stack.extend(t._ctx.parents)
+    return leaves
+
+
+# ---------------------------------------------------------------------------
+# The chain-rule example: every step against the engine
+# ---------------------------------------------------------------------------
+
+
+def test_chain_rule_steps_through_the_engines_visit_order(open_page):
+    ex = chain_rule_example(run_backward=False)
+    engine_order = [t.name for t in reversed(topological_order([ex["f"]]))]
+    parents = {t.name: [p.name for p in t._ctx.parents] if t._ctx else [] for t in topological_order([ex["f"]])}
+    ex["f"].backward()  # the plain backward's gradients, to compare with
+    plain = {name: float(ex[name].grad.data) for name in ("x", "y", "z")} | {"q": -4.0, "f": 1.0}
+
+    page, _ = open_page("chain-rule")
+    steps = page.js("window.stepper.steps")
+    forward_steps = steps - len(engine_order)
+    page.js(f"window.stepper.go({forward_steps - 1})")
+    assert page.state()["phase"] == "forward"
+    visited, reached = [], set()
+    for name in engine_order:
+        page.js("window.stepper.next()")
+        state = page.state()
+        assert state["phase"] == "backward"
+        assert state["nodes"][state["current"]]["name"] == name
+        visited.append(name)
+        reached |= {name, *parents[name]}
+        shown = {n["name"]: n["grad"] for n in state["nodes"].values()}
+        # Reached nodes show the engine's gradient, the others none yet.
+        assert shown == {n: (plain[n] if n in reached else None) for n in shown}
+    assert visited == engine_order
+    assert state["step"] == steps - 1
+    assert page.errors == [] and page.requests == [page.path.as_uri()]
+
+
+def test_chain_rule_panel_shows_the_chain_rule_in_numbers(open_page):
+    page, _ = open_page("chain-rule")
+    q = page.node_id("q")
+    steps = page.js("window.stepper.steps")
+    for k in range(steps):
+        page.js(f"window.stepper.go({k})")
+        if page.state()["current"] == q and page.state()["phase"] == "backward":
+            break
+    panel = page.page.inner_text("#step-panel")
+    assert "df/dx = df/dq · dq/dx = -4 · 1 = -4" in panel
+    assert "df/dy = df/dq · dq/dy = -4 · 1 = -4" in panel
+    assert "dL" not in panel
+
+
+def test_clicking_x_shows_its_value_and_gradient(open_page):
+    page, _ = open_page("chain-rule")
+    page.js("window.stepper.go(window.stepper.steps - 1)")
+    page.page.click(f"#{page.node_id('x')}")
+    details = page.page.inner_text("#details")
+    assert "value" in details and "-2" in details
+    assert "df/dx" in details and "-4" in details
+    # Before backward reached it, the same panel says there is no gradient yet.
+    page.js("window.stepper.go(0)")
+    assert "none yet" in page.page.inner_text("#details")
+
+
+def test_stepping_back_undoes_and_the_controls_move(open_page):
+    page, _ = open_page("chain-rule")
+    steps = page.js("window.stepper.steps")
+    states = []
+    for k in range(steps):
+        page.js(f"window.stepper.go({k})")
+        states.append(page.state())
+    for k in reversed(range(steps - 1)):
+        page.js("window.stepper.prev()")
+        assert page.state() == states[k]
+    page.page.keyboard.press("ArrowRight")
+    assert page.state()["step"] == 1
+    page.page.click("#next")
+    assert page.state()["step"] == 2 and page.page.inner_text("#counter") == f"step 3 of {steps}"
+    page.page.click("#reset")
+    assert page.state()["step"] == 0 and page.state()["current"] is None
+    # Forward phase: at step 0 only the given tensors are drawn as computed.
+    assert page.js(f"document.getElementById('{page.node_id('q')}').classList.contains('pending')")
+    assert not page.js(f"document.getElementById('{page.node_id('x')}').classList.contains('pending')")
+
+
+def test_fan_out_shows_contribution_k_of_n(open_page):
+    page, _ = open_page("fan-out")
+    steps = page.js("window.stepper.steps")
+    texts = []
+    for k in range(steps):
+        page.js(f"window.stepper.go({k})")
+        texts.append(page.page.inner_text("#step-panel"))
+    joined = "\n".join(texts)
+    for k in (1, 2, 3, 4):
+        assert f"contribution {k} of 4 to a" in joined
+
+
+# ---------------------------------------------------------------------------
+# Every graph: loads cleanly, steps to the end, ends with the engine's .grad
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("builder", list(GRAPH_BUILDERS))
+def test_page_ends_with_every_leafs_grad(open_page, builder):
+    page, root = open_page(builder)
+    steps = page.js("window.stepper.steps")
+    for _ in range(steps + 2):  # next() past the end stays at the end
+        page.js("window.stepper.next()")
+    state = page.state()
+    assert state["step"] == steps - 1 and state["phase"] == "backward"
+    leaves = _leaves(root)
+    assert leaves
+    for leaf in leaves:
+        node = next(n for n in state["nodes"].values() if n["name"] == leaf.name and n["shape"] == list(leaf.shape))
+        grad = leaf.grad.data
+        if isinstance(node["grad"], dict):  # a large tensor: the page shows its statistics
+            summary = node["grad"]["summary"]
+            g = grad.astype(np.float64)
+            expected = {"mean": g.mean(), "std": g.std(), "min": g.min(), "max": g.max()}
+            expected["norm"] = np.sqrt((g * g).sum())
+            for key, value in expected.items():
+                assert summary[key] == pytest.approx(value, rel=1e-9, abs=1e-15), (leaf.name, key)
+        else:
+            assert np.array_equal(np.asarray(node["grad"], dtype=grad.dtype), grad), leaf.name
+    assert page.errors == [] and page.requests == [page.path.as_uri()]
+
+
+def test_wrong_function_fails_on_its_node_only(open_page):
+    page, _ = open_page("wrong-function")
+    checks = {n["label"]: n["check"] for n in page.state()["nodes"].values() if n["check"] is not None}
+    assert checks.pop("wrong") == "fail"
+    assert set(checks.values()) == {"pass"}
+    marked = page.js("Array.from(document.querySelectorAll('#svg-expanded g.check-fail')).map(g => g.id)")
+    assert marked == [page.node_id("wrong")]
+    page.page.click(f"#{page.node_id('wrong')}")
+    assert "FAIL" in page.page.inner_text("#details")
+
+
+def test_lenet_modules_collapse_and_expand(open_page):
+    page, _ = open_page("lenet")
+    assert page.js("document.getElementById('svg-collapsed').hidden") is False
+    assert page.js("document.getElementById('svg-expanded').hidden") is True
+    page.page.click("#collapse")
+    assert page.js("document.getElementById('svg-expanded').hidden") is False
+    # A cluster of the expanded drawing folds into one box, and opens again.
+    cluster = "#cluster_conv1"
+    weight = page.node_id("conv1.weight")
+    page.page.click(cluster + " > text")
+    assert page.js(f"getComputedStyle(document.getElementById('{weight}')).display") == "none"
+    page.page.click(cluster + " > text")
+    assert page.js(f"getComputedStyle(document.getElementById('{weight}')).display") != "none"
+    assert page.errors == []
+
+
+def test_parameter_shows_heatmaps_and_the_sgd_preview(open_page):
+    page, _ = open_page("lenet", collapse_modules=False)
+    page.js("window.stepper.go(window.stepper.steps - 1)")
+    page.page.click(f"#{page.node_id('conv1.weight')}")
+    assert page.js("document.querySelectorAll('#details canvas').length") >= 3 * 16  # value, grad, W - lr dW
+    details = page.page.inner_text("#details")
+    assert "after one SGD step" in details and "lr =" in details
+    before = page.page.inner_text("#details .stats >> nth=-1")
+    page.page.fill("#details input[type=number]", "10")
+    assert page.page.inner_text("#details .stats >> nth=-1") != before
+
+
+def test_the_ops_declared_rule_is_shown_at_its_step(open_page):
+    WrongSquare.vjp_rule = "dL/dx = g·3x (wrong on purpose)"
+    try:
+        page, _ = open_page("wrong-function")
+    finally:
+        del WrongSquare.vjp_rule
+    wrong = page.node_id("wrong")
+    for k in range(page.js("window.stepper.steps")):
+        page.js(f"window.stepper.go({k})")
+        state = page.state()
+        if state["phase"] == "backward" and state["current"] == wrong:
+            break
+    assert "dL/dx = g·3x (wrong on purpose)" in page.page.inner_text("#step-panel")
+    assert page.js("document.querySelector('text.rule-mark').textContent") == "dL/dx = g·3x (wrong on purpose)"
+
+
+def test_the_security_policy_blocks_any_external_load(open_page):
+    page, _ = open_page("chain-rule")
+    blocked = page.js(
+        """new Promise((resolve) => {
+            document.addEventListener("securitypolicyviolation", (e) => resolve(e.violatedDirective));
+            const img = document.createElement("img");
+            img.src = "https://example.com/tracker.png";
+            document.body.appendChild(img);
+        })"""
+    )
+    assert blocked.startswith("img-src")
+    page.page.wait_for_timeout(200)
+    # The browser names the attempt, but nothing came back: the load was blocked, not fetched.
+    assert page.responses == [page.path.as_uri()]
+
+
+def test_the_jupyter_iframe_runs_the_page(browser, tmp_path):
+    from tinygrad_cnn.viz import step_through
+
+    stepper = step_through(GRAPH_BUILDERS["chain-rule"]())
+    notebook = tmp_path / "notebook.html"
+    notebook.write_text(f"<!DOCTYPE html><html><body>{stepper._repr_html_()}</body></html>", encoding="utf-8")
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(notebook.as_uri())
+        frame = page.frames[1]
+        frame.wait_for_function("window.stepper !== undefined")
+        assert frame.evaluate("window.stepper.steps") == 8
+        frame.evaluate("window.stepper.go(7)")
+        assert frame.evaluate("window.stepper.state().phase") == "backward" and errors == []
+    finally:
+        page.close()

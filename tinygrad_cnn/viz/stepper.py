@@ -1,0 +1,508 @@
+"""The step-through page: watch the backward pass of your own graph, step by step.
+
+    from tinygrad_cnn.viz import save_stepper, step_through
+
+    save_stepper(loss, "steps.html")   # runs loss.backward() and writes the page
+    step_through(loss)                 # the same page, shown inline in Jupyter
+
+The page is one self-contained HTML file: the drawing of `draw_graph` (laid
+out by Graphviz's `dot`, embedded as SVG), the recorded backward pass as JSON,
+and a small script (viz/page/stepper.js) that steps through it. It opens from
+disk, needs no server and loads nothing from anywhere (a Content-Security-
+Policy forbids it).
+
+Every number on the page comes from the engine's own backward pass, recorded
+by `record_backward`; the page computes nothing but the SGD preview. When the
+page is written, each op's VJP is also checked once by finite differences
+(float64, random upstream gradient), and the page marks each op pass or fail.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import re
+import shutil
+import subprocess
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..engine import Function, Tensor, _fit_to, enable_grad, no_grad
+from .drawing import COLORS, MODULE_FILL, GraphvizNotFoundError, _collect, _display_name, _Drawing, _key, _Options
+from .recorder import Tape, TapeNode, record_backward
+
+__all__ = ["Stepper", "save_stepper", "step_through"]
+
+# Arrays up to this many elements are embedded in full (exact bytes, base64);
+# larger ones as statistics, a histogram and the first few 2-D maps.
+FULL_ELEMENTS = 4096
+PREVIEW_ELEMENTS = 4096
+PREVIEW_MAPS = 16
+HISTOGRAM_BINS = 30
+# The finite-difference probe: central differences in float64, PyTorch's
+# tolerances; a second, smaller step where the first one fails.
+PROBE_EPS = (1e-6, 1e-8)
+PROBE_ATOL = 1e-5
+PROBE_RTOL = 1e-3
+
+
+class Stepper:
+    """A step-through page of one backward pass.
+
+    `.html` is the page; `.save(path)` writes it; in Jupyter the object shows
+    the page inline (in an iframe, so its script and its security policy stay
+    apart from the notebook's).
+    """
+
+    def __init__(self, html_text: str, tape: Tape) -> None:
+        self.html = html_text
+        self.tape = tape
+
+    def save(self, path: str | Path) -> str:
+        path = Path(path)
+        if path.parent != Path(""):
+            path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.html, encoding="utf-8")
+        return str(path)
+
+    def _repr_html_(self) -> str:
+        page = html.escape(self.html, quote=True)
+        return (
+            f'<iframe srcdoc="{page}" sandbox="allow-scripts" '
+            'style="width: 100%; height: 760px; border: 1px solid #ccc"></iframe>'
+        )
+
+    def __repr__(self) -> str:
+        return f"<Stepper: {len(self.tape.visits)} backward steps, {len(self.html):,} characters of HTML>"
+
+
+def step_through(
+    root: Tensor,
+    gradient: Any = None,
+    *,
+    collapse_modules: bool | None = None,
+    rankdir: str | None = None,
+    precision: int = 4,
+    lr: float = 0.1,
+    seed: int = 0,
+    title: str | None = None,
+) -> Stepper:
+    """Run root's backward pass (as `root.backward(gradient)` would, `.grad`
+    included), record it, and make the step-through page.
+
+    collapse_modules: open with each module drawn as one box (the page can
+        switch); by default, whenever the graph has modules.
+    rankdir: direction of the layout, as in draw_graph; by default "LR", or
+        "TB" (top to bottom) for a network of modules, which is a long chain.
+    precision: significant digits of the numbers shown.
+    lr: the learning rate the SGD preview starts with (editable in the page).
+    seed: seed of the random upstream gradients of the finite-difference probes.
+    title: the page's title (default: "Backward pass of <root's name>").
+    """
+    if not isinstance(root, Tensor):
+        raise TypeError(f"step_through: root must be a Tensor, got {type(root).__name__}")
+    if not root.requires_grad:
+        raise RuntimeError("step_through: root does not require grad, so it has no backward pass to show")
+    if root._ctx is not None and root._ctx.released:
+        raise RuntimeError("step_through: root's graph was freed by an earlier backward; build it again")
+    graph = _collect(root)
+    has_modules = any(fn.module is not None for fn in graph.ops)
+    if rankdir is None:
+        rankdir = "TB" if has_modules else "LR"
+    options = _Options(False, False, False, rankdir, precision, False, False)
+    expanded = _Drawing(graph, options)
+    expanded.dot.attr(nodesep="0.45", ranksep="0.5")
+    svg = _render_svg(expanded.build().source)
+    collapsed = None
+    collapsed_svg = ""
+    if has_modules:
+        collapsed = _Drawing(graph, _Options(False, False, False, rankdir, precision, True, False))
+        collapsed.dot.attr(nodesep="0.45", ranksep="0.5")
+        collapsed_svg = _prefix_ids(_render_svg(collapsed.build().source), "c-")
+    if collapse_modules is None:
+        collapse_modules = has_modules
+
+    tape = record_backward(root, gradient)
+    data = _PageData(graph, expanded, collapsed, tape, precision, np.random.default_rng(seed)).build()
+    data["title"] = title or f"Backward pass of {_display_name(graph, graph.root_key)}"
+    data["lr"] = float(lr)
+    data["precision"] = int(precision)
+    data["collapsed"] = bool(collapse_modules and has_modules)
+    data["colors"] = {**COLORS, "module": MODULE_FILL}
+    return Stepper(_page(data, svg, collapsed_svg), tape)
+
+
+def save_stepper(root: Tensor, path: str | Path, gradient: Any = None, **options: Any) -> str:
+    """Run root's backward pass, record it, and write the step-through page to
+    `path` (one self-contained HTML file). Returns the path written.
+    Options as for `step_through`."""
+    return step_through(root, gradient, **options).save(path)
+
+
+# ---------------------------------------------------------------------------
+# The drawing, through `dot`
+# ---------------------------------------------------------------------------
+
+
+def _render_svg(source: str) -> str:
+    dot_program = shutil.which("dot")
+    if dot_program is None:
+        raise GraphvizNotFoundError(
+            "step_through: the Graphviz program `dot` lays out the page's drawing and was not found on PATH; "
+            "install Graphviz (Debian/Ubuntu: `sudo apt-get install graphviz`, macOS: `brew install graphviz`)"
+        )
+    result = subprocess.run([dot_program, "-Tsvg"], input=source.encode("utf-8"), capture_output=True)
+    if result.returncode != 0:
+        message = result.stderr.decode("utf-8", errors="replace").strip()
+        raise RuntimeError(f"step_through: dot failed with exit code {result.returncode}: {message}")
+    text = result.stdout.decode("utf-8")
+    # Inline SVG in HTML needs no XML prolog or DOCTYPE.
+    return text[text.index("<svg") :]
+
+
+def _prefix_ids(svg: str, prefix: str) -> str:
+    """The second drawing's ids get a prefix, so both drawings fit in one page."""
+    return re.sub(r' id="', f' id="{prefix}', svg)
+
+
+# ---------------------------------------------------------------------------
+# Arrays as JSON
+# ---------------------------------------------------------------------------
+
+
+def _stats(values: np.ndarray) -> dict[str, float]:
+    with np.errstate(all="ignore"):
+        return {
+            "mean": float(values.mean()),
+            "std": float(values.std()),
+            "min": float(values.min()),
+            "max": float(values.max()),
+            "norm": float(np.sqrt((values * values).sum())),
+        }
+
+
+def _bytes_of(array: np.ndarray) -> tuple[str, str]:
+    """(type, base64 text) of the array's values: float32 exactly as they are,
+    anything else as float64 (exact for every int up to 2**53 and for bools)."""
+    if array.dtype == np.float32:
+        return "f4", base64.b64encode(np.ascontiguousarray(array, dtype="<f4").tobytes()).decode("ascii")
+    return "f8", base64.b64encode(np.ascontiguousarray(array, dtype="<f8").tobytes()).decode("ascii")
+
+
+def _encode(array: np.ndarray) -> dict[str, Any]:
+    """A small array in full; a large one as statistics, a histogram and a preview of its first 2-D maps."""
+    array = np.asarray(array)
+    entry: dict[str, Any] = {"shape": list(array.shape), "dtype": array.dtype.name}
+    if array.size == 0:
+        entry["type"], entry["b64"] = "f8", ""
+        return entry
+    values = array.astype(np.float64)
+    if array.size <= FULL_ELEMENTS:
+        entry["type"], entry["b64"] = _bytes_of(array)
+        if array.size > 64:
+            entry["stats"] = _stats(values)
+        return entry
+    entry["stats"] = _stats(values)
+    finite = values[np.isfinite(values)]
+    if finite.size:
+        counts, edges = np.histogram(finite, bins=HISTOGRAM_BINS)
+        entry["hist"] = {"counts": counts.tolist(), "lo": float(edges[0]), "hi": float(edges[-1])}
+    if array.ndim >= 2:
+        height, width = array.shape[-2:]
+        if height * width <= PREVIEW_ELEMENTS:
+            maps = array.reshape(-1, height, width)
+            count = min(maps.shape[0], PREVIEW_MAPS, max(1, PREVIEW_ELEMENTS // (height * width)))
+            entry["preview"] = {"shape": [count, height, width]}
+            entry["preview"]["type"], entry["preview"]["b64"] = _bytes_of(maps[:count])
+    return entry
+
+
+class _ArrayTable:
+    """Every array the page shows, each once: the engine hands the same array
+    to several places (a node's gradient is the `after` of its last contribution)."""
+
+    def __init__(self) -> None:
+        self.entries: list[dict[str, Any]] = []
+        self.index: dict[int, int] = {}
+        self.keep: list[np.ndarray] = []  # keeps the arrays alive, so no id is reused
+
+    def add(self, array: np.ndarray | None) -> int | None:
+        if array is None:
+            return None
+        found = self.index.get(id(array))
+        if found is None:
+            found = len(self.entries)
+            self.entries.append(_encode(array))
+            self.index[id(array)] = found
+            self.keep.append(array)
+        return found
+
+
+# ---------------------------------------------------------------------------
+# The finite-difference probe of one node's VJP
+# ---------------------------------------------------------------------------
+
+
+def _as_float64(array: np.ndarray) -> np.ndarray:
+    return array.astype(np.float64) if np.issubdtype(array.dtype, np.floating) else array
+
+
+def _probe(fn: Function, inputs: list[np.ndarray], needs_grad: list[bool], rng: np.random.Generator) -> dict:
+    """Check one op's VJP against central differences, in float64.
+
+    With a random upstream gradient v and a random direction u of the inputs,
+    the VJP's (v^T J) u must match the numeric derivative of v . f(x + t u)
+    at t = 0. Where the left and right differences disagree, the op is not
+    differentiable at this input (a tie in a max, a zero in a ReLU) and there
+    is nothing to compare against: the probe says so instead of failing.
+    """
+    op = type(fn)
+    settings = fn.settings
+    arrays = [_as_float64(a) for a in inputs]
+    checked = [i for i, a in enumerate(arrays) if needs_grad[i] and np.issubdtype(a.dtype, np.floating)]
+    if not checked:
+        return {"status": "skip", "reason": "no floating-point input to differentiate"}
+    computed = [name for name, value in settings.items() if isinstance(value, np.ndarray) and value.dtype.kind == "f"]
+    if computed:
+        # (BatchNormalize gets the batch's mean and 1/std this way: its VJP
+        # differentiates through them, a probe with them held fixed would not.)
+        return {
+            "status": "skip",
+            "reason": f"the op is given arrays computed from its inputs ({', '.join(computed)}), "
+            "so running it alone again is not the function its VJP differentiates",
+        }
+    try:
+        with enable_grad():
+            tensors = [Tensor(a, requires_grad=i in checked) for i, a in enumerate(arrays)]
+            out = op.apply(*tensors, **settings)
+            if out.dtype != np.float64:
+                return {"status": "skip", "reason": f"the op's output is {out.dtype.name}, not float64"}
+            v = rng.standard_normal(out.shape)
+            directions = {i: rng.standard_normal(arrays[i].shape) for i in checked}
+            vjp = out._ctx.backward(Tensor(v))
+        analytic = 0.0
+        for i in checked:
+            if vjp[i] is not None:
+                analytic += float((_fit_to(vjp[i], arrays[i]).data * directions[i]).sum())
+
+        def projected(t: float) -> float:
+            moved = [a + t * directions[i] if i in directions else a for i, a in enumerate(arrays)]
+            with no_grad():
+                return float((op.apply(*[Tensor(a) for a in moved], **settings).data * v).sum())
+
+        centre = projected(0.0)
+        # A step can cross a kink (a ReLU input a hair from zero): a second,
+        # smaller step then tells a crossing from a wrong VJP, which fails at both.
+        for eps in PROBE_EPS:
+            plus, minus = projected(eps), projected(-eps)
+            numeric = (plus - minus) / (2 * eps)
+            right, left = (plus - centre) / eps, (centre - minus) / eps
+            tolerance = PROBE_ATOL + PROBE_RTOL * abs(numeric)
+            error = abs(analytic - numeric)
+            result = {"analytic": analytic, "numeric": numeric, "error": error, "tolerance": tolerance, "eps": eps}
+            if abs(right - left) > tolerance:
+                result["status"] = "kink"
+            else:
+                result["status"] = "pass" if error <= tolerance else "fail"
+            if result["status"] == "pass":
+                break
+    except Exception as error:  # a probe must never stop the page from being written
+        return {"status": "skip", "reason": f"could not run the op again: {type(error).__name__}: {error}"}
+    return result
+
+
+def _local_derivatives(fn: Function, inputs: list[np.ndarray]) -> list[float | None] | None:
+    """d(output)/d(input) of an op whose inputs and output are single numbers,
+    from the op's own VJP: its backward with an upstream gradient of 1."""
+    if not inputs or any(np.asarray(a).size != 1 for a in inputs):
+        return None
+    op = type(fn)
+    try:
+        with enable_grad():
+            tensors = [Tensor(_as_float64(a), requires_grad=np.issubdtype(a.dtype, np.floating)) for a in inputs]
+            out = op.apply(*tensors, **fn.settings)
+            if out.data.size != 1:
+                return None
+            vjp = out._ctx.backward(Tensor(np.ones_like(out.data)))
+    except Exception:
+        return None
+    return [None if g is None else float(np.asarray(g.data).sum()) for g in vjp]
+
+
+# ---------------------------------------------------------------------------
+# The page's data: nodes, forward steps, backward steps
+# ---------------------------------------------------------------------------
+
+
+class _PageData:
+    def __init__(self, graph, expanded: _Drawing, collapsed: _Drawing | None, tape: Tape, precision, rng) -> None:
+        self.graph = graph
+        self.expanded = expanded
+        self.collapsed = collapsed
+        self.tape = tape
+        self.precision = precision
+        self.rng = rng
+        self.arrays = _ArrayTable()
+
+    def value_id(self, tensor: Any) -> str:
+        return self.expanded.value_ids[_key(tensor)]
+
+    def collapsed_id(self, key: tuple[str, int]) -> str | None:
+        """The element that shows a value in the collapsed drawing: its own node, or its module's box."""
+        if self.collapsed is None:
+            return None
+        module = self.collapsed.value_module[key]
+        if module in self.collapsed.box_ids and key != self.graph.root_key:
+            return "c-" + self.collapsed.box_ids[module]
+        return "c-" + self.collapsed.value_ids[key]
+
+    def collapsed_op(self, fn: Function) -> str | None:
+        if self.collapsed is None:
+            return None
+        if fn.module is not None:
+            return "c-" + self.collapsed.box_ids[fn.module]
+        return "c-" + self.collapsed.op_ids[id(fn)]
+
+    def build(self) -> dict[str, Any]:
+        graph, tape = self.graph, self.tape
+        nodes: dict[str, dict[str, Any]] = {}
+        for key, tensor in graph.values.items():
+            node_id = self.expanded.value_ids[key]
+            kind = "root" if key == graph.root_key else ("intermediate" if tensor._ctx is not None else None)
+            if kind is None:
+                kind = "leaf" if tensor.requires_grad else "constant"
+            fn = tensor._ctx
+            nodes[node_id] = {
+                "name": None if tensor.name is None else str(tensor.name),
+                "label": _display_name(graph, key),
+                "kind": kind,
+                "shape": list(tensor.shape),
+                "dtype": np.dtype(tensor.dtype).name,
+                "value": self.arrays.add(tensor.data),
+                "op": None if fn is None else fn.name,
+                "opId": None if fn is None else self.expanded.op_ids[id(fn)],
+                "rule": "" if fn is None else getattr(type(fn), "vjp_rule", ""),
+                "module": self.expanded.value_module[key],
+                "collapsedId": self.collapsed_id(key),
+                # The op's inputs and its wires, in and out (for the forward steps).
+                "inputs": [] if fn is None else [self.expanded.value_ids[k] for k in graph.op_inputs[id(fn)]],
+                "edges": [] if fn is None else self.forward_edges(fn, node_id),
+                "check": None,
+                "grad": None,
+            }
+        # The gradient backward left in .grad (a leaf's, or a tensor's that retains it).
+        for tape_node in tape.nodes.values():
+            grad = tape_node.tensor.grad
+            if grad is not None:
+                nodes[self.value_id(tape_node.tensor)]["grad"] = self.arrays.add(grad.data)
+        for visit in tape.visits:
+            fn = visit.node.function
+            if fn is not None:
+                inputs = [i.value if isinstance(i, TapeNode) else i for i in visit.node.inputs]
+                needs = [isinstance(i, TapeNode) for i in visit.node.inputs]
+                nodes[self.value_id(visit.node.tensor)]["check"] = _probe(fn, inputs, needs, self.rng)
+
+        forward = [[self.expanded.value_ids[key] for key, t in graph.values.items() if t._ctx is None]]
+        for tape_node in tape.order:
+            if tape_node.function is not None:
+                forward.append([self.value_id(tape_node.tensor)])
+        backward = [self.backward_step(visit) for visit in tape.visits]
+        return {
+            "root": self.value_id(tape.root.tensor),
+            "rootName": _display_name(graph, graph.root_key),
+            "seed": self.arrays.add(tape.seed),
+            "nodes": nodes,
+            "forward": forward,
+            "backward": backward,
+            "arrays": self.arrays.entries,
+        }
+
+    def forward_edges(self, fn: Function, node_id: str) -> list[str]:
+        op_id = self.expanded.op_ids[id(fn)]
+        edges, seen = [f"{op_id}->{node_id}"], {}
+        for key in self.graph.op_inputs[id(fn)]:
+            source = self.expanded.value_ids[key]
+            seen[source] = seen.get(source, 0) + 1
+            edges.append(f"{source}->{op_id}" + (f"#{seen[source]}" if seen[source] > 1 else ""))
+        return edges
+
+    def backward_step(self, visit) -> dict[str, Any]:
+        node_id = self.value_id(visit.node.tensor)
+        step: dict[str, Any] = {"node": node_id, "grad": self.arrays.add(visit.grad), "contributions": []}
+        fn = visit.node.function
+        if fn is None:
+            return step
+        op_id = self.expanded.op_ids[id(fn)]
+        step["op"] = op_id
+        step["edges"] = [f"{op_id}->{node_id}"]
+        target = self.collapsed_op(fn)
+        step["collapsedEdges"] = [] if target is None else [f"{target}->{self.collapsed_id(_key(visit.node.tensor))}"]
+        step["collapsedOp"] = target
+        inputs = visit.node.inputs
+        local = _local_derivatives(fn, [i.value if isinstance(i, TapeNode) else i for i in inputs])
+        seen: dict[str, int] = {}
+        edge_of_position = []
+        for i, parent in enumerate(inputs):
+            key = _key(parent.tensor) if isinstance(parent, TapeNode) else _key(fn.parents[i])
+            source = self.expanded.value_ids[key]
+            seen[source] = seen.get(source, 0) + 1
+            edge = f"{source}->{op_id}" + (f"#{seen[source]}" if seen[source] > 1 else "")
+            edge_of_position.append(edge)
+            if self.collapsed is not None:
+                step["collapsedEdges"].append(f"{self.collapsed_id(key)}->{target}")
+        for c in visit.contributions:
+            step["edges"].append(edge_of_position[c.position])
+            step["contributions"].append(
+                {
+                    "to": self.value_id(c.target.tensor),
+                    "position": c.position,
+                    "returned": self.arrays.add(c.returned),
+                    "added": self.arrays.add(c.added),
+                    "before": self.arrays.add(c.before),
+                    "after": self.arrays.add(c.after),
+                    "k": c.k,
+                    "n": c.n,
+                    "local": None if local is None else local[c.position],
+                }
+            )
+        return step
+
+
+# ---------------------------------------------------------------------------
+# The HTML file
+# ---------------------------------------------------------------------------
+
+
+def _asset(name: str) -> str:
+    return (resources.files("tinygrad_cnn.viz") / "page" / name).read_text(encoding="utf-8")
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN or infinity: such a number is written as the text "nan", "inf" or "-inf"."""
+    if isinstance(value, float) and not np.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _page(data: dict[str, Any], svg: str, collapsed_svg: str) -> str:
+    # "</" would end the <script> element early; "<\/" means the same in JSON.
+    tape_json = json.dumps(_finite(data), separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    parts = {
+        "{{title}}": html.escape(data["title"]),
+        "{{style}}": _asset("stepper.css"),
+        "{{script}}": _asset("stepper.js"),
+        "{{tape}}": tape_json,
+        "{{svg}}": svg,
+        "{{collapsed_svg}}": collapsed_svg,
+    }
+    # One pass, so a marker inside the inserted text is never replaced again.
+    template = _asset("stepper.html")
+    return re.sub(r"\{\{\w+\}\}", lambda match: parts[match.group(0)], template)
