@@ -116,7 +116,7 @@ def write_page(out_dir: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--out-dir", type=Path, default=HERE, help="where to write the SVGs and the page (default: here)")
+    where.add_argument("--out-dir", type=Path, default=HERE, help="where to write the SVGs and page (default: here)")
     where.add_argument("--docs", action="store_true", help="write the SVGs into docs/images")
     args = parser.parse_args(argv)
 
