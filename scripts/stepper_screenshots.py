@@ -61,7 +61,7 @@ class Shot:
 SHOTS = {
     "chain-rule": Shot(lambda: chain_rule_example(run_backward=False)["f"], "x", "stepper_chain_rule.png", height=620),
     "lenet": Shot(_lenet, "conv1.weight", "stepper_lenet.png", {"collapse_modules": True}, height=1000),
-    "tiny-cnn": Shot(_tiny_cnn, None, "stepper_tiny_cnn.png", height=900),
+    "tiny-cnn": Shot(_tiny_cnn, "conv.weight", "stepper_tiny_cnn.png", {"collapse_modules": False}, height=900),
 }
 
 
