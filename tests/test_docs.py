@@ -59,3 +59,29 @@ def test_blocks_share_one_namespace_per_page_and_text_fences_are_skipped(tmp_pat
                             env={**os.environ, "PYTHONPATH": REPO_ROOT}, timeout=60)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "made.txt").exists()
+
+
+READING_PATH = ["docs/autograd.md", "docs/ops.md", "docs/activations_and_losses.md", "docs/dense_layers.md",
+                "docs/convolution.md", "docs/cnn_step_by_step.md", "docs/training.md"]
+
+
+def test_readme_gives_the_reading_path_in_the_order_of_the_gradient():
+    with open(os.path.join(REPO_ROOT, "README.md"), encoding="utf-8") as file:
+        readme = file.read()
+    positions = [readme.index(f"]({page})") for page in READING_PATH]
+    assert positions == sorted(positions)
+    for page in [path for path in PAGES if path != "README.md"]:
+        assert f"]({page})" in readme, f"README.md does not link {page}"
+
+
+@pytest.mark.parametrize("page", [path for path in PAGES if path != "README.md"])
+def test_every_page_ends_with_exercises_and_runnable_solutions(page):
+    with open(os.path.join(REPO_ROOT, page), encoding="utf-8") as file:
+        text = file.read()
+    assert "\n## Exercises\n" in text, f"{page} has no Exercises section"
+    exercises = text[text.rindex("\n## Exercises\n"):]
+    assert "\n## " not in exercises[1:], f"{page}: the Exercises section is not the last one"
+    questions, _, solutions = exercises.partition("<details>")
+    count = len([line for line in questions.split("\n") if line[:3] in {f"{k}. " for k in range(1, 10)}])
+    assert 2 <= count <= 4, f"{page}: {count} exercises"
+    assert "</details>" in solutions and python_blocks(solutions), f"{page}: no runnable solutions"
