@@ -11,7 +11,6 @@ import os
 
 import numpy as np
 import pytest
-
 from doc_blocks import fenced_blocks
 
 torch = pytest.importorskip("torch")
