@@ -6,7 +6,7 @@ cross-entropy), runs backward with every intermediate gradient kept, and draws
 the backward pass with `render_graph`: each node shows its value and its
 gradient, the arrows point the way the gradient travels.
 
-    python examples/cnn_step_by_step_drawing.py                 # tiny_cnn_backward.svg here
+    python examples/cnn_step_by_step_drawing.py                 # cnn_step_by_step_backward.svg here
     python examples/cnn_step_by_step_drawing.py --docs          # into docs/images
     python examples/cnn_step_by_step_drawing.py --out-dir DIR   # into DIR
 
@@ -23,7 +23,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 DOCS_IMAGES = HERE.parent / "docs" / "images"
-FILE_NAME = "tiny_cnn_backward.svg"
+FILE_NAME = "cnn_step_by_step_backward.svg"
 
 try:
     import tinygrad_cnn  # noqa: F401
