@@ -1,9 +1,12 @@
 """The `tinygrad-cnn ...` commands shown in README.md and docs/*.md run, with small settings.
 
 Every line of a ```sh, ```bash, ```console or plain ``` block that starts with
-`tinygrad-cnn` (after an optional `$ ` prompt and `.venv/bin/`) is run with
-`python -m tinygrad_cnn`, in order, in one temporary directory per page (so an
-`evaluate` finds the checkpoint that an earlier `train` of the page wrote).
+`tinygrad-cnn` (after an optional `$ ` prompt and `.venv/bin/`) is run through
+`tinygrad_cnn.cli.main`, the function behind the `tinygrad-cnn` command, in
+order, in one temporary directory per page (so an `evaluate` finds the
+checkpoint that an earlier `train` of the page wrote). A page's commands run
+one after the other in one fresh Python process, which saves starting Python
+and importing numpy and matplotlib once per command.
 
 A full training run takes minutes, so the commands are changed to small
 settings first. The substitutions, all of them:
@@ -22,6 +25,7 @@ exactly that line; every other command must succeed.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
@@ -36,7 +40,7 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHELL_LANGUAGES = ("sh", "bash", "console", "shell", "")
 SMALL_TRAIN = {"--limit-train": "256", "--limit-test": "200"}
 SMALL_TEST = "200"
-TIMEOUT_SECONDS = 120
+TIMEOUT_SECONDS = 180  # all of one page's commands
 
 
 def doc_commands(text: str) -> list[tuple[list[str], str | None]]:
@@ -81,6 +85,28 @@ def small_settings(argv: list[str]) -> list[str]:
     return argv
 
 
+# Runs in the subprocess: reads a JSON list of argv lists from stdin, calls
+# main() on each, prints one JSON line [status, stderr] per command.
+RUNNER = """
+import contextlib, io, json, sys
+from tinygrad_cnn.cli import main
+for argv in json.load(sys.stdin):
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
+        status = main(argv)
+    print(json.dumps([status, stderr.getvalue()]), flush=True)
+"""
+
+
+def run_commands(argvs: list[list[str]], cwd: str) -> list[tuple[int, str]]:
+    env = {**os.environ, "PYTHONPATH": REPO_ROOT, "MPLBACKEND": "Agg"}
+    result = subprocess.run([sys.executable, "-c", RUNNER], input=json.dumps(argvs), cwd=cwd, env=env,
+                            capture_output=True, text=True, timeout=TIMEOUT_SECONDS)
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("[")]
+    assert len(lines) == len(argvs), f"the commands stopped after {len(lines)}:\n{result.stderr[-3000:]}"
+    return [(status, stderr) for status, stderr in lines]
+
+
 def pages_with_commands() -> list[str]:
     pages = ["README.md"] + sorted("docs/" + name for name in os.listdir(os.path.join(REPO_ROOT, "docs"))
                                    if name.endswith(".md"))
@@ -116,14 +142,12 @@ def test_commands_are_found_with_their_documented_errors():
 def test_documented_commands_run(page, tmp_path):
     with open(os.path.join(REPO_ROOT, page), encoding="utf-8") as file:
         commands = doc_commands(file.read())
-    env = {**os.environ, "PYTHONPATH": REPO_ROOT, "MPLBACKEND": "Agg"}
-    for argv, expected_error in commands:
-        run = small_settings(argv)
-        result = subprocess.run([sys.executable, "-m", "tinygrad_cnn", *run], cwd=str(tmp_path), env=env,
-                                capture_output=True, text=True, timeout=TIMEOUT_SECONDS)
-        shown = f"{page}: tinygrad-cnn {shlex.join(argv)} (run as: {shlex.join(run)})"
+    runs = [small_settings(argv) for argv, _ in commands]
+    results = run_commands(runs, str(tmp_path))
+    for (argv, expected_error), run, (status, stderr) in zip(commands, runs, results):
+        shown = f"{page}: tinygrad-cnn {shlex.join(argv)} (run as: tinygrad-cnn {shlex.join(run)})"
         if expected_error is None:
-            assert result.returncode == 0, f"{shown} failed:\n{result.stderr[-3000:]}"
+            assert status == 0, f"{shown} failed with status {status}:\n{stderr[-3000:]}"
         else:
-            assert result.returncode == 2, f"{shown}: expected exit status 2, got {result.returncode}"
-            assert result.stderr.strip().split("\n")[0] == expected_error, f"{shown}:\n{result.stderr}"
+            assert status == 2, f"{shown}: expected exit status 2, got {status}"
+            assert stderr.strip().split("\n")[0] == expected_error, f"{shown}:\n{stderr}"
