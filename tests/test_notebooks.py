@@ -8,7 +8,9 @@ train for a few steps only.
 from __future__ import annotations
 
 import glob
+import json
 import os
+import sys
 
 import pytest
 
@@ -35,6 +37,17 @@ def test_notebook_is_committed_with_outputs_cleared(name):
             assert cell.outputs == [] and cell.execution_count is None, f"{name}: clear the outputs"
 
 
+def kernel_for_this_python(directory) -> str:
+    """A kernel spec running ipykernel in this very Python (the virtual environment), found first
+    through JUPYTER_PATH, so that no other installed "python3" kernel is picked up."""
+    name = "tinygrad-cnn-tests"
+    spec = directory / "kernels" / name
+    spec.mkdir(parents=True)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": name, "language": "python"}))
+    return name
+
+
 @pytest.mark.skipif(not os.path.isdir(FASHION_MNIST_DIR), reason="Fashion-MNIST is not installed")
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_runs_without_errors(name, tmp_path, monkeypatch):
@@ -43,8 +56,10 @@ def test_notebook_runs_without_errors(name, tmp_path, monkeypatch):
     monkeypatch.setenv("TINYGRAD_CNN_NOTEBOOK_STEPS", "20")
     monkeypatch.setenv("PYTHONPATH", REPO_ROOT)
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    kernel = kernel_for_this_python(tmp_path / "jupyter")
     book = nbformat.read(os.path.join(REPO_ROOT, "docs", "notebooks", name), as_version=4)
-    client = nbclient.NotebookClient(book, timeout=120, kernel_name="python3",
+    client = nbclient.NotebookClient(book, timeout=120, kernel_name=kernel,
                                      resources={"metadata": {"path": str(tmp_path)}})
     client.execute()    # raises CellExecutionError, with the cell and its traceback, on any error
     outputs = [output for cell in book.cells if cell.cell_type == "code" for output in cell.outputs]
