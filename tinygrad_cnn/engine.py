@@ -101,7 +101,14 @@ def _as_array(data: Any, dtype: Any = None) -> np.ndarray:
     if isinstance(data, (np.ndarray, np.generic)):
         array = np.asarray(data)
     else:
-        array = np.asarray(data)
+        if isinstance(data, (list, tuple)) and any(isinstance(item, Tensor) for item in data):
+            data = _tensor_items(data)
+        try:
+            array = np.asarray(data)
+        except ValueError as error:  # numpy's "inhomogeneous shape" message names no tensor
+            raise ValueError(
+                f"Tensor: cannot make a tensor from a ragged nested list (rows of different lengths): {error}"
+            ) from None
         if array.dtype == np.float64:
             array = array.astype(np.float32)
         elif array.dtype.kind == "O":
@@ -111,6 +118,22 @@ def _as_array(data: Any, dtype: Any = None) -> np.ndarray:
     if array.dtype.kind not in "fiub":
         raise TypeError(f"Tensor: unsupported dtype {array.dtype}; use float, int or bool data")
     return array
+
+
+def _tensor_items(items: list | tuple) -> list:
+    """A list holding Tensors, as PyTorch's torch.tensor takes it: 0-d tensors
+    count as numbers (their values are copied, not their graph); others are refused."""
+    values = []
+    for i, item in enumerate(items):
+        if isinstance(item, Tensor):
+            if item.ndim != 0:
+                raise ValueError(
+                    f"Tensor: item {i} of the list is a tensor of shape {item.shape}; only 0-d tensors can be "
+                    "items of a list given to Tensor(...). To join tensors use tinygrad_cnn.stack(tensors)"
+                )
+            item = item.data
+        values.append(item)
+    return values
 
 
 class Tensor:
@@ -402,6 +425,10 @@ def _seed_gradient(output: Tensor, gradient: Any, where: str) -> Tensor:
                 "(e.g. out.backward(np.ones_like(out.data)), or reduce it with .sum() first)"
             )
         return Tensor._make(np.ones_like(output.data))
+    if not isinstance(gradient, (Tensor, np.ndarray, np.number, int, float, list, tuple)) or isinstance(gradient, bool):
+        raise TypeError(
+            f"{where}: gradient must be a Tensor, an array or a number, got {type(gradient).__name__} {gradient!r}"
+        )
     grad = gradient if isinstance(gradient, Tensor) else Tensor(_as_array(gradient, output.dtype))
     if grad.shape != output.shape:
         raise ValueError(f"{where}: gradient has shape {grad.shape} but the output has shape {output.shape}")

@@ -15,12 +15,14 @@ these primitives, so its gradient comes for free.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from .engine import Function, Tensor
+from .float_errors import quiet, quietly
 
 Axis = int | Sequence[int] | None
 
@@ -43,19 +45,67 @@ def _as_tensor(value: Any, like: Tensor, op: str) -> Tensor:
     if isinstance(value, Tensor):
         return value
     if isinstance(value, float) and like.data.dtype.kind == "f":
-        return _constant(np.array(value, dtype=like.data.dtype))  # the common case, made fast
+        if -65504.0 <= value <= 65504.0:  # fits every float dtype, float16 included
+            return _constant(np.array(value, dtype=like.data.dtype))  # the common case, made fast
+        with quiet():  # 1e40 in float32 is inf, without numpy's overflow warning
+            return _constant(np.array(value, dtype=like.data.dtype))
+    if isinstance(value, (float, np.floating)) and like.data.dtype.kind != "f":
+        # A Python float with an integer tensor: PyTorch's default float dtype, float32.
+        with quiet():
+            return _constant(np.asarray(value, dtype=np.float32))
     if isinstance(value, (bool, int, float, np.number)):
-        return _constant(np.asarray(value, dtype=np.result_type(like.data, value)))
+        with quiet():
+            return _constant(np.asarray(value, dtype=np.result_type(like.data, value)))
     if isinstance(value, np.ndarray):
         return Tensor(value)
     raise TypeError(f"{op}: unsupported operand of type {type(value).__name__}; expected a Tensor or a number")
+
+
+def _as_int(value: Any, op: str, name: str) -> int:
+    """An int argument: Python and numpy integers are accepted; bools, floats and strings are not."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return int(value)
+    raise TypeError(f"{op}: {name} must be an int, got {type(value).__name__} {value!r}")
+
+
+def _as_number(value: Any, op: str, name: str) -> float:
+    """A real-number argument as a Python float: Python and numpy ints and floats are
+    accepted (np.float32(0.5) as well as 0.5); bools, strings and None are not."""
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+        return float(value)
+    raise TypeError(f"{op}: {name} must be a number, got {type(value).__name__} {value!r}")
+
+
+def _as_float(x: Tensor) -> Tensor:
+    """An integer or bool tensor as float32 (PyTorch's default dtype); a float tensor as it is.
+
+    The one place where float ops (exp, log, sigmoid, division, ...) promote
+    their integer inputs, as PyTorch does: sigmoid of the ints [1, -1, 3] is
+    computed in float32, never in the integer dtype. Integer tensors carry no
+    gradient, so the conversion needs none either.
+    """
+    if x.data.dtype.kind in "iub":
+        return _constant(x.data.astype(np.float32))
+    return x
+
+
+def _check_float(x: Tensor, op: str, name: str = "input") -> None:
+    """For ops that PyTorch does not define on integers (softmax, mean, conv2d, ...): a TypeError."""
+    if x.data.dtype.kind != "f":
+        raise TypeError(
+            f"{op}: {name} must be a floating-point tensor, got dtype {x.dtype}; "
+            "convert it first, e.g. x.astype(np.float32)"
+        )
 
 
 def _normalize_axes(axis: Axis, ndim: int, op: str) -> tuple[int, ...]:
     """axis (None, int or tuple, negatives allowed) -> sorted tuple of axes."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if isinstance(axis, (tuple, list)):
+        axes = tuple(_as_int(a, op, "axis") for a in axis)
+    else:
+        axes = (_as_int(axis, op, "axis"),)
     result = []
     for a in axes:
         if not -ndim <= a < ndim:
@@ -66,11 +116,11 @@ def _normalize_axes(axis: Axis, ndim: int, op: str) -> tuple[int, ...]:
     return tuple(sorted(result))
 
 
-def _shape_arg(shape: tuple[Any, ...]) -> tuple[int, ...]:
-    """Accept both f(2, 3) and f((2, 3))."""
+def _shape_arg(shape: tuple[Any, ...], op: str, name: str = "shape") -> tuple[int, ...]:
+    """Accept both f(2, 3) and f((2, 3)); every entry must be an int."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
-    return tuple(int(s) for s in shape)
+    return tuple(_as_int(s, op, name) for s in shape)
 
 
 def _broadcast_error(op: str, *tensors: Tensor) -> ValueError:
@@ -115,27 +165,27 @@ def _binary(cls: type[Function], op: str, doc: str) -> Callable[[Any, Any], Tens
 # Elementwise binary primitives
 # ---------------------------------------------------------------------------
 
-# The forward of add, sub and mul is numpy's ufunc itself, np.add(a, b) = a + b:
-# the same result as a `def forward(self, a, b): return a + b`, without a
-# Python call on the most frequent ops there are.
+# The forward of add, sub and mul is numpy's ufunc itself, np.add(a, b) = a + b,
+# run `quietly`: an overflow gives inf (and inf - inf gives nan) without
+# numpy's RuntimeWarning, as in PyTorch.
 
 
 class Add(Function):
-    forward = staticmethod(np.add)
+    forward = staticmethod(quietly(np.add))
 
     def backward(self, g):
         return g, g  # d(a+b)/da = d(a+b)/db = 1
 
 
 class Sub(Function):
-    forward = staticmethod(np.subtract)
+    forward = staticmethod(quietly(np.subtract))
 
     def backward(self, g):
         return g, -g
 
 
 class Mul(Function):
-    forward = staticmethod(np.multiply)
+    forward = staticmethod(quietly(np.multiply))
 
     def backward(self, g):
         a, b = self.parents
@@ -145,9 +195,9 @@ class Mul(Function):
 
 
 class Div(Function):
+    @quietly  # x / 0 is inf and 0 / 0 is nan, without warnings
     def forward(self, a, b):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return a / b
+        return a / b
 
     def backward(self, g):
         a, b = self.parents
@@ -159,10 +209,9 @@ class Div(Function):
 class Pow(Function):
     uses_output = True  # its exponent's VJP is written with a^b
 
+    @quietly  # a negative base with a fractional exponent is nan, as in numpy; no warning
     def forward(self, a, b):
-        # A negative base with a fractional exponent is nan, as in numpy; no warning.
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            return np.power(a, b)
+        return np.power(a, b)
 
     def backward(self, g):
         a, b = self.parents
@@ -195,9 +244,46 @@ class Maximum(Function):
 add = _binary(Add, "add", "a + b, with broadcasting.")
 sub = _binary(Sub, "sub", "a - b, with broadcasting.")
 mul = _binary(Mul, "mul", "a * b elementwise, with broadcasting.")
-div = _binary(Div, "div", "a / b elementwise, with broadcasting.")
-pow = _binary(Pow, "pow", "a ** b elementwise; the exponent gets a gradient only if it requires one.")  # noqa: A001
+_div = _binary(Div, "div", "a / b elementwise, with broadcasting.")
+_pow = _binary(Pow, "pow", "a ** b elementwise.")
 maximum = _binary(Maximum, "maximum", "Elementwise maximum; at ties the gradient is split evenly.")
+
+
+def _float_operands(a: Any, b: Any, op: str, integers_to_float: bool) -> tuple[Tensor, Tensor]:
+    """The operands of a float op, promoted as PyTorch does.
+
+    An integer or bool tensor meeting a float tensor takes the float's dtype
+    (numpy would make int64 with float32 a float64). Two integer operands
+    become float32 when `integers_to_float` (division: 7 / 2 = 3.5).
+    """
+    if not isinstance(b, Tensor):
+        b = _as_tensor(b, a, op)
+    elif not isinstance(a, Tensor):
+        a = _as_tensor(a, b, op)
+    a_is_float, b_is_float = a.data.dtype.kind == "f", b.data.dtype.kind == "f"
+    if a_is_float and not b_is_float:
+        b = _constant(b.data.astype(a.data.dtype))
+    elif b_is_float and not a_is_float:
+        a = _constant(a.data.astype(b.data.dtype))
+    elif not a_is_float and integers_to_float:
+        a, b = _as_float(a), _as_float(b)
+    return a, b
+
+
+def div(a: Any, b: Any) -> Tensor:
+    """a / b elementwise, with broadcasting; integer operands are divided as float32 (true division)."""
+    a, b = _float_operands(a, b, "div", integers_to_float=True)
+    return _div(a, b)
+
+
+def pow(a: Any, b: Any) -> Tensor:  # noqa: A001
+    """a ** b elementwise; the exponent gets a gradient only if it requires one.
+
+    An integer base with a float exponent is computed in float32 (as in
+    PyTorch); an integer base with an integer exponent stays an integer.
+    """
+    a, b = _float_operands(a, b, "pow", integers_to_float=False)
+    return _pow(a, b)
 
 
 def minimum(a: Any, b: Any) -> Tensor:
@@ -206,6 +292,10 @@ def minimum(a: Any, b: Any) -> Tensor:
         a = _as_tensor(a, b, "minimum")
     if not isinstance(b, Tensor):
         b = _as_tensor(b, a, "minimum")
+    try:
+        np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise _broadcast_error("minimum", a, b) from None
     return -maximum(-a, -b)
 
 
@@ -225,20 +315,18 @@ class Neg(Function):
 class Exp(Function):
     uses_output = True  # e^x is its own derivative
 
+    @quietly  # large x gives inf and very negative x gives 0, without warnings
     def forward(self, x):
-        # Large x gives inf and very negative x gives 0, without warnings.
-        with np.errstate(over="ignore", under="ignore"):
-            return np.exp(x)
+        return np.exp(x)
 
     def backward(self, g):
         return (g * self.output,)  # d(e^x)/dx = e^x, the output itself
 
 
 class Log(Function):
+    @quietly  # log(0) = -inf and log(-1) = nan, as in numpy, but without warnings
     def forward(self, x):
-        # log(0) = -inf and log(-1) = nan, as in numpy, but without warnings.
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.log(x)
+        return np.log(x)
 
     def backward(self, g):
         (x,) = self.parents
@@ -257,12 +345,11 @@ class Abs(Function):
 class Sigmoid(Function):
     uses_output = True  # s' = s (1 - s)
 
+    @quietly  # e^-|x| may underflow to 0, which is the right limit
     def forward(self, x):
         # exp of a negative number never overflows: for x >= 0 use
         # 1 / (1 + e^-x), for x < 0 the equal form e^x / (1 + e^x).
-        # (e^-|x| may underflow to 0, which is the right limit.)
-        with np.errstate(under="ignore"):
-            e = np.exp(-np.abs(x))
+        e = np.exp(-np.abs(x))
         return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
 
     def backward(self, g):
@@ -308,6 +395,7 @@ class Clip(Function):
 
 
 class Cast(Function):
+    @quietly  # 1e10 as float16 is inf, nan as an integer is some integer: as in PyTorch, no warning
     def forward(self, x, dtype=None):
         return x.astype(dtype)
 
@@ -321,18 +409,18 @@ def neg(x: Tensor) -> Tensor:
 
 
 def exp(x: Tensor) -> Tensor:
-    """e^x elementwise."""
-    return Exp.apply(x)
+    """e^x elementwise (integer and bool inputs are computed in float32)."""
+    return Exp.apply(_as_float(x))
 
 
 def log(x: Tensor) -> Tensor:
-    """Natural logarithm; log(0) = -inf without a warning."""
-    return Log.apply(x)
+    """Natural logarithm; log(0) = -inf without a warning (integer and bool inputs in float32)."""
+    return Log.apply(_as_float(x))
 
 
 def sqrt(x: Tensor) -> Tensor:
-    """Square root, as x ** 0.5."""
-    return pow(x, 0.5)
+    """Square root, as x ** 0.5 (integer and bool inputs in float32)."""
+    return pow(_as_float(x), 0.5)
 
 
 def abs(x: Tensor) -> Tensor:  # noqa: A001
@@ -341,13 +429,13 @@ def abs(x: Tensor) -> Tensor:  # noqa: A001
 
 
 def sigmoid(x: Tensor) -> Tensor:
-    """1 / (1 + e^-x), computed without overflow for any x."""
-    return Sigmoid.apply(x)
+    """1 / (1 + e^-x), computed without overflow for any x (integer and bool inputs in float32)."""
+    return Sigmoid.apply(_as_float(x))
 
 
 def tanh(x: Tensor) -> Tensor:
-    """Hyperbolic tangent."""
-    return Tanh.apply(x)
+    """Hyperbolic tangent (integer and bool inputs are computed in float32)."""
+    return Tanh.apply(_as_float(x))
 
 
 def relu(x: Tensor) -> Tensor:
@@ -365,12 +453,15 @@ def clip(x: Tensor, lo: float | None = None, hi: float | None = None) -> Tensor:
 
 
 def astype(x: Tensor, dtype: Any) -> Tensor:
-    """Convert to another dtype; the gradient is converted back."""
+    """Convert to another dtype (float, int or bool); the gradient is converted back."""
     dtype = np.dtype(dtype)
+    if dtype.kind not in "fiub":
+        raise TypeError(f"astype: unsupported dtype {dtype}; a tensor holds float, int or bool data")
     if dtype == x.dtype:
         return x
     if x.requires_grad and dtype.kind != "f":
-        return Tensor._make(x.data.astype(dtype))  # integers carry no gradient
+        with quiet():
+            return Tensor._make(x.data.astype(dtype))  # integers carry no gradient
     return Cast.apply(x, dtype=dtype)
 
 
@@ -380,6 +471,7 @@ def astype(x: Tensor, dtype: Any) -> Tensor:
 
 
 class Sum(Function):
+    @quietly  # a sum past the largest float is inf, without a warning
     def forward(self, x, axis=None, keepdims=False):
         return np.sum(x, axis=axis, keepdims=keepdims)
 
@@ -435,8 +527,11 @@ def argmin(x: Tensor, axis: int | None = None) -> Tensor:
 
 def _reduce(cls: type[Function], x: Tensor, axis: Axis, keepdims: bool, op: str) -> Tensor:
     axes = _normalize_axes(axis, x.ndim, op)
-    if cls is Max and x.size == 0:
-        raise ValueError(f"{op}: cannot reduce an empty tensor of shape {x.shape}")
+    if cls is Max and any(x.shape[a] == 0 for a in axes):
+        # A maximum of nothing is undefined (a sum of nothing is 0). Reducing
+        # a (0, 10) tensor over its axis 1 is fine: it gives an empty result.
+        empty = [a for a in axes if x.shape[a] == 0]
+        raise ValueError(f"{op}: cannot reduce over an empty axis: axis {empty[0]} of input shape {x.shape} has size 0")
     return cls.apply(x, axis=axes, keepdims=keepdims)
 
 
@@ -457,14 +552,17 @@ def min(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa
 
 def mean(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """Mean over `axis`: the sum divided by the number of elements reduced."""
+    _check_float(x, "mean")
     axes = _normalize_axes(axis, x.ndim, "mean")
     count = math.prod(x.shape[a] for a in axes)
-    return sum(x, axes, keepdims) / count
+    return sum(x, axes, keepdims) / count  # the mean of nothing is 0 / 0 = nan, as in PyTorch
 
 
 def var(x: Tensor, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
     """Variance over `axis`, numpy's way: mean squared deviation, divided by N - ddof."""
+    _check_float(x, "var")
     axes = _normalize_axes(axis, x.ndim, "var")
+    ddof = _as_int(ddof, "var", "ddof")
     count = math.prod(x.shape[a] for a in axes)
     if count - ddof <= 0:
         raise ValueError(f"var: ddof={ddof} leaves no degrees of freedom for {count} elements")
@@ -587,7 +685,7 @@ def _resolve_shape(shape: tuple[int, ...], x: Tensor) -> tuple[int, ...]:
 
 def reshape(x: Tensor, *shape: Any) -> Tensor:
     """Same data, new shape (one entry may be -1)."""
-    new_shape = _resolve_shape(_shape_arg(shape), x)
+    new_shape = _resolve_shape(_shape_arg(shape, "reshape"), x)
     if new_shape == x.shape:
         return x
     return Reshape.apply(x, shape=new_shape)
@@ -595,7 +693,7 @@ def reshape(x: Tensor, *shape: Any) -> Tensor:
 
 def transpose(x: Tensor, *axes: Any) -> Tensor:
     """Permute the axes, numpy's way: no arguments reverses them."""
-    axes = tuple(reversed(range(x.ndim))) if not axes else _shape_arg(axes)
+    axes = tuple(reversed(range(x.ndim))) if not axes else _shape_arg(axes, "transpose", "axes")
     in_range = all(-x.ndim <= a < x.ndim for a in axes)
     if not in_range or sorted(a % x.ndim for a in axes) != list(range(x.ndim)):
         raise ValueError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of shape {x.shape}")
@@ -607,7 +705,7 @@ def transpose(x: Tensor, *axes: Any) -> Tensor:
 
 def broadcast_to(x: Tensor, *shape: Any) -> Tensor:
     """Repeat along size-1 (or new leading) axes to `shape`; the gradient sums them back."""
-    shape = _shape_arg(shape)
+    shape = _shape_arg(shape, "broadcast_to")
     if shape == x.shape:
         return x
     try:
@@ -643,6 +741,7 @@ def squeeze(x: Tensor, axis: Axis = None) -> Tensor:
 
 def unsqueeze(x: Tensor, axis: int) -> Tensor:
     """Insert a size-1 axis at position `axis` (negative counts from the end of the result)."""
+    axis = _as_int(axis, "unsqueeze", "axis")
     ndim = x.ndim + 1
     if not -ndim <= axis < ndim:
         raise ValueError(f"unsqueeze: axis {axis} is out of range for a result with {ndim} dimensions")
@@ -699,9 +798,21 @@ def getitem(x: Tensor, index: Any) -> Tensor:
         raise IndexError(f"getitem: index {index!r} does not fit a tensor of shape {x.shape}: {error}") from None
 
 
+def _as_condition(condition: Any, op: str) -> np.ndarray:
+    """A boolean mask from a Tensor, an array, a list or a bool (numbers count as true when nonzero)."""
+    array = condition.data if isinstance(condition, Tensor) else condition
+    if isinstance(array, (np.ndarray, list, tuple, bool, np.bool_)):
+        array = np.asarray(array)
+        if array.dtype.kind in "biuf":
+            return array.astype(bool, copy=False)
+    raise TypeError(
+        f"{op}: condition must be a boolean Tensor or array, got {type(condition).__name__} {condition!r}"
+    )
+
+
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """Elementwise `a if condition else b`; each side's gradient flows where it was picked."""
-    condition = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
+    condition = _as_condition(condition, "where")
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         a = Tensor(np.asarray(a, dtype=np.float32) if isinstance(a, (int, float)) else a)
     if not isinstance(a, Tensor):
@@ -744,7 +855,14 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     for i, t in enumerate(tensors):
         if t.shape != tensors[0].shape:
             raise ValueError(f"stack: tensor {i} has shape {t.shape}, tensor 0 has shape {tensors[0].shape}")
-    return concatenate([unsqueeze(t, axis) for t in tensors], axis=axis % (tensors[0].ndim + 1))
+    axis = _as_int(axis, "stack", "axis")
+    ndim = tensors[0].ndim + 1
+    if not -ndim <= axis < ndim:
+        raise ValueError(
+            f"stack: axis {axis} is out of range for stacking tensors of shape {tensors[0].shape} "
+            f"(the result has {ndim} dimensions)"
+        )
+    return concatenate([unsqueeze(t, axis) for t in tensors], axis=axis % ndim)
 
 
 # ---------------------------------------------------------------------------
@@ -755,6 +873,7 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
 class MatMul(Function):
     """a @ b for a and b of at least two dimensions (batched, broadcasting)."""
 
+    @quietly  # a product past the largest float is inf, without a warning
     def forward(self, a, b):
         return np.matmul(a, b)
 
@@ -813,10 +932,16 @@ def _reflected(function):
     return method
 
 
-def _comparison(ufunc):
+def _comparison(ufunc, op: str):
     def method(self, other):
-        other = other.data if isinstance(other, Tensor) else other
-        return Tensor._make(ufunc(self.data, other))
+        other_data = other.data if isinstance(other, Tensor) else other
+        try:
+            return Tensor._make(ufunc(self.data, other_data))
+        except ValueError:
+            other_shape = np.shape(other_data)
+            raise ValueError(
+                f"{op}: shapes {self.shape} and {other_shape} cannot be broadcast together"
+            ) from None
 
     return method
 
@@ -836,12 +961,12 @@ Tensor.__rmatmul__ = _reflected(matmul)
 Tensor.__neg__ = neg
 Tensor.__getitem__ = getitem
 # Comparisons give boolean tensors, which carry no gradient.
-Tensor.__lt__ = _comparison(np.less)
-Tensor.__le__ = _comparison(np.less_equal)
-Tensor.__gt__ = _comparison(np.greater)
-Tensor.__ge__ = _comparison(np.greater_equal)
-Tensor.__eq__ = _comparison(np.equal)
-Tensor.__ne__ = _comparison(np.not_equal)
+Tensor.__lt__ = _comparison(np.less, "lt (<)")
+Tensor.__le__ = _comparison(np.less_equal, "le (<=)")
+Tensor.__gt__ = _comparison(np.greater, "gt (>)")
+Tensor.__ge__ = _comparison(np.greater_equal, "ge (>=)")
+Tensor.__eq__ = _comparison(np.equal, "eq (==)")
+Tensor.__ne__ = _comparison(np.not_equal, "ne (!=)")
 # numpy must not compute `ndarray + tensor` itself (through __array__), which
 # would return a plain array and silently drop the graph: refusing ufuncs makes
 # Python call the tensor's reflected method (__radd__, ...) instead.
