@@ -507,7 +507,7 @@ def _first_max_mask(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
     kept = [i for i in range(x.ndim) if i not in axes]
     # Bring the reduced axes to the end and merge them into one.
     moved = np.transpose(x, kept + list(axes))
-    flat = moved.reshape(moved.shape[: len(kept)] + (-1,))
+    flat = moved.reshape(moved.shape[: len(kept)] + (math.prod(moved.shape[len(kept) :]),))  # no -1: size 0
     first = np.argmax(flat, axis=-1)[..., None]
     mask = np.zeros(flat.shape, dtype=x.dtype)
     np.put_along_axis(mask, first, 1, axis=-1)
