@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from .float_errors import quiet_region
+
 # ---------------------------------------------------------------------------
 # Recording on and off
 # ---------------------------------------------------------------------------
@@ -500,7 +502,8 @@ def run_backward(
         grads[root] = grads[root] + g if root in grads else g
     wanted = dict.fromkeys(inputs) if inputs is not None else None
 
-    with _SetGradMode(create_graph), _cycle_collector_paused():
+    # quiet_region: an overflow in a VJP gives inf, silently, as in the forward ops.
+    with _SetGradMode(create_graph), _cycle_collector_paused(), quiet_region():
         for node in reversed(order):
             grad = grads.pop(node, None)
             if grad is None:  # no path from the roots carries a gradient here

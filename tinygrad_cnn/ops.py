@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .engine import Function, Tensor
-from .float_errors import quiet, quietly
+from .float_errors import _IGNORE_ALL, _Depth, _reset_state, _set_state, quiet, quietly
 
 Axis = int | Sequence[int] | None
 
@@ -120,7 +120,10 @@ def _shape_arg(shape: tuple[Any, ...], op: str, name: str = "shape") -> tuple[in
     """Accept both f(2, 3) and f((2, 3)); every entry must be an int."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
-    return tuple(_as_int(s, op, name) for s in shape)
+    for s in shape:
+        if type(s) is not int:  # numpy integers are converted; floats, bools and strings refused
+            return tuple(_as_int(s, op, name) for s in shape)
+    return tuple(shape)
 
 
 def _broadcast_error(op: str, *tensors: Tensor) -> ValueError:
@@ -145,6 +148,12 @@ def _binary(cls: type[Function], op: str, doc: str) -> Callable[[Any, Any], Tens
             b = _as_tensor(b, a, op)
         elif not isinstance(a, Tensor):
             a = _as_tensor(a, b, op)
+        # numpy's floating-point warnings off, as `quietly` does, written out here
+        # to spare the hottest ops a second Python call (float_errors.py).
+        switch = not _Depth.count
+        if switch:
+            token = _set_state(_IGNORE_ALL)
+            _Depth.count = 1
         try:
             return _apply(cls, a, b)  # cls.apply(a, b), minus the bound-method call
         except ValueError as error:
@@ -155,6 +164,10 @@ def _binary(cls: type[Function], op: str, doc: str) -> Callable[[Any, Any], Tens
                 raise _broadcast_error(op, a, b) from None
             # The shapes fit: some other problem (e.g. an integer to a negative power).
             raise ValueError(f"{op}: shapes {a.shape} and {b.shape} (dtypes {a.dtype}, {b.dtype}): {error}") from None
+        finally:
+            if switch:
+                _Depth.count = 0
+                _reset_state(token)
 
     binary_op.__name__ = binary_op.__qualname__ = op
     binary_op.__doc__ = doc
@@ -165,27 +178,29 @@ def _binary(cls: type[Function], op: str, doc: str) -> Callable[[Any, Any], Tens
 # Elementwise binary primitives
 # ---------------------------------------------------------------------------
 
-# The forward of add, sub and mul is numpy's ufunc itself, np.add(a, b) = a + b,
-# run `quietly`: an overflow gives inf (and inf - inf gives nan) without
-# numpy's RuntimeWarning, as in PyTorch.
+# The forward of add, sub and mul is numpy's ufunc itself, np.add(a, b) = a + b:
+# the same result as a `def forward(self, a, b): return a + b`, without a
+# Python call on the most frequent ops there are. Every binary op runs with
+# numpy's floating-point warnings off (see _binary): an overflow gives inf,
+# and inf - inf gives nan, without a RuntimeWarning, as in PyTorch.
 
 
 class Add(Function):
-    forward = staticmethod(quietly(np.add))
+    forward = staticmethod(np.add)
 
     def backward(self, g):
         return g, g  # d(a+b)/da = d(a+b)/db = 1
 
 
 class Sub(Function):
-    forward = staticmethod(quietly(np.subtract))
+    forward = staticmethod(np.subtract)
 
     def backward(self, g):
         return g, -g
 
 
 class Mul(Function):
-    forward = staticmethod(quietly(np.multiply))
+    forward = staticmethod(np.multiply)
 
     def backward(self, g):
         a, b = self.parents
@@ -195,9 +210,8 @@ class Mul(Function):
 
 
 class Div(Function):
-    @quietly  # x / 0 is inf and 0 / 0 is nan, without warnings
     def forward(self, a, b):
-        return a / b
+        return a / b  # x / 0 is inf and 0 / 0 is nan, without warnings (see _binary)
 
     def backward(self, g):
         a, b = self.parents
@@ -209,9 +223,8 @@ class Div(Function):
 class Pow(Function):
     uses_output = True  # its exponent's VJP is written with a^b
 
-    @quietly  # a negative base with a fractional exponent is nan, as in numpy; no warning
     def forward(self, a, b):
-        return np.power(a, b)
+        return np.power(a, b)  # a negative base with a fractional exponent is nan; no warning (see _binary)
 
     def backward(self, g):
         a, b = self.parents
