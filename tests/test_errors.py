@@ -566,3 +566,43 @@ def test_soft_label_cross_entropy_errors():
     with pytest.raises(ValueError, match=r"cross_entropy: input must have shape \(N, C\)"):
         F.cross_entropy(f32([1.0, 2.0]), [0.5, 0.5])
     assert math.isclose(F.cross_entropy(x, np.full((2, 3), 1 / 3)).item(), math.log(3), rel_tol=1e-6)
+
+
+# ---------------------------------------------------------------------------
+# A few more ops and entry points
+# ---------------------------------------------------------------------------
+
+
+def test_clip_of_integers_with_a_fractional_bound_is_float32_and_with_whole_bounds_stays_integer():
+    x = Tensor(INTS)
+    out = x.clip(0, 1.5)
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out.data, [1.0, 0.0, 1.5])
+    assert x.clip(0, 2).dtype == np.int64
+    with pytest.raises(TypeError, match=r"clip: lo must be a number, got str"):
+        x.clip("a")
+
+
+def test_argmax_and_argmin_check_their_axis():
+    with pytest.raises(TypeError, match=r"argmax: axis must be an int, got float"):
+        f32(X).argmax(axis=0.0)
+    with pytest.raises(ValueError, match=r"argmin: axis 3 is out of range"):
+        f32(X).argmin(axis=3)
+    assert f32(X).reshape(2, 3).argmax(axis=-1).tolist() == [2, 2]
+
+
+def test_constructor_overflow_gives_inf_without_a_warning_as_in_pytorch():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert Tensor([1e40]).data[0] == np.inf
+        assert Tensor([7e4], dtype=np.float16).data[0] == np.inf
+
+
+def test_optimizer_step_with_an_overflowing_gradient_gives_no_warning():
+    p = Tensor(np.zeros(2, np.float32), requires_grad=True)
+    opt = optim.Adam([p])
+    p.grad = Tensor(np.array([1e30, 3e38], np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        opt.step()
+    assert np.isfinite(p.data).all()

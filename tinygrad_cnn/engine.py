@@ -112,11 +112,13 @@ def _as_array(data: Any, dtype: Any = None) -> np.ndarray:
                 f"Tensor: cannot make a tensor from a ragged nested list (rows of different lengths): {error}"
             ) from None
         if array.dtype == np.float64:
-            array = array.astype(np.float32)
+            with np.errstate(over="ignore"):  # 1e40 becomes inf, as in PyTorch, without a warning
+                array = array.astype(np.float32)
         elif array.dtype.kind == "O":
             raise TypeError(f"Tensor: cannot make a tensor from {type(data).__name__} data")
     if dtype is not None:
-        array = array.astype(dtype, copy=False)
+        with np.errstate(over="ignore", invalid="ignore"):
+            array = array.astype(dtype, copy=False)
     if array.dtype.kind not in "fiub":
         raise TypeError(f"Tensor: unsupported dtype {array.dtype}; use float, int or bool data")
     return array

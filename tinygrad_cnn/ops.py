@@ -460,6 +460,13 @@ def clip(x: Tensor, lo: float | None = None, hi: float | None = None) -> Tensor:
     """Limit values to [lo, hi]; the gradient is 1 inside (bounds included), 0 outside."""
     if lo is None and hi is None:
         raise ValueError("clip: give at least one of lo and hi")
+    lo = None if lo is None else _as_number(lo, "clip", "lo")
+    hi = None if hi is None else _as_number(hi, "clip", "hi")
+    if x.data.dtype.kind != "f":
+        if all(bound is None or bound.is_integer() for bound in (lo, hi)):
+            lo, hi = (None if bound is None else int(bound) for bound in (lo, hi))  # stays an integer tensor
+        else:
+            x = _as_float(x)  # an integer tensor clipped at 1.5 is computed in float32, as in PyTorch
     if lo is not None and hi is not None and lo > hi:
         raise ValueError(f"clip: lo={lo} is greater than hi={hi}")
     return Clip.apply(x, lo=lo, hi=hi)
@@ -530,11 +537,13 @@ def _first_max_mask(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
 
 def argmax(x: Tensor, axis: int | None = None) -> Tensor:
     """Index of the first maximum (an integer tensor, no gradient)."""
+    axis = None if axis is None else _normalize_axes(axis, x.ndim, "argmax")[0]
     return Tensor._make(np.argmax(x.data, axis=axis))
 
 
 def argmin(x: Tensor, axis: int | None = None) -> Tensor:
     """Index of the first minimum (an integer tensor, no gradient)."""
+    axis = None if axis is None else _normalize_axes(axis, x.ndim, "argmin")[0]
     return Tensor._make(np.argmin(x.data, axis=axis))
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import Tensor, enable_grad, no_grad
+from ..float_errors import quiet_region
 
 
 def _as_float_hyperparameter(value: Any, op: str, name: str, *, positive: bool = False,
@@ -136,7 +137,7 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        with no_grad():
+        with no_grad(), quiet_region():  # a huge gradient squared is inf, silently, as in PyTorch
             for group in self.param_groups:
                 for param in group["params"]:
                     if param.grad is None:
