@@ -17,7 +17,10 @@ Three tools, used by the ops and the engine:
 * `quiet()` is `np.errstate(all="ignore")`, for a block inside an op.
 
 The user's own numpy code is not affected: the error state is changed only
-while the library runs, and restored when it returns. (`np.errstate` itself
+while the library runs, and restored when it returns. (The count of running
+quiet regions is one for the process: an op run in a second thread while the
+first is inside a region may still print a numpy warning, but never computes
+anything differently.) (`np.errstate` itself
 would do, but it costs about 2 us per use, as much as a whole graph node.)
 """
 
