@@ -75,15 +75,16 @@ def test_integer_division_is_true_division_in_float32(a, b, expected):
     np.testing.assert_allclose(out.data, expected)
 
 
-def test_integer_and_float_operands_of_a_float_op_take_the_float_dtype():
+def test_integer_and_float_operands_take_the_float_dtype():
     # numpy makes int64 with float32 a float64; PyTorch keeps float32.
     x = Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
     n = Tensor(np.array([2, 4]))
-    assert (x / n).dtype == np.float32
-    assert (n / x).dtype == np.float32
-    assert (x**n).dtype == np.float32
-    (x / n).sum().backward()
-    np.testing.assert_allclose(x.grad.data, [0.5, 0.25])
+    for out in (x / n, n / x, x**n, x + n, n - x, x * n, tg.maximum(n, x), tg.minimum(x, n), n * 2.5, 2.5 + n):
+        assert out.dtype == np.float32
+    (x / n + x * n).sum().backward()
+    np.testing.assert_allclose(x.grad.data, [2.5, 4.25])
+    assert (Tensor(np.ones(2)) + x).dtype == np.float64  # two floats: numpy's (and PyTorch's) rule
+    assert (n + 1).dtype == np.int64 and (n * n).dtype == np.int64
 
 
 def test_pow_of_integers_with_a_float_exponent_is_float32_and_with_an_int_exponent_stays_int():

@@ -136,6 +136,19 @@ def _broadcast_error(op: str, *tensors: Tensor) -> ValueError:
 _apply = Function.apply.__func__
 
 
+def _promote_mixed(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+    """Operands of different dtypes, promoted as PyTorch does: an integer or bool
+    tensor meeting a float tensor takes the float's dtype (numpy would make int64
+    with float32 a float64). Other pairs are left to numpy's rules (float32 with
+    float64 is float64, int32 with int64 is int64, as in PyTorch)."""
+    a_is_float, b_is_float = a.data.dtype.kind == "f", b.data.dtype.kind == "f"
+    if a_is_float and not b_is_float:
+        b = _constant(b.data.astype(a.data.dtype))
+    elif b_is_float and not a_is_float:
+        a = _constant(a.data.astype(b.data.dtype))
+    return a, b
+
+
 def _binary(cls: type[Function], op: str, doc: str) -> Callable[[Any, Any], Tensor]:
     """Make the function of a binary op: operands converted, errors named.
 
@@ -148,6 +161,8 @@ def _binary(cls: type[Function], op: str, doc: str) -> Callable[[Any, Any], Tens
             b = _as_tensor(b, a, op)
         elif not isinstance(a, Tensor):
             a = _as_tensor(a, b, op)
+        if a.data.dtype is not b.data.dtype:  # rare: the dtypes differ (an identity test is fast)
+            a, b = _promote_mixed(a, b)
         # numpy's floating-point warnings off, as `quietly` does, written out here
         # to spare the hottest ops a second Python call (float_errors.py).
         switch = not _Depth.count
@@ -258,45 +273,22 @@ add = _binary(Add, "add", "a + b, with broadcasting.")
 sub = _binary(Sub, "sub", "a - b, with broadcasting.")
 mul = _binary(Mul, "mul", "a * b elementwise, with broadcasting.")
 _div = _binary(Div, "div", "a / b elementwise, with broadcasting.")
-_pow = _binary(Pow, "pow", "a ** b elementwise.")
+pow = _binary(  # noqa: A001
+    Pow, "pow", "a ** b elementwise; the exponent gets a gradient only if it requires one. An integer base "
+    "with a float exponent is computed in float32; with an integer exponent it stays an integer."
+)
 maximum = _binary(Maximum, "maximum", "Elementwise maximum; at ties the gradient is split evenly.")
-
-
-def _float_operands(a: Any, b: Any, op: str, integers_to_float: bool) -> tuple[Tensor, Tensor]:
-    """The operands of a float op, promoted as PyTorch does.
-
-    An integer or bool tensor meeting a float tensor takes the float's dtype
-    (numpy would make int64 with float32 a float64). Two integer operands
-    become float32 when `integers_to_float` (division: 7 / 2 = 3.5).
-    """
-    if not isinstance(b, Tensor):
-        b = _as_tensor(b, a, op)
-    elif not isinstance(a, Tensor):
-        a = _as_tensor(a, b, op)
-    a_is_float, b_is_float = a.data.dtype.kind == "f", b.data.dtype.kind == "f"
-    if a_is_float and not b_is_float:
-        b = _constant(b.data.astype(a.data.dtype))
-    elif b_is_float and not a_is_float:
-        a = _constant(a.data.astype(b.data.dtype))
-    elif not a_is_float and integers_to_float:
-        a, b = _as_float(a), _as_float(b)
-    return a, b
 
 
 def div(a: Any, b: Any) -> Tensor:
     """a / b elementwise, with broadcasting; integer operands are divided as float32 (true division)."""
-    a, b = _float_operands(a, b, "div", integers_to_float=True)
+    if not isinstance(b, Tensor):
+        b = _as_tensor(b, a, "div")
+    elif not isinstance(a, Tensor):
+        a = _as_tensor(a, b, "div")
+    if a.data.dtype.kind != "f" and b.data.dtype.kind != "f":
+        a, b = _as_float(a), _as_float(b)  # 7 / 2 = 3.5, as in PyTorch
     return _div(a, b)
-
-
-def pow(a: Any, b: Any) -> Tensor:  # noqa: A001
-    """a ** b elementwise; the exponent gets a gradient only if it requires one.
-
-    An integer base with a float exponent is computed in float32 (as in
-    PyTorch); an integer base with an integer exponent stays an integer.
-    """
-    a, b = _float_operands(a, b, "pow", integers_to_float=False)
-    return _pow(a, b)
 
 
 def minimum(a: Any, b: Any) -> Tensor:
