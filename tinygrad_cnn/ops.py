@@ -541,7 +541,7 @@ def argmin(x: Tensor, axis: int | None = None) -> Tensor:
 
 def _reduce(cls: type[Function], x: Tensor, axis: Axis, keepdims: bool, op: str) -> Tensor:
     axes = _normalize_axes(axis, x.ndim, op)
-    if cls is Max and any(x.shape[a] == 0 for a in axes):
+    if cls is Max and x.size == 0 and any(x.shape[a] == 0 for a in axes):
         # A maximum of nothing is undefined (a sum of nothing is 0). Reducing
         # a (0, 10) tensor over its axis 1 is fine: it gives an empty result.
         empty = [a for a in axes if x.shape[a] == 0]
@@ -779,13 +779,16 @@ def pad(x: Tensor, pad_width: Any, value: float = 0.0) -> Tensor:
     """Pad with a constant, numpy's way: pad_width is an int, a (before, after)
     pair, or one pair per axis."""
     try:
-        widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (x.ndim, 2))
+        widths = np.asarray(pad_width)
+        if widths.dtype.kind not in "iu":  # 1.5 would silently become 1
+            raise TypeError(f"pad: pad_width must hold ints, got {pad_width!r}")
+        widths = np.broadcast_to(widths.astype(np.int64), (x.ndim, 2))
     except ValueError:
         raise ValueError(f"pad: pad_width {pad_width!r} does not fit a tensor of shape {x.shape}") from None
     if (widths < 0).any():
         raise ValueError(f"pad: pad_width {pad_width!r} has a negative width")
     widths = tuple((int(a), int(b)) for a, b in widths)
-    return Pad.apply(x, pad_width=widths, value=value)
+    return Pad.apply(x, pad_width=widths, value=_as_number(value, "pad", "value"))
 
 
 def _normalize_index(index: Any) -> Any:
