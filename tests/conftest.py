@@ -2,8 +2,18 @@ import os
 
 import numpy as np
 import pytest
+from hypothesis import settings
 
 import tinygrad_cnn as tg
+
+# Property-based tests (hypothesis): by default a fixed, small number of
+# derandomized examples, so the suite stays fast and every run tries the same
+# cases; the "slow" profile draws many more, new ones each run:
+#   HYPOTHESIS_PROFILE=slow .venv/bin/python -m pytest tests/test_properties.py tests/test_corruption_properties.py
+# (or `pytest --hypothesis-profile slow`).
+settings.register_profile("default", max_examples=20, derandomize=True, deadline=None, print_blob=True)
+settings.register_profile("slow", max_examples=500, deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture
@@ -15,17 +25,3 @@ def rng() -> np.random.Generator:
 @pytest.fixture(autouse=True)
 def _seed_library() -> None:
     tg.manual_seed(0)
-
-
-# Property-based tests (hypothesis): a fixed, small number of examples drawn
-# the same way on every run, so the suite stays fast and repeatable; the
-# "slow" profile draws many more, new ones each run:
-#   HYPOTHESIS_PROFILE=slow .venv/bin/python -m pytest tests/test_corruption_properties.py
-try:
-    from hypothesis import settings
-except ImportError:  # the property tests skip themselves
-    pass
-else:
-    settings.register_profile("fast", max_examples=30, derandomize=True, deadline=None)
-    settings.register_profile("slow", max_examples=1000, deadline=None)
-    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))

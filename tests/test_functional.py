@@ -346,7 +346,10 @@ def test_cross_entropy_gradient_fails_gradcheck_when_broken(rng, monkeypatch):
 def test_class_target_errors(fn):
     name = fn.__name__
     x = tg.randn(4, 3)
-    with pytest.raises(ValueError, match=f"{name}: target must hold integer class indices, got dtype float32"):
+    # cross_entropy takes float targets as class probabilities, of the input's shape.
+    message = (r"cross_entropy: float targets are class probabilities and must have the input's shape"
+               if name == "cross_entropy" else f"{name}: target must hold integer class indices, got dtype float32")
+    with pytest.raises(ValueError, match=message):
         fn(x, Tensor(np.array([0.0, 1.0, 2.0, 1.0], dtype=np.float32)))
     with pytest.raises(ValueError, match=f"{name}: target value 3 is out of range for C=3 classes"):
         fn(x, np.array([0, 3, 1, 2]))
@@ -560,9 +563,15 @@ def test_dropout_identity_in_eval_and_for_p_zero():
         np.testing.assert_array_equal(out.data, x.data)
 
 
-@pytest.mark.parametrize("p", [-0.1, 1, 1.0, 1.5, "0.5", None])
+@pytest.mark.parametrize("p", [-0.1, 1, 1.0, 1.5, np.float32(1.0)])
 def test_dropout_rejects_bad_p(p):
     with pytest.raises(ValueError, match=r"dropout: p .* must be in \[0, 1\)"):
+        F.dropout(tg.randn(3), p)
+
+
+@pytest.mark.parametrize("p", ["0.5", None, True])
+def test_dropout_rejects_p_that_is_not_a_number(p):
+    with pytest.raises(TypeError, match=r"dropout: p must be a number"):
         F.dropout(tg.randn(3), p)
 
 

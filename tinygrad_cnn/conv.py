@@ -35,6 +35,8 @@ import numpy as np
 
 from . import conv_kernels as K
 from .engine import Function, Tensor, is_grad_enabled
+from .float_errors import quietly
+from .ops import _check_float
 
 __all__ = [
     "conv2d",
@@ -67,6 +69,7 @@ class Conv2d(Function):
     convolution (whose output_padding can add a stride's worth of extra rows).
     """
 
+    @quietly  # sums past the largest float give inf, without numpy's warning (as everywhere in the library)
     def forward(self, x, w, *bias, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, out_hw=None):
         # An optional third input, the bias (O,), is added while the output is
         # copied into place: cheaper than a separate broadcast add.
@@ -111,6 +114,7 @@ class ConvTranspose2d(Function):
     `conv_transpose2d`. out_hw is the spatial size of the result.
     """
 
+    @quietly
     def forward(self, y, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, out_hw=(1, 1)):
         out_shape = (y.shape[0], w.shape[1] * groups, out_hw[0], out_hw[1])
         return K.conv2d_grad_input(y, w, out_shape, stride, padding, dilation, groups)
@@ -132,6 +136,7 @@ class Conv2dGradWeight(Function):
     The weight gradient of `Conv2d` (and, with x and y swapped, of `ConvTranspose2d`).
     """
 
+    @quietly
     def forward(self, x, y, weight_shape=(), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
                 columns=None):
         # columns: the column matrix of x, when the forward convolution kept it.
@@ -210,6 +215,7 @@ def _window(settings: dict[str, Any]) -> dict[str, Any]:
 class AvgPool2d(Function):
     """Mean over each window, zero padding counted (PyTorch's count_include_pad=True)."""
 
+    @quietly
     def forward(self, x, kernel=(1, 1), stride=(1, 1), padding=(0, 0)):
         return K.avg_pool2d_forward(x, kernel, stride, padding)
 
@@ -253,9 +259,11 @@ def _pair(value: Any, op: str, name: str, minimum: int) -> Pair:
     return pair
 
 
-def _check_tensor_4d(x: Any, op: str, name: str, layout: str) -> None:
+def _check_tensor_4d(x: Any, op: str, name: str, layout: str, floating: bool = True) -> None:
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: {name} must be a Tensor, got {type(x).__name__}")
+    if floating:  # as in PyTorch; an integer convolution would wrap around (uint8 modulo 256)
+        _check_float(x, op, name)
     if x.ndim != 4:
         raise ValueError(f"{op}: {name} must be 4-D {layout}, got shape {x.shape}")
 
@@ -271,6 +279,7 @@ def _check_bias(bias: Any, channels: int, op: str) -> None:
         return
     if not isinstance(bias, Tensor):
         raise TypeError(f"{op}: bias must be a Tensor or None, got {type(bias).__name__}")
+    _check_float(bias, op, "bias")
     if bias.shape != (channels,):
         raise ValueError(f"{op}: bias must have shape ({channels},) (one per output channel), got {bias.shape}")
 
@@ -387,8 +396,10 @@ def check_pool_padding(kernel: Pair, padding: Pair, op: str) -> None:
 
 def _pool_arguments(op: str, x: Any, kernel_size: Any, stride: Any, padding: Any,
                     dilation: Any) -> tuple[Pair, Pair, Pair, Pair]:
-    """Validate pooling arguments (PyTorch's rules) and return them as pairs."""
-    _check_tensor_4d(x, op, "input", "(N, C, H, W)")
+    """Validate pooling arguments (PyTorch's rules) and return them as pairs.
+
+    Max pooling takes integer tensors too (a maximum is exact); average pooling does not."""
+    _check_tensor_4d(x, op, "input", "(N, C, H, W)", floating=op != "max_pool2d")
     kernel = _pair(kernel_size, op, "kernel_size", minimum=1)
     stride = kernel if stride is None else _pair(stride, op, "stride", minimum=1)
     padding = _pair(padding, op, "padding", minimum=0)
@@ -424,6 +435,4 @@ def avg_pool2d(x: Tensor, kernel_size: int | Pair, stride: int | Pair | None = N
     (PyTorch's default, count_include_pad=True).
     """
     kernel, stride, padding, _ = _pool_arguments("avg_pool2d", x, kernel_size, stride, padding, 1)
-    if x.dtype.kind != "f":
-        raise TypeError(f"avg_pool2d: input must be a floating-point tensor, got dtype {x.dtype}")
     return AvgPool2d.apply(x, kernel=kernel, stride=stride, padding=padding)

@@ -275,6 +275,9 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, stride: Pair = (1, 1), padding:
     _check_windows_fit("conv2d_forward", (h, wid), out_hw, (kh, kw), stride, padding, dilation)
     out_h, out_w = out_hw
     g = groups
+    if n == 0:  # an empty batch: an empty output (and no columns to keep)
+        y = np.zeros((0, o, out_h, out_w), dtype=dtype)
+        return (y, None) if keep_columns else y
 
     rows = c_per_group * kh * kw
     sample_major = _sample_major(rows)
@@ -323,6 +326,8 @@ def conv2d_grad_input(gy: np.ndarray, w: np.ndarray, input_shape: tuple[int, ...
     dtype = np.result_type(gy.dtype, w.dtype)
     _check_windows_fit("conv2d_grad_input", (h, wid), (out_h, out_w), (kh, kw), stride, padding, dilation)
     g = groups
+    if n == 0:  # an empty batch
+        return np.zeros(input_shape, dtype=dtype)
 
     gy_mat = _channels_first(gy, "mat", dtype).reshape(g, o // g, n * out_h * out_w)
     w_mat = w.reshape(g, o // g, c_per_group * kh * kw).astype(dtype, copy=False)
@@ -373,6 +378,8 @@ def conv2d_grad_weight(x: np.ndarray, gy: np.ndarray, weight_shape: tuple[int, .
     dtype = np.result_type(x.dtype, gy.dtype)
     _check_windows_fit("conv2d_grad_weight", x.shape[2:], (out_h, out_w), (kh, kw), stride, padding, dilation)
     g = groups
+    if n == 0:  # a sum over an empty batch
+        return np.zeros(weight_shape, dtype=dtype)
 
     rows = c_per_group * kh * kw
     sample_major = _sample_major(rows)

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from .anomaly import _AnomalyMode, add_forward_trace, check_gradients, format_forward_trace, forward_trace
+from .float_errors import quiet_region
 
 # ---------------------------------------------------------------------------
 # Recording on and off
@@ -103,16 +104,41 @@ def _as_array(data: Any, dtype: Any = None) -> np.ndarray:
     if isinstance(data, (np.ndarray, np.generic)):
         array = np.asarray(data)
     else:
-        array = np.asarray(data)
+        if isinstance(data, (list, tuple)) and any(isinstance(item, Tensor) for item in data):
+            data = _tensor_items(data)
+        try:
+            array = np.asarray(data)
+        except ValueError as error:  # numpy's "inhomogeneous shape" message names no tensor
+            raise ValueError(
+                f"Tensor: cannot make a tensor from a ragged nested list (rows of different lengths): {error}"
+            ) from None
         if array.dtype == np.float64:
-            array = array.astype(np.float32)
+            with np.errstate(over="ignore"):  # 1e40 becomes inf, as in PyTorch, without a warning
+                array = array.astype(np.float32)
         elif array.dtype.kind == "O":
             raise TypeError(f"Tensor: cannot make a tensor from {type(data).__name__} data")
     if dtype is not None:
-        array = array.astype(dtype, copy=False)
+        with np.errstate(over="ignore", invalid="ignore"):
+            array = array.astype(dtype, copy=False)
     if array.dtype.kind not in "fiub":
         raise TypeError(f"Tensor: unsupported dtype {array.dtype}; use float, int or bool data")
     return array
+
+
+def _tensor_items(items: list | tuple) -> list:
+    """A list holding Tensors, as PyTorch's torch.tensor takes it: 0-d tensors
+    count as numbers (their values are copied, not their graph); others are refused."""
+    values = []
+    for i, item in enumerate(items):
+        if isinstance(item, Tensor):
+            if item.ndim != 0:
+                raise ValueError(
+                    f"Tensor: item {i} of the list is a tensor of shape {item.shape}; only 0-d tensors can be "
+                    "items of a list given to Tensor(...). To join tensors use tinygrad_cnn.stack(tensors)"
+                )
+            item = item.data
+        values.append(item)
+    return values
 
 
 class Tensor:
@@ -507,6 +533,10 @@ def _seed_gradient(output: Tensor, gradient: Any, where: str) -> Tensor:
                 "(e.g. out.backward(np.ones_like(out.data)), or reduce it with .sum() first)"
             )
         return Tensor._make(np.ones_like(output.data))
+    if not isinstance(gradient, (Tensor, np.ndarray, np.number, int, float, list, tuple)) or isinstance(gradient, bool):
+        raise TypeError(
+            f"{where}: gradient must be a Tensor, an array or a number, got {type(gradient).__name__} {gradient!r}"
+        )
     grad = gradient if isinstance(gradient, Tensor) else Tensor(_as_array(gradient, output.dtype))
     if grad.shape != output.shape:
         raise ValueError(f"{where}: gradient has shape {grad.shape} but the output has shape {output.shape}")
@@ -589,7 +619,8 @@ def run_backward(
     if recorder is not None:
         recorder.start(order, grads)
 
-    with _SetGradMode(create_graph), _cycle_collector_paused():
+    # quiet_region: an overflow in a VJP gives inf, silently, as in the forward ops.
+    with _SetGradMode(create_graph), _cycle_collector_paused(), quiet_region():
         for node in reversed(order):
             grad = grads.pop(node, None)
             if grad is None:  # no path from the roots carries a gradient here

@@ -33,7 +33,8 @@ import numpy as np
 from .conv import avg_pool2d, conv2d, conv_transpose2d, max_pool2d
 from .creation import get_rng
 from .engine import Function, Tensor, is_grad_enabled
-from .ops import _constant, _normalize_axes, maximum, relu, sigmoid, tanh
+from .float_errors import quiet, quietly
+from .ops import _as_number, _check_float, _constant, _normalize_axes, maximum, relu, sigmoid, tanh
 
 __all__ = [
     "avg_pool2d", "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "conv2d",
@@ -52,8 +53,7 @@ _REDUCTIONS = ("mean", "sum", "none")
 def _check_float_tensor(x: Any, name: str, op: str) -> None:
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: {name} must be a Tensor, got {type(x).__name__}")
-    if x.dtype.kind != "f":
-        raise TypeError(f"{op}: {name} must be a floating-point tensor, got dtype {x.dtype}")
+    _check_float(x, op, name)
 
 
 def _check_reduction(reduction: str, op: str) -> None:
@@ -244,6 +244,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 class LeakyRelu(Function):
     """x for x > 0, negative_slope * x otherwise."""
 
+    @quietly  # a large x times a slope above 1 may overflow to inf: no warning
     def forward(self, x, negative_slope=0.01):
         return np.where(x > 0, x, x * negative_slope)
 
@@ -259,9 +260,8 @@ class LeakyRelu(Function):
 def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
     """max(x, 0) + negative_slope * min(x, 0): a ReLU that lets a little gradient through for x < 0."""
     _check_float_tensor(input, "input", "leaky_relu")
-    if not isinstance(negative_slope, (int, float)):
-        raise TypeError(f"leaky_relu: negative_slope must be a number, got {type(negative_slope).__name__}")
-    return LeakyRelu.apply(input, negative_slope=float(negative_slope))
+    negative_slope = _as_number(negative_slope, "leaky_relu", "negative_slope")
+    return LeakyRelu.apply(input, negative_slope=negative_slope)
 
 
 class Softplus(Function):
@@ -280,11 +280,12 @@ class Softplus(Function):
 def softplus(input: Tensor, beta: float = 1.0) -> Tensor:
     """(1 / beta) * log(1 + exp(beta * x)): a smooth ReLU, computed without overflow for any x."""
     _check_float_tensor(input, "input", "softplus")
-    if not isinstance(beta, (int, float)) or beta <= 0:
+    beta = _as_number(beta, "softplus", "beta")
+    if not beta > 0:
         raise ValueError(f"softplus: beta must be a positive number, got {beta!r}")
     if beta == 1:
         return Softplus.apply(input)
-    return Softplus.apply(input * float(beta)) / float(beta)
+    return Softplus.apply(input * beta) / beta
 
 
 def softmax(input: Tensor, axis: int = -1) -> Tensor:
@@ -325,11 +326,14 @@ class CrossEntropy(Function):
     row of zeros for an ignored sample). Output: the losses (N, d1, ...).
     """
 
+    @quietly  # float16 logits of +-6e4: the shift overflows to -inf, silently, as in PyTorch
     def forward(self, logits, onehot):
         # -log p_t = log(sum_j e^(x_j)) - x_t, with both terms shifted by the row maximum.
         z = logits - logits.max(axis=1, keepdims=True)
         log_sum_exp = np.log(np.exp(z).sum(axis=1, keepdims=True))
-        return np.sum(onehot * (log_sum_exp - z), axis=1)
+        # Only the target's term counts: where() keeps a class whose -log p is
+        # inf out of the other rows' sums (0 * inf would be nan).
+        return np.sum(np.where(onehot != 0, onehot * (log_sum_exp - z), 0), axis=1)
 
     vjp_rule = "dL/dx = g·(softmax(x) − y), y the one-hot target"
 
@@ -343,19 +347,57 @@ class CrossEntropy(Function):
 
 
 def cross_entropy(input: Tensor, target: Any, *, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
-    """Cross-entropy between logits and integer class targets: the mean of -log softmax(x)[target].
+    """Cross-entropy between logits and targets: the mean of -log softmax(x)[target].
 
-    input: logits (N, C) or (N, C, d1, ...); target: integers (N,) or
-    (N, d1, ...) in [0, C). Samples whose target equals `ignore_index` give a
-    loss of 0 and are left out of the mean. The gradient with respect to the
-    logits is (softmax(x) - onehot(target)) / N for reduction='mean'.
+    input: logits (N, C) or (N, C, d1, ...). target: either integer class
+    indices (N,) or (N, d1, ...) in [0, C), or class probabilities (floats of
+    the input's shape, e.g. one-hot rows or smoothed labels), as in PyTorch.
+    Samples whose class target equals `ignore_index` give a loss of 0 and are
+    left out of the mean. The gradient with respect to the logits is
+    (softmax(x) - onehot(target)) / N for reduction='mean'.
+
+    With probabilities y the loss of a sample is -sum_c y_c log softmax(x)_c,
+    and 'mean' averages over the samples (N, or N * d1 * ... positions); its
+    gradient is (softmax(x) * sum_c y_c - y) / N. The targets get a gradient
+    too, -log softmax(x) / N, if they require one.
     """
     _check_float_tensor(input, "input", "cross_entropy")
     _check_reduction(reduction, "cross_entropy")
+    if _holds_floats(target):
+        return _soft_cross_entropy(input, target, ignore_index, reduction)
     array = _class_target(target, input, ignore_index, "cross_entropy")
     onehot = _one_hot(array, input.shape[1], ignore_index, input.dtype)
     loss = CrossEntropy.apply(input, _constant(onehot))
     return _reduce(loss, reduction, count=int(np.count_nonzero(array != ignore_index)))
+
+
+def _holds_floats(target: Any) -> bool:
+    """True for a float Tensor, array or list: class probabilities rather than class indices."""
+    if isinstance(target, Tensor):
+        return target.dtype.kind == "f"
+    if isinstance(target, (np.ndarray, np.generic)):
+        return target.dtype.kind == "f"
+    return isinstance(target, (list, tuple)) and np.asarray(target).dtype.kind == "f"
+
+
+def _soft_cross_entropy(input: Tensor, target: Any, ignore_index: int, reduction: str) -> Tensor:
+    """cross_entropy with class probabilities: -sum_c y_c log softmax(x)_c for each sample."""
+    op = "cross_entropy"
+    if input.ndim < 2:
+        raise ValueError(f"{op}: input must have shape (N, C) or (N, C, d1, ...), got {input.shape}")
+    if ignore_index != -100:
+        raise ValueError(f"{op}: ignore_index={ignore_index} is not supported with class-probability (float) targets")
+    target_shape = target.shape if isinstance(target, Tensor) else np.shape(target)
+    if target_shape != input.shape:
+        raise ValueError(
+            f"{op}: float targets are class probabilities and must have the input's shape {input.shape}, "
+            f"got {target_shape}; for class indices of shape {(input.shape[0],) + input.shape[2:]} "
+            "use an integer dtype (e.g. target.astype(np.int64))"
+        )
+    target = _float_target(target, input, op)
+    # A composite of log_softmax: its gradient, and the gradient of that, come from the chain rule.
+    loss = -(target * log_softmax(input, axis=1)).sum(axis=1)
+    return _reduce(loss, reduction)
 
 
 def nll_loss(input: Tensor, target: Any, *, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
@@ -485,7 +527,8 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     generator, so `manual_seed` makes it reproducible.
     """
     _check_float_tensor(input, "input", "dropout")
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
+    p = _as_number(p, "dropout", "p")
+    if not 0 <= p < 1:
         raise ValueError(f"dropout: p is the probability of dropping an element and must be in [0, 1), got {p!r}")
     if not training or p == 0:
         return input
@@ -510,6 +553,7 @@ class BatchNormalize(Function):
 
     uses_output = True  # the VJP is written in terms of xhat
 
+    @quietly
     def forward(self, x, mean=None, inv_std=None, axes=(), eps=1e-5):
         self.inv_std = inv_std
         out = x - mean
@@ -574,8 +618,8 @@ def batch_norm(
                 f"{op}: {name} has shape {t.shape}, but input of shape {input.shape} has C={channels} channels; "
                 f"expected ({channels},)"
             )
-    if isinstance(momentum, bool) or not isinstance(momentum, (int, float)):
-        raise TypeError(f"{op}: momentum must be a number, got {momentum!r}")
+    momentum = _as_number(momentum, op, "momentum")
+    eps = _as_number(eps, op, "eps")
     # The statistics are per channel: reduce over every axis except axis 1,
     # and keep them in shape (1, C, 1, ...) so they broadcast against the input.
     axes = (0,) + tuple(range(2, input.ndim))
@@ -587,12 +631,13 @@ def batch_norm(
             raise ValueError(
                 f"{op}: Expected more than 1 value per channel when training, got input of shape {input.shape}"
             )
-        mean = input.data.mean(axis=axes, keepdims=True)
-        centered = input.data - mean
-        np.square(centered, out=centered)
-        var = centered.mean(axis=axes, keepdims=True)  # biased: divided by n
-        del centered
-        inv_std = 1 / np.sqrt(var + eps)
+        with quiet():  # inputs near the float limit overflow to inf and nan, silently, as in PyTorch
+            mean = input.data.mean(axis=axes, keepdims=True)
+            centered = input.data - mean
+            np.square(centered, out=centered)
+            var = centered.mean(axis=axes, keepdims=True)  # biased: divided by n
+            del centered
+            inv_std = 1 / np.sqrt(var + eps)
         xhat = BatchNormalize.apply(input, mean=mean, inv_std=inv_std, axes=axes, eps=eps)
         if running_mean is not None:
             running_mean.data *= 1 - momentum
@@ -613,7 +658,8 @@ def batch_norm(
     # Evaluation is an affine map per channel, y = x * scale + shift, with
     # scale = gamma / sqrt(running_var + eps) and shift = beta - running_mean * scale:
     # two passes over the input instead of four.
-    inv_std = 1 / np.sqrt(running_var.data.astype(input.dtype) + eps)
+    with quiet():  # a negative running variance gives nan, as in PyTorch, without numpy's warning
+        inv_std = 1 / np.sqrt(running_var.data.astype(input.dtype) + eps)
     scale = _constant(inv_std.reshape(stat_shape))
     if weight is not None:
         scale = scale * weight.reshape(stat_shape)

@@ -15,12 +15,14 @@ these primitives, so its gradient comes for free.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from .engine import Function, Tensor, _share_version
+from .float_errors import _IGNORE_ALL, _Depth, _reset_state, _set_state, quiet, quietly
 
 Axis = int | Sequence[int] | None
 
@@ -43,19 +45,67 @@ def _as_tensor(value: Any, like: Tensor, op: str) -> Tensor:
     if isinstance(value, Tensor):
         return value
     if isinstance(value, float) and like.data.dtype.kind == "f":
-        return _constant(np.array(value, dtype=like.data.dtype))  # the common case, made fast
+        if -65504.0 <= value <= 65504.0:  # fits every float dtype, float16 included
+            return _constant(np.array(value, dtype=like.data.dtype))  # the common case, made fast
+        with quiet():  # 1e40 in float32 is inf, without numpy's overflow warning
+            return _constant(np.array(value, dtype=like.data.dtype))
+    if isinstance(value, (float, np.floating)) and like.data.dtype.kind != "f":
+        # A Python float with an integer tensor: PyTorch's default float dtype, float32.
+        with quiet():
+            return _constant(np.asarray(value, dtype=np.float32))
     if isinstance(value, (bool, int, float, np.number)):
-        return _constant(np.asarray(value, dtype=np.result_type(like.data, value)))
+        with quiet():
+            return _constant(np.asarray(value, dtype=np.result_type(like.data, value)))
     if isinstance(value, np.ndarray):
         return Tensor(value)
     raise TypeError(f"{op}: unsupported operand of type {type(value).__name__}; expected a Tensor or a number")
+
+
+def _as_int(value: Any, op: str, name: str) -> int:
+    """An int argument: Python and numpy integers are accepted; bools, floats and strings are not."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return int(value)
+    raise TypeError(f"{op}: {name} must be an int, got {type(value).__name__} {value!r}")
+
+
+def _as_number(value: Any, op: str, name: str) -> float:
+    """A real-number argument as a Python float: Python and numpy ints and floats are
+    accepted (np.float32(0.5) as well as 0.5); bools, strings and None are not."""
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+        return float(value)
+    raise TypeError(f"{op}: {name} must be a number, got {type(value).__name__} {value!r}")
+
+
+def _as_float(x: Tensor) -> Tensor:
+    """An integer or bool tensor as float32 (PyTorch's default dtype); a float tensor as it is.
+
+    The one place where float ops (exp, log, sigmoid, division, ...) promote
+    their integer inputs, as PyTorch does: sigmoid of the ints [1, -1, 3] is
+    computed in float32, never in the integer dtype. Integer tensors carry no
+    gradient, so the conversion needs none either.
+    """
+    if x.data.dtype.kind in "iub":
+        return _constant(x.data.astype(np.float32))
+    return x
+
+
+def _check_float(x: Tensor, op: str, name: str = "input") -> None:
+    """For ops that PyTorch does not define on integers (softmax, mean, conv2d, ...): a TypeError."""
+    if x.data.dtype.kind != "f":
+        raise TypeError(
+            f"{op}: {name} must be a floating-point tensor, got dtype {x.dtype}; "
+            "convert it first, e.g. x.astype(np.float32)"
+        )
 
 
 def _normalize_axes(axis: Axis, ndim: int, op: str) -> tuple[int, ...]:
     """axis (None, int or tuple, negatives allowed) -> sorted tuple of axes."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if isinstance(axis, (tuple, list)):
+        axes = tuple(_as_int(a, op, "axis") for a in axis)
+    else:
+        axes = (_as_int(axis, op, "axis"),)
     result = []
     for a in axes:
         if not -ndim <= a < ndim:
@@ -66,11 +116,14 @@ def _normalize_axes(axis: Axis, ndim: int, op: str) -> tuple[int, ...]:
     return tuple(sorted(result))
 
 
-def _shape_arg(shape: tuple[Any, ...]) -> tuple[int, ...]:
-    """Accept both f(2, 3) and f((2, 3))."""
+def _shape_arg(shape: tuple[Any, ...], op: str, name: str = "shape") -> tuple[int, ...]:
+    """Accept both f(2, 3) and f((2, 3)); every entry must be an int."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
-    return tuple(int(s) for s in shape)
+    for s in shape:
+        if type(s) is not int:  # numpy integers are converted; floats, bools and strings refused
+            return tuple(_as_int(s, op, name) for s in shape)
+    return tuple(shape)
 
 
 def _broadcast_error(op: str, *tensors: Tensor) -> ValueError:
@@ -81,6 +134,19 @@ def _broadcast_error(op: str, *tensors: Tensor) -> ValueError:
 # Function.apply as a plain function of (cls, *inputs): a call to it skips
 # making a bound method, which is measurable on the hottest path there is.
 _apply = Function.apply.__func__
+
+
+def _promote_mixed(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+    """Operands of different dtypes, promoted as PyTorch does: an integer or bool
+    tensor meeting a float tensor takes the float's dtype (numpy would make int64
+    with float32 a float64). Other pairs are left to numpy's rules (float32 with
+    float64 is float64, int32 with int64 is int64, as in PyTorch)."""
+    a_is_float, b_is_float = a.data.dtype.kind == "f", b.data.dtype.kind == "f"
+    if a_is_float and not b_is_float:
+        b = _constant(b.data.astype(a.data.dtype))
+    elif b_is_float and not a_is_float:
+        a = _constant(a.data.astype(b.data.dtype))
+    return a, b
 
 
 def _binary(cls: type[Function], op: str, doc: str) -> Callable[[Any, Any], Tensor]:
@@ -95,6 +161,14 @@ def _binary(cls: type[Function], op: str, doc: str) -> Callable[[Any, Any], Tens
             b = _as_tensor(b, a, op)
         elif not isinstance(a, Tensor):
             a = _as_tensor(a, b, op)
+        if a.data.dtype is not b.data.dtype:  # rare: the dtypes differ (an identity test is fast)
+            a, b = _promote_mixed(a, b)
+        # numpy's floating-point warnings off, as `quietly` does, written out here
+        # to spare the hottest ops a second Python call (float_errors.py).
+        switch = not _Depth.count
+        if switch:
+            token = _set_state(_IGNORE_ALL)
+            _Depth.count = 1
         try:
             return _apply(cls, a, b)  # cls.apply(a, b), minus the bound-method call
         except ValueError as error:
@@ -105,6 +179,10 @@ def _binary(cls: type[Function], op: str, doc: str) -> Callable[[Any, Any], Tens
                 raise _broadcast_error(op, a, b) from None
             # The shapes fit: some other problem (e.g. an integer to a negative power).
             raise ValueError(f"{op}: shapes {a.shape} and {b.shape} (dtypes {a.dtype}, {b.dtype}): {error}") from None
+        finally:
+            if switch:
+                _Depth.count = 0
+                _reset_state(token)
 
     binary_op.__name__ = binary_op.__qualname__ = op
     binary_op.__doc__ = doc
@@ -117,7 +195,9 @@ def _binary(cls: type[Function], op: str, doc: str) -> Callable[[Any, Any], Tens
 
 # The forward of add, sub and mul is numpy's ufunc itself, np.add(a, b) = a + b:
 # the same result as a `def forward(self, a, b): return a + b`, without a
-# Python call on the most frequent ops there are.
+# Python call on the most frequent ops there are. Every binary op runs with
+# numpy's floating-point warnings off (see _binary): an overflow gives inf,
+# and inf - inf gives nan, without a RuntimeWarning, as in PyTorch.
 
 
 class Add(Function):
@@ -154,8 +234,7 @@ class Mul(Function):
 
 class Div(Function):
     def forward(self, a, b):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return a / b
+        return a / b  # x / 0 is inf and 0 / 0 is nan, without warnings (see _binary)
 
     vjp_rule = "dL/da = g / b, dL/db = −g·a / b²"
 
@@ -170,9 +249,7 @@ class Pow(Function):
     uses_output = True  # its exponent's VJP is written with a^b
 
     def forward(self, a, b):
-        # A negative base with a fractional exponent is nan, as in numpy; no warning.
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            return np.power(a, b)
+        return np.power(a, b)  # a negative base with a fractional exponent is nan; no warning (see _binary)
 
     vjp_rule = "dL/da = g·b·a^(b−1), dL/db = g·aᵇ·ln a"
 
@@ -209,9 +286,23 @@ class Maximum(Function):
 add = _binary(Add, "add", "a + b, with broadcasting.")
 sub = _binary(Sub, "sub", "a - b, with broadcasting.")
 mul = _binary(Mul, "mul", "a * b elementwise, with broadcasting.")
-div = _binary(Div, "div", "a / b elementwise, with broadcasting.")
-pow = _binary(Pow, "pow", "a ** b elementwise; the exponent gets a gradient only if it requires one.")  # noqa: A001
+_div = _binary(Div, "div", "a / b elementwise, with broadcasting.")
+pow = _binary(  # noqa: A001
+    Pow, "pow", "a ** b elementwise; the exponent gets a gradient only if it requires one. An integer base "
+    "with a float exponent is computed in float32; with an integer exponent it stays an integer."
+)
 maximum = _binary(Maximum, "maximum", "Elementwise maximum; at ties the gradient is split evenly.")
+
+
+def div(a: Any, b: Any) -> Tensor:
+    """a / b elementwise, with broadcasting; integer operands are divided as float32 (true division)."""
+    if not isinstance(b, Tensor):
+        b = _as_tensor(b, a, "div")
+    elif not isinstance(a, Tensor):
+        a = _as_tensor(a, b, "div")
+    if a.data.dtype.kind != "f" and b.data.dtype.kind != "f":
+        a, b = _as_float(a), _as_float(b)  # 7 / 2 = 3.5, as in PyTorch
+    return _div(a, b)
 
 
 def minimum(a: Any, b: Any) -> Tensor:
@@ -220,6 +311,10 @@ def minimum(a: Any, b: Any) -> Tensor:
         a = _as_tensor(a, b, "minimum")
     if not isinstance(b, Tensor):
         b = _as_tensor(b, a, "minimum")
+    try:
+        np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise _broadcast_error("minimum", a, b) from None
     return -maximum(-a, -b)
 
 
@@ -243,10 +338,9 @@ class Exp(Function):
     reads_inputs = False  # its VJP reads the output, not the input
     uses_output = True  # e^x is its own derivative
 
+    @quietly  # large x gives inf and very negative x gives 0, without warnings
     def forward(self, x):
-        # Large x gives inf and very negative x gives 0, without warnings.
-        with np.errstate(over="ignore", under="ignore"):
-            return np.exp(x)
+        return np.exp(x)
 
     vjp_rule = "dL/dx = g·eˣ"
 
@@ -255,10 +349,9 @@ class Exp(Function):
 
 
 class Log(Function):
+    @quietly  # log(0) = -inf and log(-1) = nan, as in numpy, but without warnings
     def forward(self, x):
-        # log(0) = -inf and log(-1) = nan, as in numpy, but without warnings.
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.log(x)
+        return np.log(x)
 
     vjp_rule = "dL/dx = g / x"
 
@@ -282,12 +375,11 @@ class Sigmoid(Function):
     reads_inputs = False  # its VJP reads the output, not the input
     uses_output = True  # s' = s (1 - s)
 
+    @quietly  # e^-|x| may underflow to 0, which is the right limit
     def forward(self, x):
         # exp of a negative number never overflows: for x >= 0 use
         # 1 / (1 + e^-x), for x < 0 the equal form e^x / (1 + e^x).
-        # (e^-|x| may underflow to 0, which is the right limit.)
-        with np.errstate(under="ignore"):
-            e = np.exp(-np.abs(x))
+        e = np.exp(-np.abs(x))
         return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
 
     vjp_rule = "dL/dx = g·σ(x)·(1 − σ(x))"
@@ -343,6 +435,8 @@ class Clip(Function):
 
 class Cast(Function):
     reads_inputs = False  # backward needs only the inputs' shapes and dtypes
+
+    @quietly  # 1e10 as float16 is inf, nan as an integer is some integer: as in PyTorch, no warning
     def forward(self, x, dtype=None):
         return x.astype(dtype)
 
@@ -358,18 +452,18 @@ def neg(x: Tensor) -> Tensor:
 
 
 def exp(x: Tensor) -> Tensor:
-    """e^x elementwise."""
-    return Exp.apply(x)
+    """e^x elementwise (integer and bool inputs are computed in float32)."""
+    return Exp.apply(_as_float(x))
 
 
 def log(x: Tensor) -> Tensor:
-    """Natural logarithm; log(0) = -inf without a warning."""
-    return Log.apply(x)
+    """Natural logarithm; log(0) = -inf without a warning (integer and bool inputs in float32)."""
+    return Log.apply(_as_float(x))
 
 
 def sqrt(x: Tensor) -> Tensor:
-    """Square root, as x ** 0.5."""
-    return pow(x, 0.5)
+    """Square root, as x ** 0.5 (integer and bool inputs in float32)."""
+    return pow(_as_float(x), 0.5)
 
 
 def abs(x: Tensor) -> Tensor:  # noqa: A001
@@ -378,13 +472,13 @@ def abs(x: Tensor) -> Tensor:  # noqa: A001
 
 
 def sigmoid(x: Tensor) -> Tensor:
-    """1 / (1 + e^-x), computed without overflow for any x."""
-    return Sigmoid.apply(x)
+    """1 / (1 + e^-x), computed without overflow for any x (integer and bool inputs in float32)."""
+    return Sigmoid.apply(_as_float(x))
 
 
 def tanh(x: Tensor) -> Tensor:
-    """Hyperbolic tangent."""
-    return Tanh.apply(x)
+    """Hyperbolic tangent (integer and bool inputs are computed in float32)."""
+    return Tanh.apply(_as_float(x))
 
 
 def relu(x: Tensor) -> Tensor:
@@ -396,18 +490,28 @@ def clip(x: Tensor, lo: float | None = None, hi: float | None = None) -> Tensor:
     """Limit values to [lo, hi]; the gradient is 1 inside (bounds included), 0 outside."""
     if lo is None and hi is None:
         raise ValueError("clip: give at least one of lo and hi")
+    lo = None if lo is None else _as_number(lo, "clip", "lo")
+    hi = None if hi is None else _as_number(hi, "clip", "hi")
+    if x.data.dtype.kind != "f":
+        if all(bound is None or bound.is_integer() for bound in (lo, hi)):
+            lo, hi = (None if bound is None else int(bound) for bound in (lo, hi))  # stays an integer tensor
+        else:
+            x = _as_float(x)  # an integer tensor clipped at 1.5 is computed in float32, as in PyTorch
     if lo is not None and hi is not None and lo > hi:
         raise ValueError(f"clip: lo={lo} is greater than hi={hi}")
     return Clip.apply(x, lo=lo, hi=hi)
 
 
 def astype(x: Tensor, dtype: Any) -> Tensor:
-    """Convert to another dtype; the gradient is converted back."""
+    """Convert to another dtype (float, int or bool); the gradient is converted back."""
     dtype = np.dtype(dtype)
+    if dtype.kind not in "fiub":
+        raise TypeError(f"astype: unsupported dtype {dtype}; a tensor holds float, int or bool data")
     if dtype == x.dtype:
         return x
     if x.requires_grad and dtype.kind != "f":
-        return Tensor._make(x.data.astype(dtype))  # integers carry no gradient
+        with quiet():
+            return Tensor._make(x.data.astype(dtype))  # integers carry no gradient
     return Cast.apply(x, dtype=dtype)
 
 
@@ -418,6 +522,8 @@ def astype(x: Tensor, dtype: Any) -> Tensor:
 
 class Sum(Function):
     reads_inputs = False  # backward needs only the inputs' shapes and dtypes
+
+    @quietly  # a sum past the largest float is inf, without a warning
     def forward(self, x, axis=None, keepdims=False):
         return np.sum(x, axis=axis, keepdims=keepdims)
 
@@ -457,7 +563,7 @@ def _first_max_mask(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
     kept = [i for i in range(x.ndim) if i not in axes]
     # Bring the reduced axes to the end and merge them into one.
     moved = np.transpose(x, kept + list(axes))
-    flat = moved.reshape(moved.shape[: len(kept)] + (-1,))
+    flat = moved.reshape(moved.shape[: len(kept)] + (math.prod(moved.shape[len(kept) :]),))  # no -1: size 0
     first = np.argmax(flat, axis=-1)[..., None]
     mask = np.zeros(flat.shape, dtype=x.dtype)
     np.put_along_axis(mask, first, 1, axis=-1)
@@ -467,18 +573,23 @@ def _first_max_mask(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
 
 def argmax(x: Tensor, axis: int | None = None) -> Tensor:
     """Index of the first maximum (an integer tensor, no gradient)."""
+    axis = None if axis is None else _normalize_axes(axis, x.ndim, "argmax")[0]
     return Tensor._make(np.argmax(x.data, axis=axis))
 
 
 def argmin(x: Tensor, axis: int | None = None) -> Tensor:
     """Index of the first minimum (an integer tensor, no gradient)."""
+    axis = None if axis is None else _normalize_axes(axis, x.ndim, "argmin")[0]
     return Tensor._make(np.argmin(x.data, axis=axis))
 
 
 def _reduce(cls: type[Function], x: Tensor, axis: Axis, keepdims: bool, op: str) -> Tensor:
     axes = _normalize_axes(axis, x.ndim, op)
-    if cls is Max and x.size == 0:
-        raise ValueError(f"{op}: cannot reduce an empty tensor of shape {x.shape}")
+    if cls is Max and x.size == 0 and any(x.shape[a] == 0 for a in axes):
+        # A maximum of nothing is undefined (a sum of nothing is 0). Reducing
+        # a (0, 10) tensor over its axis 1 is fine: it gives an empty result.
+        empty = [a for a in axes if x.shape[a] == 0]
+        raise ValueError(f"{op}: cannot reduce over an empty axis: axis {empty[0]} of input shape {x.shape} has size 0")
     return cls.apply(x, axis=axes, keepdims=keepdims)
 
 
@@ -499,14 +610,17 @@ def min(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa
 
 def mean(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """Mean over `axis`: the sum divided by the number of elements reduced."""
+    _check_float(x, "mean")
     axes = _normalize_axes(axis, x.ndim, "mean")
     count = math.prod(x.shape[a] for a in axes)
-    return sum(x, axes, keepdims) / count
+    return sum(x, axes, keepdims) / count  # the mean of nothing is 0 / 0 = nan, as in PyTorch
 
 
 def var(x: Tensor, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
     """Variance over `axis`, numpy's way: mean squared deviation, divided by N - ddof."""
+    _check_float(x, "var")
     axes = _normalize_axes(axis, x.ndim, "var")
+    ddof = _as_int(ddof, "var", "ddof")
     count = math.prod(x.shape[a] for a in axes)
     if count - ddof <= 0:
         raise ValueError(f"var: ddof={ddof} leaves no degrees of freedom for {count} elements")
@@ -653,7 +767,7 @@ def _resolve_shape(shape: tuple[int, ...], x: Tensor) -> tuple[int, ...]:
 
 def reshape(x: Tensor, *shape: Any) -> Tensor:
     """Same data, new shape (one entry may be -1)."""
-    new_shape = _resolve_shape(_shape_arg(shape), x)
+    new_shape = _resolve_shape(_shape_arg(shape, "reshape"), x)
     if new_shape == x.shape:
         return x
     # The result is a view of x's memory (when numpy can make one): it shares x's version counter.
@@ -662,7 +776,7 @@ def reshape(x: Tensor, *shape: Any) -> Tensor:
 
 def transpose(x: Tensor, *axes: Any) -> Tensor:
     """Permute the axes, numpy's way: no arguments reverses them."""
-    axes = tuple(reversed(range(x.ndim))) if not axes else _shape_arg(axes)
+    axes = tuple(reversed(range(x.ndim))) if not axes else _shape_arg(axes, "transpose", "axes")
     in_range = all(-x.ndim <= a < x.ndim for a in axes)
     if not in_range or sorted(a % x.ndim for a in axes) != list(range(x.ndim)):
         raise ValueError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of shape {x.shape}")
@@ -674,7 +788,7 @@ def transpose(x: Tensor, *axes: Any) -> Tensor:
 
 def broadcast_to(x: Tensor, *shape: Any) -> Tensor:
     """Repeat along size-1 (or new leading) axes to `shape`; the gradient sums them back."""
-    shape = _shape_arg(shape)
+    shape = _shape_arg(shape, "broadcast_to")
     if shape == x.shape:
         return x
     try:
@@ -710,6 +824,7 @@ def squeeze(x: Tensor, axis: Axis = None) -> Tensor:
 
 def unsqueeze(x: Tensor, axis: int) -> Tensor:
     """Insert a size-1 axis at position `axis` (negative counts from the end of the result)."""
+    axis = _as_int(axis, "unsqueeze", "axis")
     ndim = x.ndim + 1
     if not -ndim <= axis < ndim:
         raise ValueError(f"unsqueeze: axis {axis} is out of range for a result with {ndim} dimensions")
@@ -733,13 +848,16 @@ def pad(x: Tensor, pad_width: Any, value: float = 0.0) -> Tensor:
     """Pad with a constant, numpy's way: pad_width is an int, a (before, after)
     pair, or one pair per axis."""
     try:
-        widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (x.ndim, 2))
+        widths = np.asarray(pad_width)
+        if widths.dtype.kind not in "iu":  # 1.5 would silently become 1
+            raise TypeError(f"pad: pad_width must hold ints, got {pad_width!r}")
+        widths = np.broadcast_to(widths.astype(np.int64), (x.ndim, 2))
     except ValueError:
         raise ValueError(f"pad: pad_width {pad_width!r} does not fit a tensor of shape {x.shape}") from None
     if (widths < 0).any():
         raise ValueError(f"pad: pad_width {pad_width!r} has a negative width")
     widths = tuple((int(a), int(b)) for a, b in widths)
-    return Pad.apply(x, pad_width=widths, value=value)
+    return Pad.apply(x, pad_width=widths, value=_as_number(value, "pad", "value"))
 
 
 def _normalize_index(index: Any) -> Any:
@@ -766,9 +884,21 @@ def getitem(x: Tensor, index: Any) -> Tensor:
         raise IndexError(f"getitem: index {index!r} does not fit a tensor of shape {x.shape}: {error}") from None
 
 
+def _as_condition(condition: Any, op: str) -> np.ndarray:
+    """A boolean mask from a Tensor, an array, a list or a bool (numbers count as true when nonzero)."""
+    array = condition.data if isinstance(condition, Tensor) else condition
+    if isinstance(array, (np.ndarray, list, tuple, bool, np.bool_)):
+        array = np.asarray(array)
+        if array.dtype.kind in "biuf":
+            return array.astype(bool, copy=False)
+    raise TypeError(
+        f"{op}: condition must be a boolean Tensor or array, got {type(condition).__name__} {condition!r}"
+    )
+
+
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """Elementwise `a if condition else b`; each side's gradient flows where it was picked."""
-    condition = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
+    condition = _as_condition(condition, "where")
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         a = Tensor(np.asarray(a, dtype=np.float32) if isinstance(a, (int, float)) else a)
     if not isinstance(a, Tensor):
@@ -811,7 +941,14 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     for i, t in enumerate(tensors):
         if t.shape != tensors[0].shape:
             raise ValueError(f"stack: tensor {i} has shape {t.shape}, tensor 0 has shape {tensors[0].shape}")
-    return concatenate([unsqueeze(t, axis) for t in tensors], axis=axis % (tensors[0].ndim + 1))
+    axis = _as_int(axis, "stack", "axis")
+    ndim = tensors[0].ndim + 1
+    if not -ndim <= axis < ndim:
+        raise ValueError(
+            f"stack: axis {axis} is out of range for stacking tensors of shape {tensors[0].shape} "
+            f"(the result has {ndim} dimensions)"
+        )
+    return concatenate([unsqueeze(t, axis) for t in tensors], axis=axis % ndim)
 
 
 # ---------------------------------------------------------------------------
@@ -822,6 +959,7 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
 class MatMul(Function):
     """a @ b for a and b of at least two dimensions (batched, broadcasting)."""
 
+    @quietly  # a product past the largest float is inf, without a warning
     def forward(self, a, b):
         return np.matmul(a, b)
 
@@ -882,10 +1020,16 @@ def _reflected(function):
     return method
 
 
-def _comparison(ufunc):
+def _comparison(ufunc, op: str):
     def method(self, other):
-        other = other.data if isinstance(other, Tensor) else other
-        return Tensor._make(ufunc(self.data, other))
+        other_data = other.data if isinstance(other, Tensor) else other
+        try:
+            return Tensor._make(ufunc(self.data, other_data))
+        except ValueError:
+            other_shape = np.shape(other_data)
+            raise ValueError(
+                f"{op}: shapes {self.shape} and {other_shape} cannot be broadcast together"
+            ) from None
 
     return method
 
@@ -905,12 +1049,12 @@ Tensor.__rmatmul__ = _reflected(matmul)
 Tensor.__neg__ = neg
 Tensor.__getitem__ = getitem
 # Comparisons give boolean tensors, which carry no gradient.
-Tensor.__lt__ = _comparison(np.less)
-Tensor.__le__ = _comparison(np.less_equal)
-Tensor.__gt__ = _comparison(np.greater)
-Tensor.__ge__ = _comparison(np.greater_equal)
-Tensor.__eq__ = _comparison(np.equal)
-Tensor.__ne__ = _comparison(np.not_equal)
+Tensor.__lt__ = _comparison(np.less, "lt (<)")
+Tensor.__le__ = _comparison(np.less_equal, "le (<=)")
+Tensor.__gt__ = _comparison(np.greater, "gt (>)")
+Tensor.__ge__ = _comparison(np.greater_equal, "ge (>=)")
+Tensor.__eq__ = _comparison(np.equal, "eq (==)")
+Tensor.__ne__ = _comparison(np.not_equal, "ne (!=)")
 # numpy must not compute `ndarray + tensor` itself (through __array__), which
 # would return a plain array and silently drop the graph: refusing ufuncs makes
 # Python call the tensor's reflected method (__radd__, ...) instead.

@@ -17,6 +17,7 @@ import numpy as np
 from .. import functional as F
 from ..conv import _pair, check_pool_padding
 from ..engine import Tensor
+from ..ops import _as_number
 from . import init
 from .module import Module, Parameter
 
@@ -412,7 +413,8 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5) -> None:
         super().__init__()
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
+        p = _as_number(p, "Dropout", "p")  # numpy floats too; strings and bools are a TypeError
+        if not 0 <= p < 1:
             raise ValueError(f"Dropout: p is the probability of dropping an element and must be in [0, 1), got {p!r}")
         self.p = p
 

@@ -195,8 +195,22 @@ class Module:
         else:
             object.__delattr__(self, name)
 
+    def _check_member_name(self, name: Any, op: str) -> None:
+        """A name for register_parameter / register_buffer / add_module, with PyTorch's rules:
+        a non-empty string without dots (dots separate the levels of state_dict keys)
+        that is not already a method or attribute of the class."""
+        if not isinstance(name, str):
+            raise TypeError(f"{op}: the name must be a string, got {type(name).__name__} {name!r}")
+        if not name:
+            raise KeyError(f"{op}: the name must not be empty")
+        if "." in name:
+            raise KeyError(f"{op}: the name must not contain '.', got {name!r} (dots join the names of nested modules)")
+        if hasattr(type(self), name):
+            raise KeyError(f"{op}: {name!r} is already an attribute of {type(self).__name__}")
+
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Register a parameter (or None, for an optional one such as a missing bias)."""
+        self._check_member_name(name, "register_parameter")
         if param is None:
             self._check_initialised("a parameter")
             self._forget(name)
@@ -211,6 +225,7 @@ class Module:
         such as batch norm's running mean. Buffers are saved in `state_dict()`
         unless persistent=False."""
         self._check_initialised("a buffer")
+        self._check_member_name(name, "register_buffer")
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"register_buffer: {name!r} must be a Tensor or None, got {type(tensor).__name__}")
         self._forget(name)
@@ -222,6 +237,7 @@ class Module:
 
     def add_module(self, name: str, module: Module | None) -> None:
         """Register a submodule under `name` (same as `setattr(self, name, module)`)."""
+        self._check_member_name(name, "add_module")
         if module is None:
             self._check_initialised("a submodule")
             self._forget(name)

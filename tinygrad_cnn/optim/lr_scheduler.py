@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .optimizer import Optimizer
+from ..ops import _as_int
+from .optimizer import Optimizer, _as_float_hyperparameter
 
 
 class LRScheduler:
@@ -72,10 +73,10 @@ class StepLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1) -> None:
-        if not isinstance(step_size, int) or isinstance(step_size, bool) or step_size < 1:
+        step_size = _as_int(step_size, "StepLR", "step_size")
+        if step_size < 1:
             raise ValueError(f"StepLR: step_size must be a positive integer, got {step_size!r}")
-        if not gamma > 0:
-            raise ValueError(f"StepLR: gamma must be positive, got {gamma}")
+        gamma = _as_float_hyperparameter(gamma, "StepLR", "gamma", positive=True)
         self.step_size = step_size
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
@@ -94,10 +95,10 @@ class CosineAnnealingLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:
-        if not isinstance(T_max, int) or isinstance(T_max, bool) or T_max < 1:
+        T_max = _as_int(T_max, "CosineAnnealingLR", "T_max")
+        if T_max < 1:
             raise ValueError(f"CosineAnnealingLR: T_max must be a positive integer, got {T_max!r}")
-        if eta_min < 0:
-            raise ValueError(f"CosineAnnealingLR: eta_min must be non-negative, got {eta_min}")
+        eta_min = _as_float_hyperparameter(eta_min, "CosineAnnealingLR", "eta_min")
         self.T_max = T_max
         self.eta_min = eta_min
         super().__init__(optimizer, last_epoch)

@@ -11,6 +11,7 @@ buffers, Adam's moments, step counts) is kept per parameter in `self.state`.
 from __future__ import annotations
 
 import copy
+import math
 import numbers
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -18,6 +19,35 @@ from typing import Any
 import numpy as np
 
 from ..engine import Tensor, bump_version, enable_grad, no_grad
+from ..float_errors import quiet_region
+
+
+def _as_float_hyperparameter(value: Any, op: str, name: str, *, positive: bool = False,
+                              below_one: bool = False, at_most_one: bool = False) -> float:
+    """A hyperparameter as a Python float, checked: a finite, non-negative number
+    (positive, or below 1, or at most 1, when asked). numpy scalars are accepted;
+    strings and bools are a TypeError, nan, inf and out-of-range values a ValueError."""
+    if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{op}: {name} must be a number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{op}: {name} must be finite, got {value}")
+    if below_one and not 0 <= value < 1:
+        raise ValueError(f"{op}: {name} must be in [0, 1), got {value}")
+    if at_most_one and not 0 <= value <= 1:
+        raise ValueError(f"{op}: {name} must be in [0, 1], got {value}")
+    if positive and not value > 0:
+        raise ValueError(f"{op}: {name} must be positive, got {value}")
+    if value < 0:
+        raise ValueError(f"{op}: {name} must be non-negative, got {value}")
+    return value
+
+
+def _as_flag(value: Any, op: str, name: str) -> bool:
+    """A yes/no setting (nesterov, amsgrad, ...): a bool, not a string such as "False"."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{op}: {name} must be True or False, got {type(value).__name__} {value!r}")
+    return bool(value)
 
 
 class Optimizer:
@@ -81,14 +111,12 @@ class Optimizer:
         self.param_groups.append(group)
 
     def _check_settings(self, group: dict[str, Any]) -> None:
-        """Raise ValueError for a bad hyperparameter (subclasses add their own checks)."""
-        lr = group["lr"]
-        if not isinstance(lr, numbers.Real) or isinstance(lr, bool) or not lr > 0:
-            raise ValueError(f"{self._op}: lr must be positive, got {lr}")
-        if group.get("weight_decay", 0) < 0:
-            raise ValueError(f"{self._op}: weight_decay must be non-negative, got {group['weight_decay']}")
-        if group.get("eps", 0) < 0:
-            raise ValueError(f"{self._op}: eps must be non-negative, got {group['eps']}")
+        """Check the hyperparameters of a group, in place: each is converted to a Python
+        float (or bool), or a TypeError / ValueError names it. Subclasses check their own."""
+        group["lr"] = _as_float_hyperparameter(group["lr"], self._op, "lr", positive=True)
+        for name in ("weight_decay", "eps"):
+            if name in group:
+                group[name] = _as_float_hyperparameter(group[name], self._op, name)
 
     # --- the update ---------------------------------------------------------
 
@@ -110,7 +138,7 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        with no_grad():
+        with no_grad(), quiet_region():  # a huge gradient squared is inf, silently, as in PyTorch
             for group in self.param_groups:
                 for param in group["params"]:
                     if param.grad is None:
@@ -182,11 +210,22 @@ class Optimizer:
                 )
             for index, param in zip(saved["params"], group["params"], strict=True):
                 by_index[index] = param
+        # The saved hyperparameters must pass the same checks as the constructor's.
+        checked_groups = []
+        for saved, group in zip(saved_groups, self.param_groups, strict=True):
+            checked = {**group, **{key: value for key, value in saved.items() if key != "params"}}
+            try:
+                self._check_settings(checked)
+            except (TypeError, ValueError) as error:
+                raise ValueError(f"{self._op}.load_state_dict: a saved hyperparameter is invalid: {error}") from None
+            checked_groups.append(checked)
+        group_of = {id(p): checked for checked in checked_groups for p in checked["params"]}
         new_state: dict[Tensor, dict[str, Any]] = {}
         for index, saved_state in state_dict["state"].items():
             param = by_index.get(int(index))
             if param is None:
                 raise ValueError(f"{self._op}.load_state_dict: state for unknown parameter index {index}")
+            self._check_state_keys(param, saved_state, group_of[id(param)], index)
             new_state[param] = self._restore_state(param, saved_state)
         # All checks passed: replace.
         for saved, group in zip(saved_groups, self.param_groups, strict=True):
@@ -194,6 +233,19 @@ class Optimizer:
                 if key != "params":
                     group[key] = copy.deepcopy(value)
         self.state = new_state
+
+    def _check_state_keys(self, param: Tensor, saved: Any, group: dict[str, Any], index: Any) -> None:
+        """The saved state of a parameter has every entry a first step would make (moments, step count)."""
+        if not isinstance(saved, dict):
+            raise ValueError(
+                f"{self._op}.load_state_dict: the state of parameter {index} must be a dict, got {type(saved).__name__}"
+            )
+        missing = sorted(set(self._init_state(param, group)) - set(saved))
+        if missing:
+            raise ValueError(
+                f"{self._op}.load_state_dict: the state of parameter {index} ({param.name or 'unnamed'}, shape "
+                f"{param.shape}) is missing {', '.join(map(repr, missing))}"
+            )
 
     def _restore_state(self, param: Tensor, saved: dict[str, Any]) -> dict[str, Any]:
         # Arrays are copied in the parameter's dtype, so a resumed run computes

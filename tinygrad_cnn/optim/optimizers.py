@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import Tensor
-from .optimizer import Optimizer
+from .optimizer import Optimizer, _as_flag, _as_float_hyperparameter
 
 
 def _add_weight_decay(grad: np.ndarray, param: np.ndarray, weight_decay: float) -> np.ndarray:
@@ -47,8 +47,9 @@ class SGD(Optimizer):
 
     def _check_settings(self, group: dict[str, Any]) -> None:
         super()._check_settings(group)
-        if group["momentum"] < 0:
-            raise ValueError(f"SGD: momentum must be non-negative, got {group['momentum']}")
+        group["momentum"] = _as_float_hyperparameter(group["momentum"], "SGD", "momentum")
+        group["dampening"] = _as_float_hyperparameter(group["dampening"], "SGD", "dampening")
+        group["nesterov"] = _as_flag(group["nesterov"], "SGD", "nesterov")
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError(
                 f"SGD: nesterov=True needs momentum > 0 and dampening = 0, "
@@ -78,12 +79,11 @@ class SGD(Optimizer):
         param -= group["lr"] * grad
 
 
-def _check_betas(op: str, betas: Any) -> None:
+def _check_betas(op: str, betas: Any) -> tuple[float, float]:
     if not isinstance(betas, (tuple, list)) or len(betas) != 2:
         raise ValueError(f"{op}: betas must be a pair (beta1, beta2), got {betas!r}")
-    for i, beta in enumerate(betas):
-        if not 0.0 <= beta < 1.0:
-            raise ValueError(f"{op}: betas[{i}] must be in [0, 1), got {beta}")
+    beta1, beta2 = (_as_float_hyperparameter(beta, op, f"betas[{i}]", below_one=True) for i, beta in enumerate(betas))
+    return beta1, beta2
 
 
 class Adam(Optimizer):
@@ -109,7 +109,8 @@ class Adam(Optimizer):
 
     def _check_settings(self, group: dict[str, Any]) -> None:
         super()._check_settings(group)
-        _check_betas(self._op, group["betas"])
+        group["betas"] = _check_betas(self._op, group["betas"])
+        group["amsgrad"] = _as_flag(group["amsgrad"], self._op, "amsgrad")
 
     def _init_state(self, param: Tensor, group: dict[str, Any]) -> dict[str, Any]:
         state = {"step": 0, "exp_avg": np.zeros_like(param.data), "exp_avg_sq": np.zeros_like(param.data)}
@@ -184,10 +185,9 @@ class RMSprop(Optimizer):
 
     def _check_settings(self, group: dict[str, Any]) -> None:
         super()._check_settings(group)
-        if not 0.0 <= group["alpha"] <= 1.0:
-            raise ValueError(f"RMSprop: alpha must be in [0, 1], got {group['alpha']}")
-        if group["momentum"] < 0:
-            raise ValueError(f"RMSprop: momentum must be non-negative, got {group['momentum']}")
+        group["alpha"] = _as_float_hyperparameter(group["alpha"], "RMSprop", "alpha", at_most_one=True)
+        group["momentum"] = _as_float_hyperparameter(group["momentum"], "RMSprop", "momentum")
+        group["centered"] = _as_flag(group["centered"], "RMSprop", "centered")
 
     def _init_state(self, param: Tensor, group: dict[str, Any]) -> dict[str, Any]:
         state = {"step": 0, "square_avg": np.zeros_like(param.data)}
@@ -240,12 +240,8 @@ class Adagrad(Optimizer):
 
     def _check_settings(self, group: dict[str, Any]) -> None:
         super()._check_settings(group)
-        if group["lr_decay"] < 0:
-            raise ValueError(f"Adagrad: lr_decay must be non-negative, got {group['lr_decay']}")
-        if group["initial_accumulator_value"] < 0:
-            raise ValueError(
-                f"Adagrad: initial_accumulator_value must be non-negative, got {group['initial_accumulator_value']}"
-            )
+        for name in ("lr_decay", "initial_accumulator_value"):
+            group[name] = _as_float_hyperparameter(group[name], "Adagrad", name)
 
     def _init_state(self, param: Tensor, group: dict[str, Any]) -> dict[str, Any]:
         total = np.full_like(param.data, group["initial_accumulator_value"])
