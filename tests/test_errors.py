@@ -232,6 +232,14 @@ def test_numpy_scalar_hyperparameters_are_accepted_and_stored_as_python_floats()
     assert all(type(beta) is float for beta in group["betas"])
 
 
+def test_a_learning_rate_of_zero_is_accepted_and_a_negative_one_refused():
+    # As in PyTorch: a cosine schedule ends at lr = 0, and its state must load again.
+    opt = optim.Adam([_param()], lr=0.0)
+    optim.Adam([_param()], lr=0.1).load_state_dict(opt.state_dict())
+    with pytest.raises(ValueError, match=r"SGD: lr must be non-negative, got -0.1"):
+        optim.SGD([_param()], lr=-0.1)
+
+
 def _adam_after_one_step() -> tuple[optim.Adam, Tensor]:
     p = _param()
     opt = optim.Adam([p], lr=0.1)

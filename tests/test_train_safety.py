@@ -506,3 +506,34 @@ def test_checkpoint_messages_stay_one_short_line():
     assert T.checkpoint_checks.one_line(ValueError("a\nb\n  c")) == "ValueError: a b c"
     long = T.checkpoint_checks.one_line("x" * 1000)
     assert len(long) < 210 and long.endswith("...")
+
+
+def test_detect_anomaly_names_the_op_whose_gradient_became_inf(capsys, tmp_path, monkeypatch, tiny_data):
+    # An epoch whose backward makes an inf inside a VJP (sqrt's at 0) while
+    # the loss itself is finite: the divergence guard cannot see it, anomaly mode does.
+    def epoch_with_an_inf_gradient(model, *args, **kwargs):
+        x = tg.Tensor(np.zeros(3), requires_grad=True)
+        loss = tg.sqrt(x).sum()  # finite: 0
+        loss.backward()
+        raise AssertionError("backward should have raised")
+
+    monkeypatch.setattr(T.run, "load_dataset", lambda *args, **kwargs: tiny_data)
+    monkeypatch.setattr(T.run, "train_epoch", epoch_with_an_inf_gradient)
+    code, _, err = run_cli(capsys, "train", *TINY_RUN, "--out", str(tmp_path / "run"), "--detect-anomaly")
+    assert code == 3, err
+    assert err.startswith("tinygrad-cnn: error: detect_anomaly: the backward of Pow returned inf")  # sqrt is x ** 0.5
+    assert "loss = tg.sqrt(x).sum()" in err  # where the op was recorded, in the user's code
+    assert not tg.is_anomaly_enabled()  # switched off again after the run
+
+
+def test_without_detect_anomaly_the_mode_stays_off(capsys, tmp_path, monkeypatch, tiny_data):
+    seen = []
+
+    def epoch_that_looks(model, *args, **kwargs):
+        seen.append(tg.is_anomaly_enabled())
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(T.run, "load_dataset", lambda *args, **kwargs: tiny_data)
+    monkeypatch.setattr(T.run, "train_epoch", epoch_that_looks)
+    code, _, _ = run_cli(capsys, "train", *TINY_RUN, "--out", str(tmp_path / "run"))
+    assert code == 130 and seen == [False]

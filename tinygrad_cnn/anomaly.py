@@ -7,7 +7,7 @@
 While the mode is on, every op recorded in the forward pass keeps a short
 traceback of the user's code that called it (library frames are left out),
 and the backward pass checks the gradients each VJP returns. The first
-nan or inf raises a RuntimeError that names the op, the input whose
+nan or inf raises an AnomalyError (a RuntimeError) that names the op, the input whose
 gradient it is, and where in the user's code that op was recorded. Any other
 error raised by a VJP gets that place added too (as a note, Python 3.11+).
 
@@ -33,6 +33,10 @@ _TRACE_FRAMES = 6
 
 class _AnomalyMode:
     enabled = False
+
+
+class AnomalyError(RuntimeError):
+    """A VJP returned nan or inf while anomaly mode was on (the message says where)."""
 
 
 def is_anomaly_enabled() -> bool:
@@ -90,7 +94,7 @@ def check_gradients(fn: Any, parent_grads: tuple[Any, ...]) -> None:
         kinds = [kind for kind, found in (("nan", np.isnan(data).any()), ("inf", np.isinf(data).any())) if found]
         parent = fn.parents[index] if index < len(fn.parents) else None
         shape = f" (shape {tuple(parent.shape)})" if parent is not None else ""
-        raise RuntimeError(
+        raise AnomalyError(
             f"detect_anomaly: the backward of {fn.name} returned {' and '.join(kinds)} values in the gradient "
             f"of its input {index}{shape}." + format_forward_trace(fn)
         )

@@ -19,6 +19,7 @@ changed. Exit statuses:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -102,6 +103,10 @@ def _build_parser() -> _Parser:
     train.add_argument("--overwrite", action="store_true",
                        help="replace the results of another run in --out")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument(
+        "--detect-anomaly", action="store_true",
+        help="check every gradient for nan/inf and name the op that made it, with where it was recorded (slower)",
+    )
 
     evaluate = commands.add_parser(
         "evaluate", help="test accuracy and confusion matrix of a checkpoint",
@@ -120,6 +125,7 @@ def _build_parser() -> _Parser:
 
 
 def _train_command(args: argparse.Namespace) -> int:
+    from .anomaly import detect_anomaly
     from .train import TrainConfig, train
 
     given = {
@@ -143,7 +149,11 @@ def _train_command(args: argparse.Namespace) -> int:
         config = TrainConfig(**given)
         config.validate()  # fail on bad options before anything is loaded or written
         out = args.out if args.out is not None else os.path.join("runs", f"{config.dataset}-{config.model}")
-    train(config, out_dir=out, resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress)
+    # Anomaly mode must be on for the forward passes too: that is where each
+    # op notes the line of code that recorded it.
+    anomaly = detect_anomaly() if args.detect_anomaly else contextlib.nullcontext()
+    with anomaly:
+        train(config, out_dir=out, resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress)
     return 0
 
 
@@ -177,6 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{PROG}: error: drawing graphs needs {err.name or 'a missing package'} ({err})", file=sys.stderr)
             return 1
 
+    from .anomaly import AnomalyError
     from .train import DivergenceError, TrainingError
 
     try:
@@ -193,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (_UsageError, TrainingError) as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return USAGE_ERROR
-    except DivergenceError as err:
+    except (DivergenceError, AnomalyError) as err:  # a nan or inf in the loss, the weights or a gradient
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return DIVERGED
     except OSError as err:  # e.g. no permission to write into --out

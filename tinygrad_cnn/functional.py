@@ -167,6 +167,7 @@ class Linear(Function):
         dL/db[o]    = sum_n g[n, o]           ->  dL/db = the sum of g over the rows
     """
 
+    @quietly  # x Wᵀ past the largest float is inf, without a warning
     def forward(self, x, w, *bias):
         # Extra leading axes are merged into one batch axis, so one 2-D matrix
         # product does the work.

@@ -113,7 +113,8 @@ class Optimizer:
     def _check_settings(self, group: dict[str, Any]) -> None:
         """Check the hyperparameters of a group, in place: each is converted to a Python
         float (or bool), or a TypeError / ValueError names it. Subclasses check their own."""
-        group["lr"] = _as_float_hyperparameter(group["lr"], self._op, "lr", positive=True)
+        # lr = 0 is allowed, as in PyTorch: a cosine schedule ends there.
+        group["lr"] = _as_float_hyperparameter(group["lr"], self._op, "lr")
         for name in ("weight_decay", "eps"):
             if name in group:
                 group[name] = _as_float_hyperparameter(group[name], self._op, name)
