@@ -20,8 +20,10 @@ of any kind (no `keep_freed_memory()`, no optimizer tricks):
 
 Each run times ours and PyTorch alternately (blocks, with a pause between
 them: BLAS threads of one library keep spinning after a call and slow the
-other). One ratio per run, ours / PyTorch's medians; with several runs the
-table shows the median ratio and the range (min-max) over the runs.
+other). A block's time is its fastest call, the least disturbed by other
+programs on a shared machine; a run's time is the median over its blocks.
+One ratio per run, ours / PyTorch's; with several runs the table shows the
+median ratio and the range (min-max) over the runs.
 """
 
 from __future__ import annotations
@@ -200,19 +202,20 @@ def torch_wide_graph(torch) -> None:
 # ---------------------------------------------------------------------------
 
 
-def block_median(fn: Callable[[], None], calls: int) -> float:
+def block_time(fn: Callable[[], None], calls: int) -> float:
+    """The fastest of `calls` calls: the one least disturbed by other programs."""
     times = []
     for _ in range(calls):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
     time.sleep(PAUSE)
-    return statistics.median(times)
+    return min(times)
 
 
 def interleaved(ours: Callable[[], None], theirs: Callable[[], None] | None, rounds: int,
                 calls: int) -> tuple[float, float | None]:
-    """Medians (seconds) over `rounds` alternating blocks of `calls` calls each."""
+    """Median over `rounds` alternating blocks of each block's time (seconds)."""
     ours()  # warm up: first calls allocate and load kernels
     if theirs is not None:
         theirs()
@@ -225,7 +228,7 @@ def interleaved(ours: Callable[[], None], theirs: Callable[[], None] | None, rou
             order.reverse()
         for fn, times in order:
             if fn is not None:
-                times.append(block_median(fn, calls))
+                times.append(block_time(fn, calls))
     return statistics.median(our_times), statistics.median(their_times) if their_times else None
 
 

@@ -42,13 +42,43 @@ def _as_tensor(value: Any, like: Tensor, op: str) -> Tensor:
     """
     if isinstance(value, Tensor):
         return value
-    if isinstance(value, float) and like.data.dtype.kind == "f":
-        return _constant(np.array(value, dtype=like.data.dtype))  # the common case, made fast
+    if isinstance(value, float):  # np.float64 too: it is a float
+        # The common case (`h * 1.0`, `x + 0.5` in a loop), made fast: the
+        # 0-d array comes from a cache, and the Tensor is made in place.
+        array = _float_constants.get((value, like.data.dtype))
+        if array is not None:
+            t = _new_tensor(Tensor)
+            t.data = array
+            t.requires_grad = False
+            t.grad = None
+            t._ctx = None
+            t.name = None
+            t._retains_grad = False
+            return t
+        if like.data.dtype.kind == "f":
+            return _constant(_cached_float_constant(value, like.data.dtype))
     if isinstance(value, (bool, int, float, np.number)):
         return _constant(np.asarray(value, dtype=np.result_type(like.data, value)))
     if isinstance(value, np.ndarray):
         return Tensor(value)
     raise TypeError(f"{op}: unsupported operand of type {type(value).__name__}; expected a Tensor or a number")
+
+
+# Python floats met as operands of float tensors, as read-only 0-d arrays of
+# the tensor's dtype, keyed by (value, dtype). Zeros are left out (0.0 and
+# -0.0 are equal keys but differ in sign), and so is NaN (never equal to
+# itself, it would never be found); the size is bounded.
+_float_constants: dict[tuple[float, np.dtype], np.ndarray] = {}
+_FLOAT_CONSTANTS_LIMIT = 4096
+_new_tensor = object.__new__
+
+
+def _cached_float_constant(value: float, dtype: np.dtype) -> np.ndarray:
+    array = np.array(value, dtype=dtype)
+    if value != 0.0 and value == value and len(_float_constants) < _FLOAT_CONSTANTS_LIMIT:
+        array.flags.writeable = False  # shared by every tensor made from it
+        _float_constants[(value, dtype)] = array
+    return array
 
 
 def _normalize_axes(axis: Axis, ndim: int, op: str) -> tuple[int, ...]:
