@@ -63,6 +63,29 @@ def test_conv2d_gradgradcheck_sweep(rng, stride, padding, dilation, groups):
     assert tg.gradgradcheck(f, (x, w))
 
 
+# Same-size convolutions (stride 1, output as large as the input) copy each
+# tap as one shifted run of pixels (conv_kernels._flat_shift).
+SAME_SIZE_CASES = [
+    ((2, 3, 5, 4), (4, 3, 3, 3), dict(padding=1)),
+    ((1, 2, 6, 5), (3, 2, 5, 5), dict(padding=2)),
+    ((2, 2, 5, 6), (2, 2, 3, 3), dict(padding=2, dilation=2)),
+    ((1, 4, 4, 5), (4, 2, 1, 3), dict(padding=(0, 1), groups=2)),
+    ((2, 2, 1, 1), (3, 2, 3, 3), dict(padding=1)),  # every tap but the centre reads padding
+    ((1, 2, 2, 7), (2, 2, 5, 3), dict(padding=(2, 1))),  # kernel taller than the image
+]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, settings", SAME_SIZE_CASES)
+@pytest.mark.usefixtures("column_layout")
+def test_conv2d_same_size_gradcheck_and_gradgradcheck(rng, x_shape, w_shape, settings):
+    x = _tensor(rng, *x_shape)
+    w = _tensor(rng, *w_shape)
+    b = _tensor(rng, w_shape[0])
+    assert conv2d(x, w, b, **settings).shape[2:] == x_shape[2:]
+    assert tg.gradcheck(lambda x, w, b: conv2d(x, w, b, **settings), (x, w, b))
+    assert tg.gradgradcheck(lambda x, w: conv2d(x, w, **settings), (x, w))
+
+
 @pytest.mark.parametrize(
     "x_shape, w_shape, settings",
     [
