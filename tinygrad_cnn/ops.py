@@ -792,7 +792,16 @@ class MatMul(Function):
         a, b = self.parents
         # C = A B  =>  dL/dA = dL/dC B^T,  dL/dB = A^T dL/dC   (per batch element).
         ga = g @ b.swapaxes(-1, -2) if self.needs_grad[0] else None
-        gb = a.swapaxes(-1, -2) @ g if self.needs_grad[1] else None
+        gb = None
+        if self.needs_grad[1]:
+            if b.data.ndim == 2 and not b.data.flags.c_contiguous and b.data.flags.f_contiguous:
+                # b is a transposed matrix (`x @ w.T` in a linear layer): compute
+                # (g^T A)^T, the same product, so that dL/dB is the transpose of a
+                # C-ordered matrix like b, and dL/dw is then C-ordered like w
+                # (no slow transposing copy when it is stored in w.grad).
+                gb = (g.swapaxes(-1, -2) @ a).swapaxes(-1, -2)
+            else:
+                gb = a.swapaxes(-1, -2) @ g
         return ga, gb
 
 
