@@ -86,6 +86,24 @@ def test_conv2d_same_size_gradcheck_and_gradgradcheck(rng, x_shape, w_shape, set
     assert tg.gradgradcheck(lambda x, w: conv2d(x, w, **settings), (x, w))
 
 
+@pytest.mark.parametrize("padding, stride", [(1, 1), (0, 2)])
+@pytest.mark.usefixtures("column_layout")
+def test_conv2d_backward_twice_through_a_retained_graph(rng, padding, stride):
+    """The input gradient reuses the forward's column matrix as work memory
+    once the weight gradient is done with it: a second backward through the
+    retained graph must build the columns again and get the same gradients."""
+    x = _tensor(rng, 2, 3, 6, 5)
+    w = _tensor(rng, 4, 3, 3, 3)
+    b = _tensor(rng, 4)
+    y = conv2d(x, w, b, stride=stride, padding=padding)
+    g = rng.standard_normal(y.shape)
+    y.backward(g, retain_graph=True)
+    first = [t.grad.data.copy() for t in (x, w, b)]
+    y.backward(g)
+    for t, once in zip((x, w, b), first, strict=True):
+        np.testing.assert_allclose(t.grad.data, 2 * once, rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize(
     "x_shape, w_shape, settings",
     [

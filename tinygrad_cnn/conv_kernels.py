@@ -367,7 +367,8 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, stride: Pair = (1, 1), padding:
 
 
 def conv2d_grad_input(gy: np.ndarray, w: np.ndarray, input_shape: tuple[int, ...], stride: Pair = (1, 1),
-                      padding: Pair = (0, 0), dilation: Pair = (1, 1), groups: int = 1) -> np.ndarray:
+                      padding: Pair = (0, 0), dilation: Pair = (1, 1), groups: int = 1,
+                      work: np.ndarray | None = None) -> np.ndarray:
     """Gradient of ``conv2d_forward`` with respect to its input (also: transposed convolution).
 
     Mathematically the full convolution of ``gy`` (dilated by the stride) with the
@@ -381,6 +382,9 @@ def conv2d_grad_input(gy: np.ndarray, w: np.ndarray, input_shape: tuple[int, ...
         gy: upstream gradient ``(N, O, OH, OW)``.
         w: weights ``(O, C // groups, KH, KW)``.
         input_shape: ``(N, C, H, W)`` of the result.
+        work: an array the kernel may overwrite, used for the column gradients
+            instead of a scratch buffer when its size and dtype fit (the forward's
+            column matrix of the same convolution always does), or None.
 
     Returns:
         ``gx`` of shape ``input_shape``, C-contiguous.
@@ -396,7 +400,12 @@ def conv2d_grad_input(gy: np.ndarray, w: np.ndarray, input_shape: tuple[int, ...
     w_mat = w.reshape(g, o // g, c_per_group * kh * kw).astype(dtype, copy=False)
 
     # (C/g*KH*KW, O/g) @ (O/g, N*OH*OW) per group: one column block per tap.
-    gcols = _scratch_array("col", (g, c_per_group * kh * kw, n * out_h * out_w), dtype)
+    gcols_shape = (g, c_per_group * kh * kw, n * out_h * out_w)
+    if work is not None and work.dtype == dtype and work.size == c * kh * kw * n * out_h * out_w \
+            and work.flags.c_contiguous:
+        gcols = work.reshape(gcols_shape)
+    else:
+        gcols = _scratch_array("col", gcols_shape, dtype)
     np.matmul(w_mat.transpose(0, 2, 1), gy_mat, out=gcols)
     gcols = gcols.reshape(c, kh, kw, n, out_h, out_w)
 
