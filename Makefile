@@ -32,7 +32,10 @@ demo: setup
 	$(PY) examples/tiny_cnn.py --out-dir runs/demo
 	$(PY) -m tinygrad_cnn train --epochs 5 --out runs/demo/fashion-mnist --overwrite
 
+# bench_summary prints the README's speed table (ours / PyTorch, one interleaved
+# run; --epoch adds a Fashion-MNIST epoch of each); the others go into detail.
 bench: setup
+	$(PY) benchmarks/bench_summary.py --runs 3 --epoch
 	$(PY) benchmarks/bench_engine.py
 	$(PY) benchmarks/bench_conv.py
 	$(PY) benchmarks/bench_lenet.py

@@ -9,7 +9,7 @@ with the same number of threads, in one process. Blocks of steps alternate
 (ours, torch, ours, ...) with a pause between them: BLAS threads keep spinning
 after a call and would slow down whichever library runs next.
 
-Like the training command, it first calls `tg.keep_freed_memory()` (glibc
+As in any program, the first backward applies `tg.keep_freed_memory()` (glibc
 keeps freed blocks for reuse; in this one process that applies to both
 libraries). Printed per row: median milliseconds per step for each library, the ratio
 ours/torch (lower is better for us), and the peak memory of our step (numpy
@@ -110,9 +110,6 @@ def main() -> None:
     parser.add_argument("--batch", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--dtype", nargs="+", default=["float32", "float64"])
     args = parser.parse_args()
-    # As the training command does: freed arrays are reused, not re-mapped
-    # (and page-faulted) every step. This applies to both libraries here.
-    tg.keep_freed_memory()
     if torch is not None:
         torch.set_num_threads(THREADS)
     rng = np.random.default_rng(0)

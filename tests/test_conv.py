@@ -63,6 +63,47 @@ def test_conv2d_gradgradcheck_sweep(rng, stride, padding, dilation, groups):
     assert tg.gradgradcheck(f, (x, w))
 
 
+# Same-size convolutions (stride 1, output as large as the input) copy each
+# tap as one shifted run of pixels (conv_kernels._flat_shift).
+SAME_SIZE_CASES = [
+    ((2, 3, 5, 4), (4, 3, 3, 3), dict(padding=1)),
+    ((1, 2, 6, 5), (3, 2, 5, 5), dict(padding=2)),
+    ((2, 2, 5, 6), (2, 2, 3, 3), dict(padding=2, dilation=2)),
+    ((1, 4, 4, 5), (4, 2, 1, 3), dict(padding=(0, 1), groups=2)),
+    ((2, 2, 1, 1), (3, 2, 3, 3), dict(padding=1)),  # every tap but the centre reads padding
+    ((1, 2, 2, 7), (2, 2, 5, 3), dict(padding=(2, 1))),  # kernel taller than the image
+]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, settings", SAME_SIZE_CASES)
+@pytest.mark.usefixtures("column_layout")
+def test_conv2d_same_size_gradcheck_and_gradgradcheck(rng, x_shape, w_shape, settings):
+    x = _tensor(rng, *x_shape)
+    w = _tensor(rng, *w_shape)
+    b = _tensor(rng, w_shape[0])
+    assert conv2d(x, w, b, **settings).shape[2:] == x_shape[2:]
+    assert tg.gradcheck(lambda x, w, b: conv2d(x, w, b, **settings), (x, w, b))
+    assert tg.gradgradcheck(lambda x, w: conv2d(x, w, **settings), (x, w))
+
+
+@pytest.mark.parametrize("padding, stride", [(1, 1), (0, 2)])
+@pytest.mark.usefixtures("column_layout")
+def test_conv2d_backward_twice_through_a_retained_graph(rng, padding, stride):
+    """The input gradient reuses the forward's column matrix as work memory
+    once the weight gradient is done with it: a second backward through the
+    retained graph must build the columns again and get the same gradients."""
+    x = _tensor(rng, 2, 3, 6, 5)
+    w = _tensor(rng, 4, 3, 3, 3)
+    b = _tensor(rng, 4)
+    y = conv2d(x, w, b, stride=stride, padding=padding)
+    g = rng.standard_normal(y.shape)
+    y.backward(g, retain_graph=True)
+    first = [t.grad.data.copy() for t in (x, w, b)]
+    y.backward(g)
+    for t, once in zip((x, w, b), first, strict=True):
+        np.testing.assert_allclose(t.grad.data, 2 * once, rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize(
     "x_shape, w_shape, settings",
     [

@@ -31,6 +31,17 @@ CONV_CASES = [
     (1, 3, 11, 7, 2, 3, 1, (3, 1), (2, 0), (2, 1), 1),
     (3, 2, 6, 9, 2, 1, 1, (2, 3), (0, 2), (1, 1), 2),  # 1x1 kernel
 ]
+# Same-size convolutions (stride 1, output as large as the input), which have
+# their own im2col and col2im: odd kernels, dilation, one-sided kernels, groups,
+# images smaller than the kernel (taps that read only padding).
+CONV_CASES += [
+    (2, 3, 5, 4, 4, 3, 3, (1, 1), (1, 1), (1, 1), 1),
+    (1, 2, 6, 5, 3, 5, 5, (1, 1), (2, 2), (1, 1), 1),
+    (2, 2, 5, 6, 2, 3, 3, (1, 1), (2, 2), (2, 2), 1),
+    (1, 4, 4, 5, 4, 1, 3, (1, 1), (0, 1), (1, 1), 2),
+    (2, 2, 1, 1, 3, 3, 3, (1, 1), (1, 1), (1, 1), 1),
+    (1, 2, 2, 7, 2, 5, 3, (1, 1), (2, 1), (1, 1), 1),
+]
 # A generated sweep over stride x padding x dilation x groups on a non-square input.
 CONV_CASES += [
     (2, 4, 9, 8, 6, 3, 2, (s, s), (p, p), (d, d), g)

@@ -531,6 +531,20 @@ def test_matmul_results_match_numpy_shapes_for_vectors() -> None:
     assert (a @ tg.randn(2, 3, 5)).shape == (2, 5)
 
 
+def test_matmul_with_a_transposed_right_operand() -> None:
+    """x @ w.T (a linear layer) computes dL/d(w.T) in w.T's own layout, so
+    that w.grad comes out C-ordered like w: the VJP must still be exact."""
+    rng = np.random.default_rng(0)
+    x = tg.Tensor(rng.standard_normal((5, 4)), requires_grad=True)
+    w = tg.Tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    assert tg.gradcheck(lambda x, w: x @ w.T, (x, w))
+    assert tg.gradgradcheck(lambda x, w: x @ w.T, (x, w))
+    g = rng.standard_normal((5, 3))
+    (x @ w.T).backward(g)
+    np.testing.assert_allclose(w.grad.data, g.T @ x.data, rtol=1e-12)
+    assert w.grad.data.flags.c_contiguous
+
+
 # ---------------------------------------------------------------------------
 # Errors name the op, the argument and the shapes
 # ---------------------------------------------------------------------------

@@ -90,16 +90,25 @@ class Conv2d(Function):
     def backward(self, g):
         x, w = self.parents[:2]
         geometry = _geometry(self.settings)
-        # dL/dx = Gi(g, w): the full convolution of g with the rotated kernel.
-        gx = ConvTranspose2d.apply(g, w, out_hw=x.shape[2:], **geometry) if self.needs_grad[0] else None
+        # Not when this backward is recorded (create_graph): a recorded node
+        # keeps its settings, and they should not hold a large array.
+        columns = None if is_grad_enabled() else self.columns
         # dL/dw = Gw(x, g): the valid correlation of x with g.
         gw = None
         if self.needs_grad[1]:
-            # The forward's column matrix spares a second im2col. Not when this
-            # backward is recorded (create_graph): a recorded node keeps its
-            # settings, and they should not hold a large array.
-            columns = None if is_grad_enabled() else self.columns
+            # The forward's column matrix spares a second im2col.
             gw = Conv2dGradWeight.apply(x, g, weight_shape=w.shape, columns=columns, **geometry)
+        # dL/dx = Gi(g, w): the full convolution of g with the rotated kernel.
+        gx = None
+        if self.needs_grad[0]:
+            # Once the weight gradient has used it, the column matrix is free: the
+            # input gradient's product (a matrix of the same size) is written into
+            # its memory instead of another buffer, which lowers the peak memory
+            # of a training step. A second backward through a retained graph then
+            # builds the columns again.
+            if columns is not None:
+                self.columns = None
+            gx = ConvTranspose2d.apply(g, w, out_hw=x.shape[2:], work=columns, **geometry)
         if len(self.parents) == 2:
             return gx, gw
         # dL/db[o] = sum of g[n, o, h, w] over n, h, w: b[o] was added at each of those positions.
@@ -115,9 +124,10 @@ class ConvTranspose2d(Function):
     """
 
     @quietly
-    def forward(self, y, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, out_hw=(1, 1)):
+    def forward(self, y, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, out_hw=(1, 1), work=None):
+        # work: an array the kernel may overwrite (Conv2d's spent column matrix), or None.
         out_shape = (y.shape[0], w.shape[1] * groups, out_hw[0], out_hw[1])
-        return K.conv2d_grad_input(y, w, out_shape, stride, padding, dilation, groups)
+        return K.conv2d_grad_input(y, w, out_shape, stride, padding, dilation, groups, work=work)
 
     vjp_rule = "dL/dy = conv2d(g, W), dL/dW = g ⋆ y (valid cross-correlation)"
 

@@ -191,7 +191,8 @@ def _im2col(x: np.ndarray, kernel: Pair, out_hw: Pair, stride: Pair, padding: Pa
     n, c = x.shape[:2]
     kh, kw = kernel
     out_h, out_w = out_hw
-    if padding != (0, 0):
+    flat = _taps_are_flat_shifts(x.shape[2:], out_hw, stride)
+    if padding != (0, 0) and not flat:
         padded_shape = (n, c, x.shape[2] + 2 * padding[0], x.shape[3] + 2 * padding[1])
         x = _pad_spatial(x, padding, 0, out=_scratch_array("pad", padded_shape, dtype))
     if sample_major:
@@ -205,10 +206,77 @@ def _im2col(x: np.ndarray, kernel: Pair, out_hw: Pair, stride: Pair, padding: Pa
     # Either way, axis 0 of `blocks` runs over x_major's first axis and axes 1, 2
     # over the taps.
     blocks = cols.reshape(x_major.shape[0], kh, kw, -1, out_h, out_w)
+    if flat:
+        _copy_flat_taps(x_major, blocks, padding, dilation)
+        return cols
     for i in range(kh):
         for j in range(kw):
             blocks[:, i, j] = _tap(x_major, i, j, out_hw, stride, dilation)
     return cols
+
+
+# Same-size convolutions (stride 1, output as large as the input: 3x3 with
+# padding 1, 5x5 with padding 2, ...) are the common case, and they allow a
+# faster im2col and col2im. Number the pixels of an H x W image row by row,
+# q = h*W + w. Tap (i, j) then reads, for output pixel q, the input pixel
+# q + shift with shift = (i*dh - ph)*W + (j*dw - pw): the same offset for every
+# pixel. So each tap is ONE copy of a long run of consecutive pixels (whole
+# images at a time) instead of OH separate rows of OW pixels, and no padded copy
+# of the input is needed. Two corrections make it exact: the pixels whose
+# source falls above or below the image are zeros (the ends of the run), and so
+# are those whose source column falls off the left or right edge (a run of
+# consecutive pixels wraps into the neighbouring row there): a few columns.
+
+
+def _taps_are_flat_shifts(in_hw: tuple[int, ...], out_hw: Pair, stride: Pair) -> bool:
+    """Whether every tap is a constant shift of the row-by-row pixel numbering."""
+    return stride == (1, 1) and tuple(out_hw) == tuple(in_hw)
+
+
+def _flat_shift(i: int, j: int, hw: Pair, padding: Pair, dilation: Pair) -> tuple[int, int, int, slice | None]:
+    """For tap (i, j) of a same-size convolution on an ``hw`` image: ``(shift, q0, q1, edge)``.
+
+    Output pixels ``q0 <= q < q1`` read input pixel ``q + shift``; the others
+    read padding. ``edge`` is the slice of output columns whose source column is
+    off the image (they read padding too), or None.
+    """
+    h, w = hw
+    row_offset = i * dilation[0] - padding[0]
+    column_offset = j * dilation[1] - padding[1]
+    shift = row_offset * w + column_offset
+    q0 = max(0, -shift)
+    q1 = min(h * w, h * w - shift)
+    if column_offset < 0:
+        edge = slice(0, min(-column_offset, w))
+    elif column_offset > 0:
+        edge = slice(max(w - column_offset, 0), w)
+    else:
+        edge = None
+    return shift, q0, q1, edge
+
+
+def _copy_flat_taps(x_major: np.ndarray, blocks: np.ndarray, padding: Pair, dilation: Pair) -> None:
+    """im2col of a same-size convolution: ``blocks[:, i, j] = tap (i, j) of x_major``.
+
+    x_major: ``(A, B, H, W)``; blocks: ``(A, KH, KW, B, H, W)`` (C-contiguous).
+    """
+    a, b, h, w = x_major.shape
+    kh, kw = blocks.shape[1:3]
+    # (A, B, H*W): a view unless x itself is not contiguous (then a copy).
+    source = x_major.reshape(a, b, h * w)
+    for i in range(kh):
+        for j in range(kw):
+            shift, q0, q1, edge = _flat_shift(i, j, (h, w), padding, dilation)
+            block = blocks[:, i, j]
+            target = block.reshape(a, b, h * w)  # a view: blocks is contiguous
+            if q0 >= q1:
+                target[...] = 0  # the whole tap is on padding
+                continue
+            target[..., q0:q1] = source[..., q0 + shift : q1 + shift]
+            target[..., :q0] = 0
+            target[..., q1:] = 0
+            if edge is not None:
+                block[..., edge] = 0
 
 
 def _channels_first(a: np.ndarray, slot: str, dtype: np.dtype) -> np.ndarray:
@@ -302,7 +370,8 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, stride: Pair = (1, 1), padding:
 
 
 def conv2d_grad_input(gy: np.ndarray, w: np.ndarray, input_shape: tuple[int, ...], stride: Pair = (1, 1),
-                      padding: Pair = (0, 0), dilation: Pair = (1, 1), groups: int = 1) -> np.ndarray:
+                      padding: Pair = (0, 0), dilation: Pair = (1, 1), groups: int = 1,
+                      work: np.ndarray | None = None) -> np.ndarray:
     """Gradient of ``conv2d_forward`` with respect to its input (also: transposed convolution).
 
     Mathematically the full convolution of ``gy`` (dilated by the stride) with the
@@ -316,6 +385,9 @@ def conv2d_grad_input(gy: np.ndarray, w: np.ndarray, input_shape: tuple[int, ...
         gy: upstream gradient ``(N, O, OH, OW)``.
         w: weights ``(O, C // groups, KH, KW)``.
         input_shape: ``(N, C, H, W)`` of the result.
+        work: an array the kernel may overwrite, used for the column gradients
+            instead of a scratch buffer when its size and dtype fit (the forward's
+            column matrix of the same convolution always does), or None.
 
     Returns:
         ``gx`` of shape ``input_shape``, C-contiguous.
@@ -333,13 +405,20 @@ def conv2d_grad_input(gy: np.ndarray, w: np.ndarray, input_shape: tuple[int, ...
     w_mat = w.reshape(g, o // g, c_per_group * kh * kw).astype(dtype, copy=False)
 
     # (C/g*KH*KW, O/g) @ (O/g, N*OH*OW) per group: one column block per tap.
-    gcols = _scratch_array("col", (g, c_per_group * kh * kw, n * out_h * out_w), dtype)
+    gcols_shape = (g, c_per_group * kh * kw, n * out_h * out_w)
+    if work is not None and work.dtype == dtype and work.size == c * kh * kw * n * out_h * out_w \
+            and work.flags.c_contiguous:
+        gcols = work.reshape(gcols_shape)
+    else:
+        gcols = _scratch_array("col", gcols_shape, dtype)
     np.matmul(w_mat.transpose(0, 2, 1), gy_mat, out=gcols)
     gcols = gcols.reshape(c, kh, kw, n, out_h, out_w)
 
     # col2im: scatter-add every tap's block onto the positions it was read from.
     # Overlapping windows (stride < span) add up, which is exactly the sum in the
     # chain rule. Works channel-first to match the layout of the blocks.
+    if _taps_are_flat_shifts((h, wid), (out_h, out_w), stride):
+        return _flat_col2im(gcols, (n, c, h, wid), padding, dilation)
     ph, pw = padding
     gx_cn = _scratch_array("pad", (c, n, h + 2 * ph, wid + 2 * pw), dtype)
     gx_cn.fill(0)
@@ -349,6 +428,35 @@ def conv2d_grad_input(gy: np.ndarray, w: np.ndarray, input_shape: tuple[int, ...
 
     # Crop the padding (its gradient goes nowhere) and return to NCHW.
     return _fresh_nchw(gx_cn[:, :, ph : ph + h, pw : pw + wid])
+
+
+def _flat_col2im(gcols: np.ndarray, input_shape: tuple[int, ...], padding: Pair, dilation: Pair) -> np.ndarray:
+    """col2im of a same-size convolution (see `_flat_shift`): a fresh NCHW array.
+
+    gcols: ``(C, KH, KW, N, H, W)``, scratch that may be overwritten. Each tap's
+    block is added onto the input pixels it read, as one run of consecutive
+    pixels; the parts that read padding are zeroed first (their gradient goes
+    nowhere). A tap without any shift (the centre of an odd kernel) is assigned
+    rather than added, so the result needs no zero-filling beforehand.
+    """
+    n, c, h, w = input_shape
+    kh, kw = gcols.shape[1:3]
+    taps = [(i, j, *_flat_shift(i, j, (h, w), padding, dilation)) for i in range(kh) for j in range(kw)]
+    centre = [t for t in taps if t[2] == 0 and t[5] is None]
+    gx = np.empty(input_shape, dtype=gcols.dtype) if centre else np.zeros(input_shape, dtype=gcols.dtype)
+    gx_cn = gx.reshape(n, c, h * w).transpose(1, 0, 2)  # (C, N, H*W), a view of gx
+    if centre:
+        taps.remove(centre[0])
+        i, j = centre[0][:2]
+        gx_cn[...] = gcols[:, i, j].reshape(c, n, h * w)
+    for i, j, shift, q0, q1, edge in taps:
+        if q0 >= q1:
+            continue  # the whole tap read padding
+        block = gcols[:, i, j]
+        if edge is not None:
+            block[..., edge] = 0
+        gx_cn[..., q0 + shift : q1 + shift] += block.reshape(c, n, h * w)[..., q0:q1]
+    return gx
 
 
 def conv2d_grad_weight(x: np.ndarray, gy: np.ndarray, weight_shape: tuple[int, ...], stride: Pair = (1, 1),

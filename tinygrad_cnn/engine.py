@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from . import memory
 from .anomaly import _AnomalyMode, add_forward_trace, check_gradients, format_forward_trace, forward_trace
 from .float_errors import quiet_region
 
@@ -607,6 +608,10 @@ def run_backward(
     leaves (Tensor.backward); otherwise the gradients of `inputs` are returned
     and no `.grad` is touched (the `grad` function).
     """
+    # The first backward of the process tells glibc to keep freed blocks for
+    # the next step (page faults otherwise cost up to a third of a training
+    # step; see memory.py for why and how to opt out). Results do not change.
+    memory.before_backward()
     order = topological_order(roots)
     # grads[t]: the sum of the gradients reaching tensor t along every path so far.
     grads: dict[Tensor, Tensor] = {}

@@ -44,11 +44,24 @@ def _as_tensor(value: Any, like: Tensor, op: str) -> Tensor:
     """
     if isinstance(value, Tensor):
         return value
-    if isinstance(value, float) and like.data.dtype.kind == "f":
-        if -65504.0 <= value <= 65504.0:  # fits every float dtype, float16 included
-            return _constant(np.array(value, dtype=like.data.dtype))  # the common case, made fast
-        with quiet():  # 1e40 in float32 is inf, without numpy's overflow warning
-            return _constant(np.array(value, dtype=like.data.dtype))
+    if isinstance(value, float):  # np.float64 too: it is a float
+        # The common case (`h * 1.0`, `x + 0.5` in a loop), made fast: the
+        # 0-d array comes from a cache, and the Tensor is made in place
+        # (what Tensor._make does, without the call).
+        array = _float_constants.get((value, like.data.dtype))
+        if array is not None:
+            t = _new_tensor(Tensor)
+            t.data = array
+            t.requires_grad = False
+            t.grad = None
+            t._ctx = None
+            t.name = None
+            t._retains_grad = False
+            t._version = 0
+            return t
+        if like.data.dtype.kind == "f":
+            with quiet():  # 1e40 in float32 is inf, without numpy's overflow warning
+                return _constant(_cached_float_constant(value, like.data.dtype))
     if isinstance(value, (float, np.floating)) and like.data.dtype.kind != "f":
         # A Python float with an integer tensor: PyTorch's default float dtype, float32.
         with quiet():
@@ -59,6 +72,23 @@ def _as_tensor(value: Any, like: Tensor, op: str) -> Tensor:
     if isinstance(value, np.ndarray):
         return Tensor(value)
     raise TypeError(f"{op}: unsupported operand of type {type(value).__name__}; expected a Tensor or a number")
+
+
+# Python floats met as operands of float tensors, as read-only 0-d arrays of
+# the tensor's dtype, keyed by (value, dtype). Zeros are left out (0.0 and
+# -0.0 are equal keys but differ in sign), and so is NaN (never equal to
+# itself, it would never be found); the size is bounded.
+_float_constants: dict[tuple[float, np.dtype], np.ndarray] = {}
+_FLOAT_CONSTANTS_LIMIT = 4096
+_new_tensor = object.__new__
+
+
+def _cached_float_constant(value: float, dtype: np.dtype) -> np.ndarray:
+    array = np.array(value, dtype=dtype)
+    if value != 0.0 and value == value and len(_float_constants) < _FLOAT_CONSTANTS_LIMIT:
+        array.flags.writeable = False  # shared by every tensor made from it
+        _float_constants[(value, dtype)] = array
+    return array
 
 
 def _as_int(value: Any, op: str, name: str) -> int:
@@ -969,7 +999,16 @@ class MatMul(Function):
         a, b = self.parents
         # C = A B  =>  dL/dA = dL/dC B^T,  dL/dB = A^T dL/dC   (per batch element).
         ga = g @ b.swapaxes(-1, -2) if self.needs_grad[0] else None
-        gb = a.swapaxes(-1, -2) @ g if self.needs_grad[1] else None
+        gb = None
+        if self.needs_grad[1]:
+            if b.data.ndim == 2 and not b.data.flags.c_contiguous and b.data.flags.f_contiguous:
+                # b is a transposed matrix (`x @ w.T` in a linear layer): compute
+                # (g^T A)^T, the same product, so that dL/dB is the transpose of a
+                # C-ordered matrix like b, and dL/dw is then C-ordered like w
+                # (no slow transposing copy when it is stored in w.grad).
+                gb = (g.swapaxes(-1, -2) @ a).swapaxes(-1, -2)
+            else:
+                gb = a.swapaxes(-1, -2) @ g
         return ga, gb
 
 
