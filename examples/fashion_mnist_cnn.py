@@ -56,9 +56,6 @@ def main(argv: list[str] | None = None) -> int:
     # 2. Model and optimizer. The seed fixes the initial weights, the
     #    shuffling (and dropout masks, if any): they all draw from tg's generator.
     tg.manual_seed(args.seed)
-    # Reuse freed arrays from step to step instead of returning them to the
-    # operating system: the same large arrays come back every step.
-    tg.keep_freed_memory()
     model = build_model(args.model)
     print(model)
     optimizer = optim.Adam(model.parameters(), lr=args.lr)

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..creation import manual_seed
 from ..data import DataLoader
-from ..memory import keep_freed_memory, release_free_memory, resident_memory_mb
+from ..memory import release_free_memory, resident_memory_mb
 from ..models import build_model
 from ..nn import Module
 from .checkpoint import CHECKPOINT_NAME, load_checkpoint, restore, save_checkpoint
@@ -92,7 +92,6 @@ def train(
             out_dir = os.path.dirname(os.path.abspath(resume))
     config = config if config is not None else TrainConfig()
     config.validate()
-    keep_freed_memory()  # reuse freed arrays from step to step: no page faults
     if out_dir is not None:
         if os.path.exists(out_dir) and not os.path.isdir(out_dir):
             raise TrainingError(f"--out {out_dir} exists and is not a directory")
