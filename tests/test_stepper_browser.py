@@ -17,9 +17,10 @@ import pytest
 
 import tinygrad_cnn as tg
 import tinygrad_cnn.functional as F
+from tinygrad_cnn.conv import Conv2d
 from tinygrad_cnn.engine import topological_order
 from tinygrad_cnn.models import build_model
-from tinygrad_cnn.viz import chain_rule_example, save_stepper, tiny_cnn_example
+from tinygrad_cnn.viz import chain_rule_example, save_stepper, tiny_cnn_example, wire_rules
 
 CHROMIUM = "/usr/bin/chromium"
 # Playwright never downloads a browser here: it drives Debian's chromium.
@@ -334,6 +335,23 @@ def test_the_ops_declared_rule_is_shown_at_its_step(open_page):
             break
     assert "dL/dx = g·3x (wrong on purpose)" in page.page.inner_text("#step-panel")
     assert page.js("document.querySelector('text.rule-mark').textContent") == "dL/dx = g·3x (wrong on purpose)"
+
+
+def test_a_convolutions_rule_is_shown_one_line_per_input_beside_it(open_page):
+    page, _ = open_page("tiny-cnn", collapse_modules=False)  # the rule is drawn in the expanded view
+    conv_out = page.node_id("conv_out")
+    for k in range(page.js("window.stepper.steps")):
+        page.js(f"window.stepper.go({k})")
+        state = page.state()
+        if state["phase"] == "backward" and state["current"] == conv_out:
+            break
+    lines = page.js("[...document.querySelectorAll('text.rule-mark')].map((t) => t.textContent)")
+    assert lines == wire_rules(Conv2d, 3)
+    assert lines[1] == "dL/dW = x ⋆ g (valid cross-correlation)"  # the filter's part
+    page.js("window.stepper.next()")  # the next step shows its own rule, not the convolution's
+    assert "dL/dW = x ⋆ g (valid cross-correlation)" not in page.js(
+        "[...document.querySelectorAll('text.rule-mark')].map((t) => t.textContent).join()"
+    )
 
 
 def test_the_security_policy_blocks_any_external_load(open_page):

@@ -32,7 +32,17 @@ from typing import Any
 import numpy as np
 
 from ..engine import Function, Tensor, _fit_to, enable_grad, no_grad
-from .drawing import COLORS, MODULE_FILL, GraphvizNotFoundError, _collect, _display_name, _Drawing, _key, _Options
+from .drawing import (
+    COLORS,
+    MODULE_FILL,
+    GraphvizNotFoundError,
+    _collect,
+    _display_name,
+    _Drawing,
+    _key,
+    _Options,
+    wire_rules,
+)
 from .recorder import Tape, TapeNode, record_backward
 
 __all__ = ["Stepper", "save_stepper", "step_through"]
@@ -386,6 +396,8 @@ class _PageData:
                 "op": None if fn is None else fn.name,
                 "opId": None if fn is None else self.expanded.op_ids[id(fn)],
                 "rule": "" if fn is None else getattr(type(fn), "vjp_rule", ""),
+                # Each input's part of the rule, shown on that input's wire.
+                "wireRules": [] if fn is None else wire_rules(type(fn), len(graph.op_inputs[id(fn)])),
                 "module": self.expanded.value_module[key],
                 "collapsedId": self.collapsed_id(key),
                 # The op's inputs and its wires, in and out (for the forward steps).

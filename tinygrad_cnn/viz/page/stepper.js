@@ -170,9 +170,24 @@
     addMargin(views.collapsed.querySelector("svg"));
     views.collapsed.hidden = true;
   }
-  // The rule of the current op, written above it.
-  const expandedSvg = views.expanded.querySelector("svg");
-  const ruleMark = svgText(expandedSvg.querySelector("g"), 0, 0, "rule-mark", "middle");
+  // The rule of the current op, beside it: one line per input that gets a
+  // gradient (its part of the rule), next to the wires that gradient flows along.
+  const ruleLayer = views.expanded.querySelector("svg g");
+  let ruleMarks = [];
+  function showRule(n, op) {
+    const box = op.getBBox();
+    const parts = [];
+    n.wireRules.forEach((part, i) => {
+      const input = nodes[n.inputs[i]];
+      const getsGradient = !(input && input.kind === "constant");
+      if (part && getsGradient && !parts.includes(part)) parts.push(part);
+    });
+    parts.forEach((part, line) => {
+      const mark = svgText(ruleLayer, box.x + box.width + 8, box.y + 10 + 12 * line, "rule-mark");
+      mark.textContent = part;
+      ruleMarks.push(mark);
+    });
+  }
 
   function elementOf(id) { // the element that shows node id in the current view
     if (view === "expanded") return document.getElementById(id);
@@ -187,7 +202,8 @@
 
   function drawState(s) {
     clearClasses();
-    ruleMark.textContent = "";
+    for (const mark of ruleMarks) mark.remove();
+    ruleMarks = [];
     const prefix = view === "expanded" ? "" : "c-";
     for (const id of Object.keys(nodes)) {
       const el = elementOf(id);
@@ -235,13 +251,7 @@
     const op = document.getElementById(view === "expanded" ? step.op : step.collapsedOp);
     if (op) op.classList.add("current");
     for (const c of step.contributions) { const el = elementOf(c.to); if (el && el !== cur) el.classList.add("receiving"); }
-    const rule = nodes[step.node].rule;
-    if (rule && view === "expanded" && op) {
-      const box = op.getBBox();
-      ruleMark.setAttribute("x", box.x + box.width / 2);
-      ruleMark.setAttribute("y", box.y - 4);
-      ruleMark.textContent = rule;
-    }
+    if (view === "expanded" && op && nodes[step.node].rule) showRule(nodes[step.node], op);
   }
 
   // ---------------------------------------------------------------------
@@ -404,7 +414,7 @@
       box.append(table);
     }
     const maps = mapsOf(a);
-    if (maps && (a.size > 4)) {
+    if (maps && a.size >= 4) {  // a 2x2 filter too: its heatmap beside its numbers
       const row = el("div", undefined, "maps");
       for (let m = 0; m < maps.count; m++) row.append(heatmap(maps.values, m * maps.h * maps.w, maps.h, maps.w, max));
       box.append(row, scaleBar(max));
