@@ -59,6 +59,10 @@ class detect_anomaly(contextlib.ContextDecorator):  # noqa: N801 (PyTorch's name
     def __exit__(self, *exc: object) -> None:
         _AnomalyMode.enabled = self._previous
 
+    def _recreate_cm(self) -> detect_anomaly:
+        # As a decorator, a fresh object per call (a function calling itself).
+        return detect_anomaly()
+
 
 def forward_trace() -> list[traceback.FrameSummary]:
     """The innermost frames of the user's code on the current call stack."""

@@ -57,6 +57,11 @@ class _SetGradMode(contextlib.ContextDecorator):
     def __exit__(self, *exc: object) -> None:
         _GradMode.enabled = self.previous
 
+    def _recreate_cm(self) -> _SetGradMode:
+        # As a decorator, a fresh object per call: a function that calls itself
+        # must not overwrite the outer call's `previous`.
+        return _SetGradMode(self.enabled)
+
 
 def no_grad() -> _SetGradMode:
     """Turn recording off: `with no_grad(): ...` or `@no_grad()` on a function.
@@ -101,7 +106,7 @@ def _as_array(data: Any, dtype: Any = None) -> np.ndarray:
     ints and bools keep an integer or bool dtype; numpy arrays keep theirs.
     """
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.data.copy()  # as torch.tensor(t): a new tensor, not a view of t's memory
     if isinstance(data, (np.ndarray, np.generic)):
         array = np.asarray(data)
     else:
@@ -281,7 +286,10 @@ class Tensor:
         return bool(self.data)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return self.data if dtype is None else self.data.astype(dtype)
+        if dtype is not None and np.dtype(dtype) != self.data.dtype:
+            return self.data.astype(dtype)
+        # np.array(t) asks for a copy (copy=True): writing into it must not change t.
+        return self.data.copy() if copy else self.data
 
     # --- backward -----------------------------------------------------------
 
@@ -358,6 +366,10 @@ class _ViewTensor(Tensor):
     @property
     def _version(self) -> int:
         return self._base._version
+
+    @_version.setter
+    def _version(self, value: int) -> None:
+        pass  # a view has no counter of its own (copy.deepcopy and pickle set it)
 
 
 def _share_version(view: Tensor, base: Tensor) -> Tensor:
@@ -784,8 +796,10 @@ def _cycle_collector_paused():
 
 
 def _accumulate(leaf: Tensor, grad: Tensor, create_graph: bool) -> None:
-    if create_graph:
-        # Keep the graph of the gradient, so it can be differentiated again.
+    if create_graph and (grad._ctx is not None or leaf.grad is not None):
+        # Keep the graph of the gradient (and of an earlier .grad), so it can
+        # be differentiated again. A gradient without a graph is copied below,
+        # as without create_graph.
         leaf.grad = grad if leaf.grad is None else leaf.grad + grad
     elif leaf.grad is None:
         # The same gradient array can reach two leaves (a + b hands g to both):

@@ -92,11 +92,11 @@ def quietly(function: F) -> F:
         if _Depth.count:  # already quiet (inside a backward pass, say)
             return function(*args, **kwargs)
         token = _set_state(_IGNORE_ALL)
-        _Depth.count = 1
+        _Depth.count += 1  # counted, not set: another thread may be inside a region too
         try:
             return function(*args, **kwargs)
         finally:
-            _Depth.count = 0
+            _Depth.count -= 1
             _reset_state(token)
 
     return quiet_function  # type: ignore[return-value]

@@ -44,6 +44,10 @@ def _as_tensor(value: Any, like: Tensor, op: str) -> Tensor:
     """
     if isinstance(value, Tensor):
         return value
+    if isinstance(value, np.number) and not isinstance(value, float):
+        # A numpy scalar counts as a Python number, as in PyTorch:
+        # float32 * np.int64(3) stays float32.
+        value = value.item()
     if isinstance(value, float):  # np.float64 too: it is a float
         # The common case (`h * 1.0`, `x + 0.5` in a loop), made fast: the
         # 0-d array comes from a cache, and the Tensor is made in place
@@ -198,7 +202,7 @@ def _binary(cls: type[Function], op: str, doc: str) -> Callable[[Any, Any], Tens
         switch = not _Depth.count
         if switch:
             token = _set_state(_IGNORE_ALL)
-            _Depth.count = 1
+            _Depth.count += 1  # counted, not set: another thread may be inside a region too
         try:
             return _apply(cls, a, b)  # cls.apply(a, b), minus the bound-method call
         except ValueError as error:
@@ -211,7 +215,7 @@ def _binary(cls: type[Function], op: str, doc: str) -> Callable[[Any, Any], Tens
             raise ValueError(f"{op}: shapes {a.shape} and {b.shape} (dtypes {a.dtype}, {b.dtype}): {error}") from None
         finally:
             if switch:
-                _Depth.count = 0
+                _Depth.count -= 1
                 _reset_state(token)
 
     binary_op.__name__ = binary_op.__qualname__ = op
@@ -899,6 +903,10 @@ def _normalize_index(index: Any) -> Any:
             item = item.data
         elif isinstance(item, list):
             item = np.asarray(item)
+        if isinstance(item, np.ndarray):
+            # A copy: the backward pass uses the index again, so a later in-place
+            # change of the user's array must not move the gradient elsewhere.
+            item = item.copy()
         if isinstance(item, np.ndarray) and item.dtype.kind not in "iub":
             raise TypeError(f"getitem: index arrays must be integer or boolean, got dtype {item.dtype}")
         result.append(item)
@@ -920,7 +928,9 @@ def _as_condition(condition: Any, op: str) -> np.ndarray:
     if isinstance(array, (np.ndarray, list, tuple, bool, np.bool_)):
         array = np.asarray(array)
         if array.dtype.kind in "biuf":
-            return array.astype(bool, copy=False)
+            # A copy: the backward pass uses the mask again, so a later in-place
+            # change of the user's condition must not change the gradient.
+            return array.astype(bool, copy=True)
     raise TypeError(
         f"{op}: condition must be a boolean Tensor or array, got {type(condition).__name__} {condition!r}"
     )

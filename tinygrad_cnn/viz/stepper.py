@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import Function, Tensor, _fit_to, enable_grad, no_grad
+from ..float_errors import quiet_region
 from .drawing import (
     COLORS,
     MODULE_FILL,
@@ -416,7 +417,8 @@ class _PageData:
             if fn is not None:
                 inputs = [i.value if isinstance(i, TapeNode) else i for i in visit.node.inputs]
                 needs = [isinstance(i, TapeNode) for i in visit.node.inputs]
-                nodes[self.value_id(visit.node.tensor)]["check"] = _probe(fn, inputs, needs, self.rng)
+                with quiet_region():  # an op run again on inf or nan values: no numpy warnings
+                    nodes[self.value_id(visit.node.tensor)]["check"] = _probe(fn, inputs, needs, self.rng)
 
         forward = [[self.expanded.value_ids[key] for key, t in graph.values.items() if t._ctx is None]]
         for tape_node in tape.order:
