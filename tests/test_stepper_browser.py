@@ -128,6 +128,16 @@ class OpenPage:
     def node_id(self, name: str) -> str:
         return next(i for i, n in self.state()["nodes"].items() if n["name"] == name)
 
+    def go_to_backward_visit(self, name: str) -> None:
+        """Step to the backward step that visits the tensor called `name`."""
+        node = self.node_id(name)
+        for k in range(self.js("window.stepper.steps")):
+            self.js(f"window.stepper.go({k})")
+            state = self.state()
+            if state["phase"] == "backward" and state["current"] == node:
+                return
+        raise AssertionError(f"no backward step visits {name}")
+
 
 @pytest.fixture
 def open_page(browser, tmp_path) -> Iterator[Callable[..., tuple[OpenPage, tg.Tensor]]]:
@@ -195,12 +205,7 @@ def test_chain_rule_steps_through_the_engines_visit_order(open_page):
 
 def test_chain_rule_panel_shows_the_chain_rule_in_numbers(open_page):
     page, _ = open_page("chain-rule")
-    q = page.node_id("q")
-    steps = page.js("window.stepper.steps")
-    for k in range(steps):
-        page.js(f"window.stepper.go({k})")
-        if page.state()["current"] == q and page.state()["phase"] == "backward":
-            break
+    page.go_to_backward_visit("q")
     panel = page.page.inner_text("#step-panel")
     assert "df/dx = df/dq · dq/dx = -4 · 1 = -4" in panel
     assert "df/dy = df/dq · dq/dy = -4 · 1 = -4" in panel
@@ -327,24 +332,14 @@ def test_the_ops_declared_rule_is_shown_at_its_step(open_page):
         page, _ = open_page("wrong-function")
     finally:
         del WrongSquare.vjp_rule
-    wrong = page.node_id("wrong")
-    for k in range(page.js("window.stepper.steps")):
-        page.js(f"window.stepper.go({k})")
-        state = page.state()
-        if state["phase"] == "backward" and state["current"] == wrong:
-            break
+    page.go_to_backward_visit("wrong")
     assert "dL/dx = g·3x (wrong on purpose)" in page.page.inner_text("#step-panel")
     assert page.js("document.querySelector('text.rule-mark').textContent") == "dL/dx = g·3x (wrong on purpose)"
 
 
 def test_a_convolutions_rule_is_shown_one_line_per_input_beside_it(open_page):
     page, _ = open_page("tiny-cnn", collapse_modules=False)  # the rule is drawn in the expanded view
-    conv_out = page.node_id("conv_out")
-    for k in range(page.js("window.stepper.steps")):
-        page.js(f"window.stepper.go({k})")
-        state = page.state()
-        if state["phase"] == "backward" and state["current"] == conv_out:
-            break
+    page.go_to_backward_visit("conv_out")
     lines = page.js("[...document.querySelectorAll('text.rule-mark')].map((t) => t.textContent)")
     assert lines == wire_rules(Conv2d, 3)
     assert lines[1] == "dL/dW = x ⋆ g (valid cross-correlation)"  # the filter's part
