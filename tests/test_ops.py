@@ -588,3 +588,14 @@ def test_matmul_with_a_transposed_right_operand() -> None:
 def test_bad_input_raises_clear_error(thunk: Callable, error: type, pattern: str) -> None:
     with pytest.raises(error, match=pattern):
         thunk()
+
+
+def test_a_boolean_mask_times_a_float_tensor_keeps_the_float_dtype():
+    # As in PyTorch; numpy does it without converting the mask first (ReLU's backward relies on it).
+    mask = tg.Tensor(np.array([True, False, True]))
+    for dtype in (np.float16, np.float32, np.float64):
+        x = tg.Tensor(np.full(3, 2.0, dtype))
+        assert (x * mask).dtype == dtype and (mask * x).dtype == dtype
+        assert (x * mask).tolist() == [2.0, 0.0, 2.0]
+    integers = tg.Tensor(np.arange(3))
+    assert (tg.Tensor(np.ones(3, np.float32)) * integers).dtype == np.float32  # integers take the float dtype

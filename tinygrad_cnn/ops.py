@@ -171,14 +171,16 @@ _apply = Function.apply.__func__
 
 
 def _promote_mixed(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
-    """Operands of different dtypes, promoted as PyTorch does: an integer or bool
-    tensor meeting a float tensor takes the float's dtype (numpy would make int64
-    with float32 a float64). Other pairs are left to numpy's rules (float32 with
-    float64 is float64, int32 with int64 is int64, as in PyTorch)."""
-    a_is_float, b_is_float = a.data.dtype.kind == "f", b.data.dtype.kind == "f"
-    if a_is_float and not b_is_float:
+    """Operands of different dtypes, promoted as PyTorch does: an integer tensor
+    meeting a float tensor takes the float's dtype (numpy would make int64 with
+    float32 a float64). Other pairs are left to numpy's rules, which agree with
+    PyTorch's: float32 with float64 is float64, int32 with int64 is int64, and a
+    bool array with a float one keeps the float dtype, with no conversion pass
+    (ReLU's backward multiplies g by a boolean mask on every step)."""
+    a_kind, b_kind = a.data.dtype.kind, b.data.dtype.kind
+    if a_kind == "f" and b_kind in "iu":
         b = _constant(b.data.astype(a.data.dtype))
-    elif b_is_float and not a_is_float:
+    elif b_kind == "f" and a_kind in "iu":
         a = _constant(a.data.astype(b.data.dtype))
     return a, b
 
