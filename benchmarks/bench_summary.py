@@ -37,6 +37,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -67,6 +68,15 @@ def _import_torch():
 # ---------------------------------------------------------------------------
 
 
+def lenet(nn: Any) -> Any:
+    """The LeNet of the README, from either library's `nn` (the names are the same)."""
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(3136, 128), nn.ReLU(), nn.Linear(128, 10),
+    )
+
+
 def lenet_batch(dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(0)
     images = rng.standard_normal((BATCH, 1, 28, 28)).astype(dtype)
@@ -80,11 +90,7 @@ def our_lenet_step(dtype: np.dtype) -> tuple[Callable[[], None], dict[str, np.nd
     from tinygrad_cnn import nn
 
     tg.manual_seed(0)
-    model = nn.Sequential(
-        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(3136, 128), nn.ReLU(), nn.Linear(128, 10),
-    ).to(dtype)
+    model = lenet(nn).to(dtype)
     params = list(model.parameters())
     images, labels = lenet_batch(dtype)
 
@@ -101,11 +107,7 @@ def our_lenet_step(dtype: np.dtype) -> tuple[Callable[[], None], dict[str, np.nd
 def torch_lenet_step(torch, dtype: np.dtype, weights: dict[str, np.ndarray] | None) -> Callable[[], None]:
     nn = torch.nn
     torch.manual_seed(0)
-    net = nn.Sequential(
-        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(3136, 128), nn.ReLU(), nn.Linear(128, 10),
-    ).to(torch.float64 if dtype == np.float64 else torch.float32)
+    net = lenet(nn).to(torch.float64 if dtype == np.float64 else torch.float32)
     if weights is not None:  # the same starting weights as ours
         with torch.no_grad():
             for name, p in net.named_parameters():
@@ -305,11 +307,7 @@ def torch_epoch_seconds(torch) -> float:
     labels = torch.from_numpy(y_train.astype(np.int64))
     nn = torch.nn
     torch.manual_seed(0)
-    net = nn.Sequential(
-        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(3136, 128), nn.ReLU(), nn.Linear(128, 10),
-    )
+    net = lenet(nn)
     optimizer = torch.optim.Adam(net.parameters(), lr=2e-3)
     order = torch.randperm(len(images))
     start = time.perf_counter()
