@@ -418,40 +418,40 @@ def wire_rules(fn: Function | type[Function], n_inputs: int) -> list[str]:
     return [rule] * n_inputs
 
 
-def _local_derivatives(fn: Function, parents: tuple[Any, ...], output: Any) -> list[float | None] | None:
+def local_derivatives(
+    fn: Function, inputs: list[np.ndarray], requires_grad: list[bool], output_shape: tuple[int, ...], output_dtype: Any
+) -> list[float | None] | None:
     """d(output)/d(input) for each input of a scalar op, from the op's own VJP.
 
-    Only for ops whose inputs and output are single numbers with the input
-    values still at hand. The op's backward is called with an upstream
-    gradient of 1, so each gradient it returns is a local derivative. A node
+    Only for ops whose inputs and output are single numbers. The op's
+    backward is called with an upstream gradient of 1, so each gradient it
+    returns is a local derivative (None for an input that needs none). A node
     that backward has released no longer has what its forward saved, so the
     op is run again on the same inputs (a fresh node of the same class, with
-    the same settings) and that node's backward is called instead.
+    the same settings) and that node's backward is called instead. Used by the
+    backward drawing and by the step-through page.
     """
-    if not parents or not all(isinstance(p, Tensor) and p.data.size == 1 for p in parents):
-        return None
-    if int(np.prod(output.shape)) != 1:
+    if not inputs or any(np.size(a) != 1 for a in inputs) or int(np.prod(output_shape)) != 1:
         return None
     node = fn
     if fn.released:
         with enable_grad():
-            inputs = [Tensor._make(p.data).requires_grad_(True) if p.requires_grad else Tensor._make(p.data)
-                      for p in parents]
-            result = type(fn).apply(*inputs, **fn.settings)
+            tensors = [Tensor._make(np.asarray(a)) for a in inputs]
+            for tensor, needed in zip(tensors, requires_grad):
+                if needed:
+                    tensor.requires_grad_(True)
+            result = type(fn).apply(*tensors, **fn.settings)  # kept: a VJP may read its output
         node = result._ctx
         if node is None:
             return None
-    seed = Tensor._make(np.ones(output.shape, dtype=output.dtype))
+    seed = Tensor._make(np.ones(output_shape, dtype=output_dtype))
     with no_grad(), np.errstate(all="ignore"):
         grads = node.backward(seed)
     derivatives: list[float | None] = []
-    for parent, grad in zip(parents, grads):
-        if grad is None or not parent.requires_grad:
-            derivatives.append(None)
-        else:
-            # The VJP may return the gradient in a broadcast shape: its sum is
-            # what the engine would hand to the input.
-            derivatives.append(float(np.sum(grad.data)))
+    for needed, grad in zip(requires_grad, grads):
+        # The VJP may return the gradient in a broadcast shape: its sum is
+        # what the engine would hand to the input.
+        derivatives.append(float(np.sum(grad.data)) if needed and grad is not None else None)
     return derivatives
 
 
@@ -689,7 +689,12 @@ class _Drawing:
             if self.options.backward:
                 parents = tuple(graph.values[k] for k in input_keys)
                 rules = wire_rules(fn, len(input_keys))
-                derivatives = _local_derivatives(fn, parents, graph.values[graph.op_output[id(fn)]])
+                derivatives = None
+                if all(isinstance(p, Tensor) for p in parents):  # released stubs hold no values
+                    output = graph.values[graph.op_output[id(fn)]]
+                    derivatives = local_derivatives(
+                        fn, [p.data for p in parents], [p.requires_grad for p in parents], output.shape, output.dtype
+                    )
             for index, key in enumerate(input_keys):
                 tensor = graph.values[key]
                 label = None

@@ -42,6 +42,7 @@ from .drawing import (
     _Drawing,
     _key,
     _Options,
+    local_derivatives,
     wire_rules,
 )
 from .recorder import Tape, TapeNode, record_backward
@@ -326,24 +327,6 @@ def _probe(fn: Function, inputs: list[np.ndarray], needs_grad: list[bool], rng: 
     return result
 
 
-def _local_derivatives(fn: Function, inputs: list[np.ndarray]) -> list[float | None] | None:
-    """d(output)/d(input) of an op whose inputs and output are single numbers,
-    from the op's own VJP: its backward with an upstream gradient of 1."""
-    if not inputs or any(np.asarray(a).size != 1 for a in inputs):
-        return None
-    op = type(fn)
-    try:
-        with enable_grad():
-            tensors = [Tensor(_as_float64(a), requires_grad=np.issubdtype(a.dtype, np.floating)) for a in inputs]
-            out = op.apply(*tensors, **fn.settings)
-            if out.data.size != 1:
-                return None
-            vjp = out._ctx.backward(Tensor(np.ones_like(out.data)))
-    except Exception:
-        return None
-    return [None if g is None else float(np.asarray(g.data).sum()) for g in vjp]
-
-
 # ---------------------------------------------------------------------------
 # The page's data: nodes, forward steps, backward steps
 # ---------------------------------------------------------------------------
@@ -457,7 +440,17 @@ class _PageData:
         step["collapsedEdges"] = [] if target is None else [f"{target}->{self.collapsed_id(_key(visit.node.tensor))}"]
         step["collapsedOp"] = target
         inputs = visit.node.inputs
-        local = _local_derivatives(fn, [i.value if isinstance(i, TapeNode) else i for i in inputs])
+        output = visit.node.value
+        try:  # a label only: a custom op that cannot run again shows no numbers
+            local = local_derivatives(
+                fn,
+                [i.value if isinstance(i, TapeNode) else i for i in inputs],
+                [isinstance(i, TapeNode) for i in inputs],  # the constants need no gradient
+                output.shape,
+                output.dtype,
+            )
+        except Exception:
+            local = None
         seen: dict[str, int] = {}
         edge_of_position = []
         for i, parent in enumerate(inputs):
