@@ -379,7 +379,7 @@ class _PageData:
                 "value": self.arrays.add(tensor.data),
                 "op": None if fn is None else fn.name,
                 "opId": None if fn is None else self.expanded.op_ids[id(fn)],
-                "rule": "" if fn is None else getattr(type(fn), "vjp_rule", ""),
+                "rule": "" if fn is None else type(fn).vjp_rule,
                 # Each input's part of the rule, shown on that input's wire.
                 "wireRules": [] if fn is None else wire_rules(type(fn), len(graph.op_inputs[id(fn)])),
                 "module": self.expanded.value_module[key],
