@@ -50,22 +50,14 @@ def _as_tensor(value: Any, like: Tensor, op: str) -> Tensor:
         value = value.item()
     if isinstance(value, float):  # np.float64 too: it is a float
         # The common case (`h * 1.0`, `x + 0.5` in a loop), made fast: the
-        # 0-d array comes from a cache, and the Tensor is made in place
-        # (what Tensor._make does, without the call).
-        array = _float_constants.get((value, like.data.dtype))
-        if array is not None:
-            t = _new_tensor(Tensor)
-            t.data = array
-            t.requires_grad = False
-            t.grad = None
-            t._ctx = None
-            t.name = None
-            t._retains_grad = False
-            t._version = 0
-            return t
+        # constant tensor comes from a cache, so a long loop makes one object
+        # fewer per op (and Python's cycle collector has fewer to walk).
+        constant = _float_constants.get((value, like.data.dtype))
+        if constant is not None:
+            return constant
         if like.data.dtype.kind == "f":
             with quiet():  # 1e40 in float32 is inf, without numpy's overflow warning
-                return _constant(_cached_float_constant(value, like.data.dtype))
+                return _cached_float_constant(value, like.data.dtype)
     if isinstance(value, (float, np.floating)) and like.data.dtype.kind != "f":
         # A Python float with an integer tensor: PyTorch's default float dtype, float32.
         with quiet():
@@ -78,21 +70,22 @@ def _as_tensor(value: Any, like: Tensor, op: str) -> Tensor:
     raise TypeError(f"{op}: unsupported operand of type {type(value).__name__}; expected a Tensor or a number")
 
 
-# Python floats met as operands of float tensors, as read-only 0-d arrays of
-# the tensor's dtype, keyed by (value, dtype). Zeros are left out (0.0 and
-# -0.0 are equal keys but differ in sign), and so is NaN (never equal to
-# itself, it would never be found); the size is bounded.
-_float_constants: dict[tuple[float, np.dtype], np.ndarray] = {}
+# Python floats met as operands of float tensors, as constant tensors of the
+# tensor's dtype, keyed by (value, dtype). Their 0-d arrays are read-only: one
+# tensor is shared by every op that met the same number. Zeros are left out
+# (0.0 and -0.0 are equal keys but differ in sign), and so is NaN (never equal
+# to itself, it would never be found); the size is bounded.
+_float_constants: dict[tuple[float, np.dtype], Tensor] = {}
 _FLOAT_CONSTANTS_LIMIT = 4096
-_new_tensor = object.__new__
 
 
-def _cached_float_constant(value: float, dtype: np.dtype) -> np.ndarray:
+def _cached_float_constant(value: float, dtype: np.dtype) -> Tensor:
     array = np.array(value, dtype=dtype)
+    constant = _constant(array)
     if value != 0.0 and value == value and len(_float_constants) < _FLOAT_CONSTANTS_LIMIT:
-        array.flags.writeable = False  # shared by every tensor made from it
-        _float_constants[(value, dtype)] = array
-    return array
+        array.flags.writeable = False  # shared by every op that uses it
+        _float_constants[(value, dtype)] = constant
+    return constant
 
 
 def _as_int(value: Any, op: str, name: str) -> int:

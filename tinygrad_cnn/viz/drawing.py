@@ -118,36 +118,51 @@ def retain_grads(root: Tensor) -> int:
 # ---------------------------------------------------------------------------
 
 
+# A value node's key: ("out", id(fn)) for the output of Function fn,
+# ("leaf", id(tensor)) for a leaf, ("number", id(fn), position) for a number
+# used by fn (see _key).
+NodeKey = tuple
+
+
 @dataclass
 class _Graph:
     """The nodes and wires of a computation graph, in a form easy to draw.
 
     A value node is keyed by the Function that made it (one output per
-    Function), or by the tensor object itself for a leaf: after backward has
+    Function), or by the tensor object itself for a leaf (a number, by the op
+    that uses it and its position there): after backward has
     released the graph, one intermediate tensor can be represented by several
     stub objects, and keying by the Function merges them back into one node.
     """
 
-    root_key: tuple[str, int]
-    values: dict[tuple[str, int], Any] = field(default_factory=dict)  # key -> Tensor or _ReleasedTensor
+    root_key: NodeKey
+    values: dict[NodeKey, Any] = field(default_factory=dict)  # key -> Tensor or _ReleasedTensor
     ops: list[Function] = field(default_factory=list)
-    op_inputs: dict[int, list[tuple[str, int]]] = field(default_factory=dict)  # id(fn) -> input keys
-    op_output: dict[int, tuple[str, int]] = field(default_factory=dict)  # id(fn) -> output key
+    op_inputs: dict[int, list[NodeKey]] = field(default_factory=dict)  # id(fn) -> input keys
+    op_output: dict[int, NodeKey] = field(default_factory=dict)  # id(fn) -> output key
 
 
-def _key(tensor: Any) -> tuple[str, int]:
+def _key(tensor: Any, user: Function | None = None, position: int = 0) -> NodeKey:
     if tensor._ctx is not None:
         return ("out", id(tensor._ctx))
+    if user is not None and _is_number(tensor):
+        # `x * 2.0` and `y * 2.0` share one constant tensor (ops.py caches them);
+        # like a number in a textbook drawing, it is drawn beside each op that uses it.
+        return ("number", id(user), position)
     return ("leaf", id(tensor))
+
+
+def _is_number(tensor: Any) -> bool:
+    """An unnamed 0-d tensor that needs no gradient: a number met in an expression."""
+    return not tensor.requires_grad and tensor.name is None and tensor.shape == ()
 
 
 def _collect(root: Tensor) -> _Graph:
     """Walk from root back to the leaves with an explicit stack (no recursion)."""
     graph = _Graph(root_key=_key(root))
-    stack = [root]
+    stack = [(root, graph.root_key)]
     while stack:
-        tensor = stack.pop()
-        key = _key(tensor)
+        tensor, key = stack.pop()
         known = graph.values.get(key)
         if known is not None:
             # Prefer a real tensor (it has values) over a released stub of it.
@@ -158,27 +173,27 @@ def _collect(root: Tensor) -> _Graph:
         fn = tensor._ctx
         if fn is None:
             continue
-        parents = fn.parents
+        parent_keys = [_key(p, fn, i) for i, p in enumerate(fn.parents)]
         graph.ops.append(fn)
-        graph.op_inputs[id(fn)] = [_key(p) for p in parents]
+        graph.op_inputs[id(fn)] = parent_keys
         graph.op_output[id(fn)] = key
         # Reversed, so the first input is drawn (and numbered) first.
-        stack.extend(reversed(parents))
+        stack.extend(reversed(list(zip(fn.parents, parent_keys))))
     return graph
 
 
-def _backward_visit_order(graph: _Graph) -> list[tuple[str, int]]:
+def _backward_visit_order(graph: _Graph) -> list[NodeKey]:
     """The value nodes in the order backward visits them (the root first).
 
     The same iterative depth-first search as `engine.topological_order`, run on
     the collected nodes: it still works after backward has released the graph.
     """
-    order: list[tuple[str, int]] = []
+    order: list[NodeKey] = []
     root = graph.values[graph.root_key]
     if not root.requires_grad:
         return order
 
-    def parent_keys(key: tuple[str, int]) -> list[tuple[str, int]]:
+    def parent_keys(key: NodeKey) -> list[NodeKey]:
         fn = graph.values[key]._ctx
         if fn is None:
             return []
@@ -335,7 +350,7 @@ def _op_label(fn: Function, precision: int) -> str:
     return " ".join(words)
 
 
-def _value_kind(graph: _Graph, key: tuple[str, int]) -> str:
+def _value_kind(graph: _Graph, key: NodeKey) -> str:
     tensor = graph.values[key]
     if key == graph.root_key:
         return "root"
@@ -344,7 +359,7 @@ def _value_kind(graph: _Graph, key: tuple[str, int]) -> str:
     return "leaf" if tensor.requires_grad else "constant"
 
 
-def _display_name(graph: _Graph, key: tuple[str, int]) -> str:
+def _display_name(graph: _Graph, key: NodeKey) -> str:
     """The tensor's own name, or the op that made it, or what kind of leaf it is."""
     tensor = graph.values[key]
     if tensor.name:
@@ -356,7 +371,7 @@ def _display_name(graph: _Graph, key: tuple[str, int]) -> str:
 
 def _value_label(
     graph: _Graph,
-    key: tuple[str, int],
+    key: NodeKey,
     options: _Options,
     step: int | None,
 ) -> str:
@@ -460,7 +475,7 @@ def local_derivatives(
 # ---------------------------------------------------------------------------
 
 
-def _module_of_value(graph: _Graph, key: tuple[str, int], consumers: dict[tuple[str, int], set]) -> str | None:
+def _module_of_value(graph: _Graph, key: NodeKey, consumers: dict[NodeKey, set]) -> str | None:
     """The module a value node belongs to.
 
     A result belongs to the module of the op that made it. A leaf named after
@@ -579,12 +594,12 @@ class _Drawing:
         self.value_ids = {key: f"v{i}" for i, key in enumerate(graph.values)}
         self.op_ids = {id(fn): f"op{i}" for i, fn in enumerate(graph.ops)}
         # The modules whose ops use each value.
-        consumers: dict[tuple[str, int], set] = {}
+        consumers: dict[NodeKey, set] = {}
         for fn in graph.ops:
             for key in graph.op_inputs[id(fn)]:
                 consumers.setdefault(key, set()).add(fn.module)
         self.value_module = {key: _module_of_value(graph, key, consumers) for key in graph.values}
-        self.steps: dict[tuple[str, int], int] = {}
+        self.steps: dict[NodeKey, int] = {}
         if options.backward:
             order = _backward_visit_order(graph)
             self.steps = {key: i + 1 for i, key in enumerate(order)}
@@ -601,7 +616,7 @@ class _Drawing:
         attrs["id"] = node_id  # the SVG element's id, so a page's script can find the node
         self.members.setdefault(module, []).append(("node", node_id, attrs))
 
-    def _value_node(self, key: tuple[str, int], module: str | None) -> None:
+    def _value_node(self, key: NodeKey, module: str | None) -> None:
         kind = _value_kind(self.graph, key)
         tensor = self.graph.values[key]
         label = _value_label(self.graph, key, self.options, self.steps.get(key))
@@ -716,12 +731,12 @@ class _Drawing:
         box_ids = {path: f"m{i}" for i, path in enumerate(boxes)}
         self.box_ids = box_ids
 
-        def hidden(key: tuple[str, int]) -> bool:
+        def hidden(key: NodeKey) -> bool:
             # A value made (or owned) inside a module disappears into its box,
             # except the root, which is always drawn.
             return self.value_module[key] in boxes and key != graph.root_key
 
-        def node_of_value(key: tuple[str, int]) -> str:
+        def node_of_value(key: NodeKey) -> str:
             return box_ids[self.value_module[key]] if hidden(key) else self.value_ids[key]
 
         for key in graph.values:

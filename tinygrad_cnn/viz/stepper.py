@@ -454,7 +454,7 @@ class _PageData:
         seen: dict[str, int] = {}
         edge_of_position = []
         for i, parent in enumerate(inputs):
-            key = _key(parent.tensor) if isinstance(parent, TapeNode) else _key(fn.parents[i])
+            key = _key(parent.tensor) if isinstance(parent, TapeNode) else _key(fn.parents[i], fn, i)
             source = self.expanded.value_ids[key]
             seen[source] = seen.get(source, 0) + 1
             edge = f"{source}->{op_id}" + (f"#{seen[source]}" if seen[source] > 1 else "")
