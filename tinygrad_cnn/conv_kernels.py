@@ -576,47 +576,56 @@ def _windows_overlap(kernel: Pair, stride: Pair, dilation: Pair) -> bool:
     return any(dilation[a] * (kernel[a] - 1) + 1 > stride[a] for a in range(2))
 
 
-def _windows_tile(in_hw: Pair, out_hw: Pair, kernel: Pair, stride: Pair, dilation: Pair) -> bool:
-    """Whether every input position belongs to exactly one window (kernel == stride, sizes divisible)."""
-    return dilation == (1, 1) and all(
-        kernel[a] == stride[a] and out_hw[a] * stride[a] == in_hw[a] for a in range(2)
-    )
-
-
 def max_pool2d_backward(gy: np.ndarray, argmax: np.ndarray, input_shape: tuple[int, ...], kernel: Pair,
                         stride: Pair, padding: Pair = (0, 0), dilation: Pair = (1, 1)) -> np.ndarray:
     """Route each window's gradient to its argmax; overlapping windows add up.
 
-    For each tap ``k`` the windows won by ``k`` send their gradient to the input
-    position under that tap: ``gx[tap k] += gy * (argmax == k)``, ``KH*KW``
-    strided updates. Multiplying by the 0/1 mask is much faster than a masked
-    assignment; the price is that a NaN or infinite ``gy`` entry also puts NaN
-    (``0 * inf``) on the other positions of its window.
+    When no two windows overlap (the usual 2x2 pool with stride 2), every input
+    position wins at most one window, so ``gy`` is written straight to the
+    winners, one scatter ``gx.flat[winner] = gy`` (see `_winner_positions`).
+    Otherwise, for each tap ``k`` the windows won by ``k`` send their gradient
+    to the input position under that tap: ``gx[tap k] += gy * (argmax == k)``,
+    ``KH*KW`` strided updates. (Multiplying by the 0/1 mask is much faster than
+    a masked assignment; the price is that a NaN or infinite ``gy`` entry also
+    puts NaN, ``0 * inf``, on the other positions of its window.)
     """
     kh, kw = kernel
     ph, pw = padding
     n, c, h, w = input_shape
     out_hw = gy.shape[2:]
     padded_shape = (n, c, h + 2 * ph, w + 2 * pw)
-    if _windows_tile(padded_shape[2:], out_hw, kernel, stride, dilation):
-        gx = np.empty(padded_shape, dtype=gy.dtype)  # every element is written below
+    gx = np.zeros(padded_shape, dtype=gy.dtype)
+    if not _windows_overlap(kernel, stride, dilation):
+        gx.reshape(-1)[_winner_positions(argmax, padded_shape, kernel, stride, dilation)] = gy.reshape(-1)
     else:
-        gx = np.zeros(padded_shape, dtype=gy.dtype)
-    won_by_k = _scratch_array("mask", gy.shape, bool)
-    overlap = _windows_overlap(kernel, stride, dilation)
-    routed = _scratch_array("routed", gy.shape, gy.dtype) if overlap else None
-    for k in range(kh * kw):
-        np.equal(argmax, k, out=won_by_k)
-        target = _tap(gx, k // kw, k % kw, out_hw, stride, dilation)
-        if overlap:
+        won_by_k = _scratch_array("mask", gy.shape, bool)
+        routed = _scratch_array("routed", gy.shape, gy.dtype)
+        for k in range(kh * kw):
+            np.equal(argmax, k, out=won_by_k)
             np.multiply(gy, won_by_k, out=routed)
-            target += routed
-        else:
-            # Every position is under at most one window: write, no need to add.
-            np.multiply(gy, won_by_k, out=target)
+            _tap(gx, k // kw, k % kw, out_hw, stride, dilation)[...] += routed
     if padding != (0, 0):
         gx = np.ascontiguousarray(gx[:, :, ph : ph + h, pw : pw + w])
     return gx
+
+
+def _winner_positions(argmax: np.ndarray, padded_shape: tuple[int, ...], kernel: Pair, stride: Pair,
+                      dilation: Pair) -> np.ndarray:
+    """The flat index into the (padded) input of each window's winning tap.
+
+    The index of window (n, c, oh, ow) is where the window starts,
+    ``((n*C + c)*H + oh*sh)*W + ow*sw``, plus how far tap ``k = i*KW + j`` is
+    from there, ``i*dh*W + j*dw``: a table of KH*KW offsets, read at argmax.
+    """
+    n, c, h, w = padded_shape
+    out_h, out_w = argmax.shape[2:]
+    kh, kw = kernel
+    tap_offset = np.array([i * dilation[0] * w + j * dilation[1] for i in range(kh) for j in range(kw)], dtype=np.intp)
+    index = tap_offset.take(argmax.reshape(n * c, out_h, out_w))
+    window_start = np.arange(out_h, dtype=np.intp)[:, None] * (stride[0] * w) + np.arange(out_w) * stride[1]
+    index += window_start
+    index += np.arange(n * c, dtype=np.intp)[:, None, None] * (h * w)  # where each image plane starts
+    return index.reshape(-1)
 
 
 def max_pool2d_gather(g: np.ndarray, argmax: np.ndarray, kernel: Pair, stride: Pair,
