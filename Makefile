@@ -33,9 +33,11 @@ demo: setup
 	$(PY) -m tinygrad_cnn train --epochs 5 --out runs/demo/fashion-mnist --overwrite
 
 # bench_summary prints the README's speed table (ours / PyTorch, one interleaved
-# run; --epoch adds a Fashion-MNIST epoch of each); the others go into detail.
+# run; --epoch adds a Fashion-MNIST epoch of each); profile_step shows where a
+# LeNet step's time goes, op by op; the others go into detail.
 bench: setup
 	$(PY) benchmarks/bench_summary.py --runs 3 --epoch
+	$(PY) benchmarks/profile_step.py --chain
 	$(PY) benchmarks/bench_engine.py
 	$(PY) benchmarks/bench_conv.py
 	$(PY) benchmarks/bench_lenet.py
