@@ -90,13 +90,7 @@ class OpTimer:
 def profile_ours(dtype: np.dtype, steps: int) -> tuple[dict[str, float], float]:
     """Milliseconds per step for each op, and the plain step's median time (untimed ops)."""
     step, _ = bench_summary.our_lenet_step(dtype)
-    for _ in range(5):
-        step()
-    plain = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        step()
-        plain.append(time.perf_counter() - start)
+    plain_ms = median_step_ms(step, steps)
     timer = OpTimer()
     timer.install()
     try:
@@ -109,25 +103,31 @@ def profile_ours(dtype: np.dtype, steps: int) -> tuple[dict[str, float], float]:
         timer.remove()
     per_op = {key: seconds / steps * 1e3 for key, seconds in timer.seconds.items()}
     per_op["engine and Python"] = sum(totals) / steps * 1e3 - sum(per_op.values())
-    return per_op, statistics.median(plain) * 1e3
+    return per_op, plain_ms
+
+
+def median_step_ms(step: Callable[[], None], steps: int) -> float:
+    """The plain step's median time (ms), after a few steps of warming up."""
+    for _ in range(5):
+        step()
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
 
 
 def profile_torch(torch: Any, dtype: np.dtype, steps: int) -> tuple[dict[str, float], float]:
     step = bench_summary.torch_lenet_step(torch, dtype, None)
-    for _ in range(5):
-        step()
-    plain = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        step()
-        plain.append(time.perf_counter() - start)
+    plain_ms = median_step_ms(step, steps)
     from torch.profiler import ProfilerActivity, profile
 
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         for _ in range(steps):
             step()
     per_op = {e.key: e.self_cpu_time_total / steps / 1e3 for e in prof.key_averages()}
-    return per_op, statistics.median(plain) * 1e3
+    return per_op, plain_ms
 
 
 def print_table(title: str, per_op: dict[str, float], plain_ms: float, rows: int = 14) -> None:
