@@ -480,6 +480,23 @@ def test_missing_dot_says_how_to_install(tmp_path, monkeypatch):
     assert Path(written).read_text().startswith("digraph")
 
 
+def test_a_shared_number_is_drawn_beside_each_op_that_uses_it(tmp_path):
+    x = Tensor(np.array([1.0, -2.0]), requires_grad=True, name="x")
+    y = Tensor(np.array([3.0, 4.0]), requires_grad=True, name="y")
+    a, b = x * 2.5, y * 2.5
+    # One constant tensor stands for the number in both products...
+    assert a.grad_fn.parents[1] is b.grad_fn.parents[1]
+    f = (a + b).sum()
+    f.backward()
+    # ...but the drawing has a node of its own for each use: x, y, two 2.5s,
+    # a, b, their sum and f; and the gradients are those of 2.5 * (x + y).
+    assert draw_graph(f).source.count("shape=record") == 8
+    assert np.array_equal(x.grad.data, [2.5, 2.5]) and np.array_equal(y.grad.data, [2.5, 2.5])
+    nodes = parse_svg(render_graph(f, tmp_path / "numbers.svg"))["node"]
+    constants = [texts for texts in nodes.values() if texts[0] == "constant"]
+    assert constants == [["constant", "data 2.5"], ["constant", "data 2.5"]]
+
+
 def test_ten_thousand_nodes_without_recursion_errors():
     x = Tensor(np.array(0.5), requires_grad=True, name="x")
     y = x
