@@ -315,6 +315,22 @@ def test_max_pool2d_routes_to_first_maximum_and_overlaps_add():
     np.testing.assert_array_equal(x2.grad.data[0, 0], [[0, 3, 0], [0, 0, 0]])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32, np.uint8])
+@pytest.mark.parametrize("hw", [(6, 8), (7, 5), (2, 2), (3, 9)])
+def test_max_pool2d_2x2_shortcut_picks_the_first_maximum(dtype, hw):
+    # The usual 2x2, stride-2 pool has a kernel of its own (a two-round
+    # tournament); with few distinct values almost every window has ties.
+    rng = np.random.default_rng(7)
+    x = rng.integers(0, 3, size=(2, 3, *hw)).astype(dtype)
+    y, argmax = conv_kernels.max_pool2d_forward(x, (2, 2), (2, 2))
+    oh, ow = hw[0] // 2, hw[1] // 2
+    windows = x[:, :, : 2 * oh, : 2 * ow].reshape(2, 3, oh, 2, ow, 2).transpose(0, 1, 2, 4, 3, 5)
+    windows = windows.reshape(2, 3, oh, ow, 4)  # the four taps in row-major order
+    np.testing.assert_array_equal(argmax, windows.argmax(axis=-1))  # argmax: the first maximum
+    np.testing.assert_array_equal(y, windows.max(axis=-1))
+    assert y.dtype == x.dtype and argmax.dtype == np.uint8 and y.flags.c_contiguous
+
+
 def test_max_pool2d_padding_is_minus_infinity():
     x = tg.Tensor(-np.ones((1, 1, 2, 2)))
     y = max_pool2d(x, 3, stride=1, padding=1)
