@@ -275,6 +275,7 @@ POOL_CASES = [
     (3, 2, 1, (5, 6)),  # overlapping windows, padding
     ((3, 2), (1, 2), (1, 1), (4, 5)),
     (3, 3, 0, (3, 3)),  # 1x1 output
+    (2, 2, 1, (5, 6)),  # windows that do not overlap, with padding
     ((1, 3), 1, (0, 1), (3, 4)),
 ]
 
@@ -293,10 +294,11 @@ def test_max_pool2d_gradcheck(rng, kernel, stride, padding, hw):
     assert tg.gradgradcheck(f, (x,))
 
 
-def test_max_pool2d_dilation(rng):
+@pytest.mark.parametrize("stride", [1, 3], ids=["overlapping", "apart"])
+def test_max_pool2d_dilation(rng, stride):
     values = rng.permutation(2 * 7 * 6).astype(np.float64)
     x = tg.Tensor(values.reshape(1, 2, 7, 6), requires_grad=True)
-    assert tg.gradcheck(lambda x: max_pool2d(x, 2, 1, 1, dilation=2), (x,))
+    assert tg.gradcheck(lambda x: max_pool2d(x, 2, stride, 1, dilation=2), (x,))
 
 
 def test_max_pool2d_routes_to_first_maximum_and_overlaps_add():
