@@ -43,14 +43,19 @@ def _check_writable(tensor: Tensor, op: str) -> None:
         )
 
 
+def _check_not_recorded(value: Any, op: str, name: str) -> None:
+    """Refuse a source that requires grad: its gradient would be lost, as in-place ops are not recorded."""
+    if isinstance(value, Tensor) and is_grad_enabled() and value.requires_grad:
+        raise RuntimeError(
+            f"{op}: {name} requires grad, but in-place operations are not recorded in the graph; "
+            "use the out-of-place form (y = y + x), or do it inside `with tinygrad_cnn.no_grad():`"
+        )
+
+
 def _operand(other: Any, tensor: Tensor, op: str) -> np.ndarray:
     """The other operand as an array that broadcasts to the tensor's shape (it cannot grow the tensor)."""
+    _check_not_recorded(other, op, "the other operand")
     if isinstance(other, Tensor):
-        if is_grad_enabled() and other.requires_grad:
-            raise RuntimeError(
-                f"{op}: the other operand requires grad, but in-place operations are not recorded in the graph; "
-                "use the out-of-place form (y = y + x), or do it inside `with tinygrad_cnn.no_grad():`"
-            )
         array = other.data
     elif isinstance(other, (bool, int, float, np.number, np.ndarray, list, tuple)):
         array = np.asarray(other)
@@ -89,10 +94,9 @@ def fill_(self: Tensor, value: Any) -> Tensor:
     integer tensor with 2).
     """
     _check_writable(self, "fill_")
-    if isinstance(value, Tensor) and is_grad_enabled() and value.requires_grad:
-        raise RuntimeError("fill_: value requires grad, but in-place operations are not recorded in the graph; "
-                           "do it inside `with tinygrad_cnn.no_grad():`")
-    array = value.data if isinstance(value, Tensor) else np.asarray(value) if _is_number(value) else None
+    _check_not_recorded(value, "fill_", "value")
+    is_number = isinstance(value, (bool, int, float, np.number, np.ndarray))
+    array = value.data if isinstance(value, Tensor) else np.asarray(value) if is_number else None
     if array is None or array.dtype.kind not in "fiub" or array.size != 1:
         shape = f" of shape {array.shape}" if array is not None else ""
         raise ValueError(f"fill_: value must be a number or a one-element tensor, got a "
@@ -103,18 +107,10 @@ def fill_(self: Tensor, value: Any) -> Tensor:
     return _changed(self)
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (bool, int, float, np.number, np.ndarray))
-
-
 def copy_(self: Tensor, src: Any) -> Tensor:
     """Copy the values of `src` (broadcast to self's shape, cast to self's dtype) into self; returns self."""
     _check_writable(self, "copy_")
-    if isinstance(src, Tensor) and is_grad_enabled() and src.requires_grad:
-        raise RuntimeError(
-            "copy_: src requires grad, but in-place operations are not recorded in the graph; "
-            "do it inside `with tinygrad_cnn.no_grad():`"
-        )
+    _check_not_recorded(src, "copy_", "src")
     array = src.data if isinstance(src, Tensor) else np.asarray(src)
     if array.dtype.kind not in "fiub":
         raise TypeError(f"copy_: unsupported source dtype {array.dtype}")
