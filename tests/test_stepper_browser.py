@@ -324,6 +324,9 @@ def test_parameter_shows_heatmaps_and_the_sgd_preview(open_page):
     before = page.page.inner_text("#details .stats >> nth=-1")
     page.page.fill("#details input[type=number]", "10")
     assert page.page.inner_text("#details .stats >> nth=-1") != before
+    # The step is shown in the parameter's dtype, as numpy would compute it.
+    preview = page.page.inner_text("#details").split("after one SGD step")[1]
+    assert "float32" in preview and "float64" not in preview
 
 
 def test_the_ops_declared_rule_is_shown_at_its_step(open_page):

@@ -497,9 +497,11 @@
       const source = value.values ? value : value.preview ? { shape: value.preview.shape, values: value.preview.values } : null;
       const gsrc = grad.values ? grad : grad.preview ? { shape: grad.preview.shape, values: grad.preview.values } : null;
       if (!source || !gsrc) { out.append(el("p", "too large to preview", "hint")); return; }
+      // In the parameter's own dtype, as numpy computes p - lr * g: for float32, each step rounded to float32.
+      const round = value.dtype === "float32" ? Math.fround : (v) => v;
       const values = new Float64Array(source.values.length);
-      for (let i = 0; i < values.length; i++) values[i] = source.values[i] - lr * gsrc.values[i];
-      const a = { shape: source.shape, dtype: "float64", values, size: values.length, stats: statsOf(values), hist: null, preview: null };
+      for (let i = 0; i < values.length; i++) values[i] = round(source.values[i] - round(round(lr) * gsrc.values[i]));
+      const a = { shape: source.shape, dtype: value.dtype, values, size: values.length, stats: statsOf(values), hist: null, preview: null };
       if (!value.values) out.append(el("p", "on the maps shown above only", "hint"));
       showArray(out, a, Math.max(absMax(value), absMax(a)));
     }
