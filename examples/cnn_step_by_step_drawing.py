@@ -41,7 +41,7 @@ def leaf(values: list, name: str, requires_grad: bool = True) -> Tensor:
 
 def tiny_cnn_loss() -> Tensor:
     """The page's forward pass, named step by step; backward has run."""
-    x = leaf([[[[2, 2, -1, -1], [0, 2, 0, -1], [2, 2, 0, 1], [0, -1, 0, 0]]]], "input", requires_grad=False)
+    x = leaf([[[[2, 2, -1, -1], [0, 2, 0, -1], [2, 2, 0, 1], [0, -1, 0, 0]]]], "input")
     w = leaf([[[[2, 0], [-1, 1]]]], "conv.weight")
     b = leaf([1], "conv.bias")
     fc_weight = leaf([[1, 0, 0, -1], [-2, 1, 1, 1]], "fc.weight")

@@ -68,3 +68,16 @@ def test_notebook_runs_without_errors(name, tmp_path, monkeypatch):
         assert any("image/svg+xml" in output.get("data", {}) for output in outputs), "no drawing shown inline"
     if name == "03_tiny_cnn_and_training.ipynb":
         assert any("image/png" in output.get("data", {}) for output in outputs), "no loss plot shown"
+
+
+def test_chain_rule_notebook_first_cell_holds_when_the_learner_sets_z_to_4(monkeypatch):
+    """The notebook's "Try it" asks for z = 4: its first cell, changed that way, must still pass its check."""
+    book = nbformat.read(os.path.join(REPO_ROOT, "docs", "notebooks", "01_chain_rule.ipynb"), as_version=4)
+    first_code = next(cell for cell in book.cells if cell.cell_type == "code").source
+    assert "z_value = -4.0" in first_code
+    namespace: dict = {}
+    exec(first_code.replace("z_value = -4.0", "z_value = 4.0"), namespace)  # the learner's edit
+    assert namespace["f"].item() == 12.0 and namespace["x"].grad.item() == 4.0
+    wrong = first_code.replace("z_value = -4.0", "z_value = 4.0").replace("f = q * z", "f = q * -z")
+    with pytest.raises(AssertionError):
+        exec(wrong, {})  # the cell's check is not vacuous
