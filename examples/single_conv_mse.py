@@ -1,7 +1,7 @@
 """The smallest CNN there is, with its filter gradient checked three ways.
 
     image x (1, 1, 8, 8)
-      -> conv with one 3x3 filter w and bias b   z1 = x (*) w + b     (1, 1, 6, 6)
+      -> conv with one 3x3 filter w and bias b   z1 = x ⋆ w + b       (1, 1, 6, 6)
       -> sigmoid                                  a1 = sigmoid(z1)
       -> flatten, dense layer v (36 -> 1), c      z2 = v . a1 + c
       -> sigmoid                                  O  = sigmoid(z2)
@@ -22,6 +22,10 @@ The gradient of E with respect to the filter w is computed
 
 all in float64, and the three are compared. A few steps of gradient descent
 then show E going down.
+
+(x ⋆ w is the valid cross-correlation, what conv2d computes.) The page
+docs/conv_in_loops.md writes the same chain with the convolution in plain
+Python loops.
 
 Run:  python examples/single_conv_mse.py [--steps 20] [--lr 1.0] [--seed 0]
 """
