@@ -173,12 +173,12 @@ def draw_input_gradient() -> str:
              weight="bold")
     left, top = 60, 80
     fills = {(r, c): "#f2f2f2" for r, c in np.ndindex(padded.shape) if r in (0, 3) or c in (0, 3)}
-    svg.grid(left, top, padded, fills, title="g padded with one ring of zeros")
+    svg.grid(left, top, padded, fills, title="g, padded with zeros")
     svg.frame(left + column * CELL, top + row * CELL, 2, 2)
     for i, j in np.ndindex(2, 2):
         svg.text(left + (column + j) * CELL + CELL - 3, top + (row + i) * CELL + 11, f"×{number(rotated[i, j])}",
                  size=9, anchor="end")
-    rot_left = 230
+    rot_left = 270
     svg.grid(rot_left, top, rotated, title="rot180(W)")
     svg.text(rot_left + CELL, top + 2 * CELL + 22, "W read backwards", size=11)
     result_left = 420
