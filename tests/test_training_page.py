@@ -55,6 +55,11 @@ def make_run(dtype=np.float64, steps: int = 6, lr: float = 0.3, momentum: float 
     return model, optimizer, batches
 
 
+def run_example(name: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(REPO_ROOT / "examples" / name), *args], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+
+
 def python_loop(model, optimizer, batches):
     """The loop the page records, written out: (loss, {name: value used}, {name: grad}) per step."""
     steps = []
@@ -287,9 +292,7 @@ def test_a_large_conv_weight_is_shown_as_heatmaps_and_stated(tmp_path, open_trai
 
 
 def test_learn_a_filter_recovers_the_sobel_kernel(tmp_path, open_trainer):
-    result = subprocess.run([sys.executable, str(REPO_ROOT / "examples" / "learn_a_filter.py"), "--out-dir",
-                             str(tmp_path)], capture_output=True, text=True, timeout=120,
-                            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    result = run_example("learn_a_filter.py", "--out-dir", str(tmp_path))
     assert result.returncode == 0, result.stderr
     final_error = float(re.search(r"max \|W - SOBEL\| = (\S+), last loss", result.stdout).group(1).rstrip(","))
     assert final_error < 1e-2
@@ -327,6 +330,20 @@ def test_train_watch_records_the_first_steps_and_training_goes_on(tmp_path, open
     assert np.array(state["params"]["conv1.weight"]["value"]).shape == (32, 1, 3, 3)
     assert state["params"]["conv2.weight"]["value"] is None  # 18,432 elements: heatmaps only
     assert page.js("document.querySelectorAll('#features canvas.map').length") == 1 + 32
+
+    # examples/conv1_filters.py (make demo): its "before" is the weights of the run's first step.
+    result = run_example("conv1_filters.py", "--checkpoint", str(tmp_path / "watched" / T.CHECKPOINT_NAME),
+                         "--out", str(tmp_path / "conv1.png"))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "conv1.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    sys.path.insert(0, str(REPO_ROOT / "examples"))
+    try:
+        from conv1_filters import conv1_before_and_after
+    finally:
+        sys.path.remove(str(REPO_ROOT / "examples"))
+    before, after = conv1_before_and_after(str(tmp_path / "watched" / T.CHECKPOINT_NAME))
+    np.testing.assert_array_equal(before, np.array(page.state_at(0)["params"]["conv1.weight"]["value"], np.float32))
+    np.testing.assert_array_equal(after, watched.model_state["conv1.weight"])
 
 
 @needs_fashion_mnist

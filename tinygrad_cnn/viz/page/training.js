@@ -124,14 +124,20 @@
   const losses = record.losses.map((x) => (typeof x === "string" ? NaN : x));
   const finiteLosses = losses.filter(Number.isFinite);
   const lossLo = Math.min(...finiteLosses), lossHi = Math.max(...finiteLosses);
+  // A loss that falls by orders of magnitude (a filter learned exactly) reads better on a log scale.
+  const logBox = document.getElementById("log-scale");
+  logBox.disabled = !(lossLo > 0);
+  logBox.checked = lossLo > 0 && lossHi / lossLo > 100;
+  logBox.addEventListener("change", () => drawLoss(current));
   function drawLoss(k) {
     const ctx = lossCanvas.getContext("2d");
     const W = lossCanvas.width, H = lossCanvas.height, left = 52, right = 10, top = 10, bottom = 26;
     ctx.clearRect(0, 0, W, H);
     ctx.fillStyle = "#222"; ctx.font = "11px sans-serif";
-    const span = lossHi - lossLo || 1;
+    const scale = logBox.checked ? Math.log10 : (v) => v;
+    const lo = scale(lossLo), span = scale(lossHi) - lo || 1;
     const x = (i) => left + (N > 1 ? i / (N - 1) : 0.5) * (W - left - right);
-    const y = (v) => top + (1 - (v - lossLo) / span) * (H - top - bottom);
+    const y = (v) => top + (1 - (scale(v) - lo) / span) * (H - top - bottom);
     ctx.strokeStyle = "#999"; ctx.lineWidth = 1;
     ctx.beginPath(); ctx.moveTo(left, top); ctx.lineTo(left, H - bottom); ctx.lineTo(W - right, H - bottom); ctx.stroke();
     ctx.textAlign = "right";
