@@ -7,6 +7,7 @@ test_stepper_browser.py, whose browser settings these tests share).
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import subprocess
@@ -24,7 +25,7 @@ from tinygrad_cnn import nn, optim
 from tinygrad_cnn import train as T
 from tinygrad_cnn.cli import main
 from tinygrad_cnn.data import FASHION_MNIST_DIR
-from tinygrad_cnn.viz import save_training_page
+from tinygrad_cnn.viz import TrainingRecorder, save_training_page
 from tinygrad_cnn.viz.training_page import FULL_ELEMENTS, training_page_html
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -152,6 +153,27 @@ def test_a_diverging_run_names_the_batch(tmp_path):
     batches[2] = (np.full_like(batches[2][0], np.nan), batches[2][1])
     with pytest.raises(ValueError, match="the loss of batch 2 is nan"):
         save_training_page(model, F.cross_entropy, batches, optimizer, 6, tmp_path / "page.html")
+
+
+def test_a_step_begun_but_not_finished_leaves_w_after_as_it_started(tmp_path):
+    """A run stopped by an update that made a weight nan: the page ends with the last finished step."""
+    model, optimizer, batches = make_run(steps=2)
+    recorder = TrainingRecorder(model, optimizer, steps=5, path=tmp_path / "page.html")
+    inputs, targets = batches[0]
+    recorder.before_step()
+    loss = F.cross_entropy(model(tg.Tensor(inputs)), tg.Tensor(targets))
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    recorder.after_step(loss)
+    finished = model.conv.weight.data.copy()
+    recorder.before_step()  # the next step begins, and its update breaks a weight
+    model.conv.weight.data[0, 0, 0, 0] = np.nan
+    recorder.finish()
+    assert recorder.written and recorder.record.steps == 1
+    np.testing.assert_array_equal(recorder.record.values["conv.weight"][1], finished)
+    recorder.after_step(loss)  # nothing more is recorded once finished
+    assert recorder.record.steps == 1
 
 
 def test_embedded_json_cannot_end_the_script(tmp_path):
@@ -353,9 +375,32 @@ def test_train_watch_shorter_run_writes_what_it_has(tmp_path, capsys, open_train
                  "--watch", str(tmp_path / "watch.html")])
     assert code == 0
     out = capsys.readouterr().out
-    assert "this epoch had only 2 of the 20 steps to record" in out
+    assert "the first epoch had only 2 of the 20 steps to record" in out
     assert f"wrote the first 2 steps to {tmp_path / 'watch.html'}" in out
     assert open_trainer(tmp_path / "watch.html").js("window.trainer.steps") == 2
+
+
+@needs_fashion_mnist
+def test_train_watch_keeps_the_steps_before_a_divergence(tmp_path, capsys, open_trainer):
+    code = main(["train", "--model", "lenet", "--optimizer", "sgd", "--lr", "1e3", "--epochs", "1",
+                 "--batch-size", "32", "--limit-train", "320", "--limit-test", "32", "--no-progress",
+                 "--out", str(tmp_path / "run"), "--watch", str(tmp_path / "watch.html")])
+    captured = capsys.readouterr()
+    assert code == 3 and "training diverged" in captured.err
+    recorded = int(re.search(r"the run stopped after (\d+) of the 20 steps", captured.out).group(1))
+    assert recorded >= 1
+    page = open_trainer(tmp_path / "watch.html")
+    assert page.js("window.trainer.steps") == recorded
+    losses = [page.state_at(k)["loss"] for k in range(recorded)]
+    assert all(isinstance(loss, (int, float)) and math.isfinite(loss) for loss in losses), losses
+    # "W after" of the last recorded step is the value the failed step started from: finite.
+    final = page.js("window.trainer.final()")["params"]
+    assert np.isfinite(np.array(final["conv1.weight"]["value"])).all()
+
+
+def test_watch_steps_needs_watch(capsys):
+    assert main(["train", "--watch-steps", "5"]) == 2
+    assert "--watch-steps needs --watch F.html" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

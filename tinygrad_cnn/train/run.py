@@ -105,12 +105,12 @@ def train(
             out_dir = os.path.dirname(os.path.abspath(resume))
     config = config if config is not None else TrainConfig()
     config.validate()
-    if watch is not None:
-        _check_watch(watch, watch_steps)
     if out_dir is not None:
         if os.path.exists(out_dir) and not os.path.isdir(out_dir):
             raise TrainingError(f"--out {out_dir} exists and is not a directory")
         check_output_dir(out_dir, resume, overwrite)
+    if watch is not None:
+        _check_watch(watch, watch_steps)
 
     manual_seed(config.seed)
     model = build_model(config.model)
@@ -158,18 +158,20 @@ def train(
     plotted = False
     for epoch in range(start_epoch, config.epochs + 1):
         bar = Progress(len(x_train), f"epoch {epoch}/{config.epochs}") if progress else None
+        stopped = True  # until the epoch ends normally
         try:
             # The divergence guard reports a nan or inf in one line; numpy's
             # overflow warnings on the way there would only repeat it.
             with np.errstate(over="ignore", invalid="ignore"):
                 result = train_epoch(model, optimizer, loader, scheduler, bar, epoch, recorder)
+            stopped = False
         except DivergenceError as err:
             raise DivergenceError(f"{err}; {_kept_checkpoint(out_dir)}", err.epoch, err.step) from None
         finally:
             if bar is not None:
                 bar.close()
             if recorder is not None and not watch_reported:
-                watch_reported = _write_watch_page(recorder, say)
+                watch_reported = _write_watch_page(recorder, say, stopped)
         eval_start = time.perf_counter()
         with np.errstate(over="ignore", invalid="ignore"):
             test_loss, test_accuracy, _ = evaluate(model, x_test, y_test)
@@ -221,13 +223,16 @@ def _check_watch(watch: str, watch_steps: int) -> None:
         raise TrainingError(str(err)) from None
 
 
-def _write_watch_page(recorder: TrainingRecorder, say: Callable[[str], None]) -> bool:
+def _write_watch_page(recorder: TrainingRecorder, say: Callable[[str], None], stopped: bool) -> bool:
     """At the end of an epoch: say where the --watch page went (the recorder wrote it when its
-    steps were done), or write the steps recorded so far (an epoch shorter than --watch-steps, a
-    run stopped by an error). True once the page is written."""
+    steps were done), or write the steps recorded so far (an epoch shorter than --watch-steps, or
+    a run `stopped` by an error or Ctrl-C). True once the page is written."""
     if not recorder.written:
-        if recorder.record.steps < recorder.steps:
-            say(f"--watch: this epoch had only {recorder.record.steps} of the {recorder.steps} steps to record")
+        done, asked = recorder.record.steps, recorder.steps
+        if stopped:
+            say(f"--watch: the run stopped after {done} of the {asked} steps to record")
+        else:
+            say(f"--watch: the first epoch had only {done} of the {asked} steps to record")
         recorder.finish()
     if recorder.written:
         say(f"wrote the first {recorder.record.steps} steps to {recorder.path} (--watch)")

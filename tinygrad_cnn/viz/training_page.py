@@ -237,6 +237,7 @@ class TrainingRecorder:
             image=None if self.conv is None else image, plain_sgd=plain, optimizer=description,
         )
         self._before: dict[str, np.ndarray] = {}
+        self._step_open = False  # before_step was called, after_step not yet
         self.path = None if path is None else Path(path)
         self.title = title
         self.written = False
@@ -250,6 +251,7 @@ class TrainingRecorder:
         if self.done:
             return
         self._before = {name: p.data.copy() for name, p in self.parameters.items()}
+        self._step_open = True
         if self.record.feature_layer is not None:
             _, conv = self.conv
             with no_grad():
@@ -260,6 +262,7 @@ class TrainingRecorder:
         """Keep the loss, the gradients and the updates of the step just taken."""
         if self.done:
             return
+        self._step_open = False
         record = self.record
         record.losses.append(float(loss.item()))
         record.lrs.append(float(self.optimizer.param_groups[0]["lr"]))
@@ -283,7 +286,10 @@ class TrainingRecorder:
         self.steps = record.steps  # nothing more is recorded
         for name in record.kept:
             if len(record.values[name]) == record.steps:
-                record.values[name].append(self.parameters[name].data.copy())
+                # A step that was begun but not finished (its loss or its update was nan: the run
+                # stopped) may have changed the parameters: "W after" is what it started from.
+                after = self._before[name] if self._step_open else self.parameters[name].data.copy()
+                record.values[name].append(after)
         if self.path is not None:
             self.path.write_text(training_page_html(record, self.title), encoding="utf-8")
             self.written = True
