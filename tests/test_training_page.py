@@ -354,16 +354,15 @@ def test_train_watch_records_the_first_steps_and_training_goes_on(tmp_path, open
     assert page.js("document.querySelectorAll('#features canvas.map').length") == 1 + 32
 
     # examples/conv1_filters.py (make demo): its "before" is the weights of the run's first step.
-    result = run_example("conv1_filters.py", "--checkpoint", str(tmp_path / "watched" / T.CHECKPOINT_NAME),
-                         "--out", str(tmp_path / "conv1.png"))
-    assert result.returncode == 0, result.stderr
-    assert (tmp_path / "conv1.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     sys.path.insert(0, str(REPO_ROOT / "examples"))
     try:
-        from conv1_filters import conv1_before_and_after
+        import conv1_filters
     finally:
         sys.path.remove(str(REPO_ROOT / "examples"))
-    before, after = conv1_before_and_after(str(tmp_path / "watched" / T.CHECKPOINT_NAME))
+    checkpoint = str(tmp_path / "watched" / T.CHECKPOINT_NAME)
+    assert conv1_filters.main(["--checkpoint", checkpoint, "--out", str(tmp_path / "conv1.png")]) == 0
+    assert (tmp_path / "conv1.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    before, after = conv1_filters.conv1_before_and_after(checkpoint)
     np.testing.assert_array_equal(before, np.array(page.state_at(0)["params"]["conv1.weight"]["value"], np.float32))
     np.testing.assert_array_equal(after, watched.model_state["conv1.weight"])
 

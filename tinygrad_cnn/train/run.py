@@ -79,8 +79,9 @@ def train(
     on_epoch_end: called with each epoch's metrics once its checkpoint is written.
     watch: an HTML file: the first `watch_steps` steps of this run are recorded
         into a training page (viz.save_training_page's), written there as soon
-        as they are done; training then goes on unchanged. The path is checked
-        to be writable before anything else is done.
+        as they are done (at most the first epoch's); training then goes on
+        unchanged. The path is checked to be writable before any data is
+        loaded or any step trained.
 
     Each history entry has epoch, train_loss, train_accuracy, test_loss,
     test_accuracy, seconds (training + evaluation wall time), train_seconds,

@@ -235,9 +235,9 @@
   // Layout of a (O, C, kh, kw) weight: filter o is a row of its C kernels, rows wrap into columns.
   function mosaicLayout(shape) {
     const [O, C, kh, kw] = shape;
-    const cell = Math.max(2, Math.min(40, Math.floor(Math.sqrt(90000 / size(shape)))));
-    const gap = 2; // between the kernels of one filter; filters are 8 pixels apart
-    const blockW = C * (kw * cell + gap) + 6, blockH = kh * cell + gap + 6;
+    const cell = Math.max(3, Math.min(40, Math.floor(Math.sqrt(90000 / size(shape)))));
+    const gap = 2; // between the kernels of one filter; filters are 6 (side by side) or 4 (rows) pixels apart
+    const blockW = C * (kw * cell + gap) + 6, blockH = kh * cell + gap + 4;
     const perRow = Math.max(1, Math.min(O, Math.floor(300 / blockW)));
     const rows = Math.ceil(O / perRow);
     return { O, C, kh, kw, cell, gap, blockW, blockH, perRow, width: perRow * blockW, height: rows * blockH };
