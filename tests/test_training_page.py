@@ -313,6 +313,19 @@ def test_a_large_conv_weight_is_shown_as_heatmaps_and_stated(tmp_path, open_trai
     assert "\u2248" in page.page.inner_text("#hover")
 
 
+def test_a_model_without_convolution_gets_the_loss_and_its_parameters(tmp_path, open_trainer):
+    tg.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 3))
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+    rng = np.random.default_rng(0)
+    batches = [(rng.standard_normal((6, 4)).astype(np.float32), rng.integers(0, 3, 6)) for _ in range(3)]
+    save_training_page(model, F.cross_entropy, batches, optimizer, 3, tmp_path / "page.html")
+    page = open_trainer(tmp_path / "page.html")
+    assert set(page.state_at(2)["params"]) == {"0.weight", "0.bias"}
+    assert page.js("document.getElementById('features-panel').hidden")
+    assert "This model has no convolution" in page.page.inner_text("#filter-help")
+
+
 def test_learn_a_filter_recovers_the_sobel_kernel(tmp_path, open_trainer):
     result = run_example("learn_a_filter.py", "--out-dir", str(tmp_path))
     assert result.returncode == 0, result.stderr

@@ -222,19 +222,24 @@ class TrainingRecorder:
                         if isinstance(module, Conv2d)]
         kept = [name for name, p in self.parameters.items()
                 if p.data.size <= FULL_ELEMENTS or (name in conv_weights and p.data.size <= HEATMAP_ELEMENTS)]
-        self.conv = first_conv(model)
-        if self.conv is not None and image is not None:
+        # The feature maps: the first convolution applied to the fixed image (none without either).
+        self.feature_conv: Conv2d | None = None
+        self.image: np.ndarray | None = None
+        feature_layer = None
+        found = first_conv(model)
+        if found is not None and image is not None:
+            name, conv = found
             image = np.asarray(image.data if isinstance(image, Tensor) else image)
-            name, conv = self.conv
             if image.ndim != 3 or image.shape[0] != conv.in_channels:
                 raise ValueError(f"{who}: image must be one (C, H, W) image with the {conv.in_channels} channel(s) "
                                  f"the first convolution {name or 'of the model'} takes, got shape {image.shape}")
+            self.feature_conv, self.image = conv, image
+            feature_layer = name or "the model itself"
         description, plain = _optimizer_text(optimizer)
         self.record = TrainingRecord(
             names=list(self.parameters), shapes={n: p.shape for n, p in self.parameters.items()},
-            conv_weights=conv_weights, kept=kept,
-            feature_layer=None if self.conv is None or image is None else (self.conv[0] or "the model itself"),
-            image=None if self.conv is None else image, plain_sgd=plain, optimizer=description,
+            conv_weights=conv_weights, kept=kept, feature_layer=feature_layer, image=self.image,
+            plain_sgd=plain, optimizer=description,
         )
         self._before: dict[str, np.ndarray] = {}
         self._step_open = False  # before_step was called, after_step not yet
@@ -252,10 +257,9 @@ class TrainingRecorder:
             return
         self._before = {name: p.data.copy() for name, p in self.parameters.items()}
         self._step_open = True
-        if self.record.feature_layer is not None:
-            _, conv = self.conv
+        if self.feature_conv is not None and self.image is not None:
             with no_grad():
-                maps = conv(Tensor(self.record.image[None]))
+                maps = self.feature_conv(Tensor(self.image[None]))
             self.record.features.append(maps.data[0].copy())
 
     def after_step(self, loss: Tensor) -> None:
@@ -378,10 +382,12 @@ def _heatmap(array: np.ndarray) -> dict[str, Any]:
     return {"type": "q8", "scale": scale, "b64": base64.b64encode(levels.tobytes()).decode("ascii")}
 
 
-def _array(array: np.ndarray | None) -> dict[str, Any] | None:
-    if array is None:
-        return None
+def _exact_or_heatmap(array: np.ndarray) -> dict[str, Any]:
     return _exact(array) if array.size <= FULL_ELEMENTS else _heatmap(array)
+
+
+def _array(array: np.ndarray | None) -> dict[str, Any] | None:
+    return None if array is None else _exact_or_heatmap(array)
 
 
 def _finite(value: float) -> float | str:
@@ -406,6 +412,7 @@ def _page_data(record: TrainingRecord, title: str) -> dict[str, Any]:
                 entry["updates"] = [_heatmap(values[k + 1].astype(np.float64) - values[k].astype(np.float64))
                                     for k in range(record.steps)]
         params.append(entry)
+    image = record.image
     return {
         "title": title,
         "steps": record.steps,
@@ -415,8 +422,7 @@ def _page_data(record: TrainingRecord, title: str) -> dict[str, Any]:
         "plainSgd": record.plain_sgd,
         "params": params,
         "featureLayer": record.feature_layer,
-        "image": None if record.feature_layer is None else {"shape": list(record.image.shape),
-                                                            **_array(record.image)},
+        "image": None if image is None else {"shape": list(image.shape), **_exact_or_heatmap(image)},
         "features": [_array(f) for f in record.features],
         "featureShape": list(record.features[0].shape) if record.features else None,
         "fullElements": FULL_ELEMENTS,
