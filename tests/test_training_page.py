@@ -365,6 +365,15 @@ def test_train_watch_records_the_first_steps_and_training_goes_on(tmp_path, open
     assert np.array(state["params"]["conv1.weight"]["value"]).shape == (32, 1, 3, 3)
     assert state["params"]["conv2.weight"]["value"] is None  # 18,432 elements: heatmaps only
     assert page.js("document.querySelectorAll('#features canvas.map').length") == 1 + 32
+    # Both convolutions are reachable; conv2's 64 filters are drawn from its heatmaps.
+    assert page.js("[...document.querySelectorAll('#layer option')].map((o) => o.value)") == [
+        "conv1.weight", "conv2.weight"]
+    page.page.select_option("#layer", "conv2.weight")
+    assert "conv2.weight: 64 filter(s) of 32 input channel(s)" in page.page.inner_text("#filter-help")
+    mosaic = page.page.locator("#mosaics canvas").first
+    box = mosaic.bounding_box()
+    mosaic.hover(position={"x": box["width"] - 8, "y": box["height"] - 8})  # the last filter's bottom right
+    assert page.page.inner_text("#hover").startswith("conv2.weight[63, 31, 2, 2]")
 
     # examples/conv1_filters.py (make demo): its "before" is the weights of the run's first step.
     sys.path.insert(0, str(REPO_ROOT / "examples"))
