@@ -24,13 +24,19 @@ test: setup
 test-slow: setup
 	$(PY) -m pytest -q -m slow || [ $$? -eq 5 ]
 
-# The chain-rule and tiny-CNN tables, their drawings and step-through pages, then the default CNN
-# trained on Fashion-MNIST for five epochs (results, checkpoint and curves in runs/demo).
+# The chain-rule and tiny-CNN tables, their drawings and step-through pages, the page of a filter
+# learning a Sobel kernel, then the default CNN trained on Fashion-MNIST for five epochs (results,
+# checkpoint and curves in runs/demo; its first 20 steps as a training page; its conv1 filters
+# before and after training as a picture).
 demo: setup
 	$(PY) examples/chain_rule.py --out-dir runs/demo
 	$(PY) -m tinygrad_cnn graph --example chain-rule --html -o runs/demo/chain_rule_steps.html
 	$(PY) examples/tiny_cnn.py --out-dir runs/demo
-	$(PY) -m tinygrad_cnn train --epochs 5 --out runs/demo/fashion-mnist --overwrite
+	$(PY) examples/learn_a_filter.py --out-dir runs/demo
+	$(PY) -m tinygrad_cnn train --epochs 5 --out runs/demo/fashion-mnist --overwrite \
+		--watch runs/demo/fashion-mnist/first_steps.html
+	$(PY) examples/conv1_filters.py --checkpoint runs/demo/fashion-mnist/checkpoint.npz \
+		--out runs/demo/fashion-mnist/conv1_filters.png
 
 # bench_summary prints the README's speed table (ours / PyTorch, one interleaved
 # run; --epoch adds a Fashion-MNIST epoch of each); profile_step shows where a

@@ -57,7 +57,7 @@ def _float(text: str) -> float:
 def _build_parser() -> _Parser:
     # Imported here so that `tinygrad-cnn --help` and `graph` start fast.
     from .models import DEFAULT_MODEL, MODELS
-    from .train import DATASETS, DEFAULT_LR, OPTIMIZERS, SCHEDULES, TrainConfig
+    from .train import DATASETS, DEFAULT_LR, OPTIMIZERS, SCHEDULES, WATCH_STEPS, TrainConfig
 
     defaults = TrainConfig()
     parser = _Parser(prog=PROG, description="Train and inspect small CNNs built on tinygrad_cnn.")
@@ -103,6 +103,12 @@ def _build_parser() -> _Parser:
     train.add_argument("--overwrite", action="store_true",
                        help="replace the results of another run in --out")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument("--watch", default=None, metavar="F.html",
+                       help="record the first steps (--watch-steps, at most one epoch) into a page that shows the "
+                       "loss, every conv filter, its gradient and update, and conv1's feature maps; "
+                       "training then goes on as usual")
+    train.add_argument("--watch-steps", type=_int, default=None, metavar="N",
+                       help=f"how many steps --watch records (default {WATCH_STEPS})")
     train.add_argument(
         "--detect-anomaly", action="store_true",
         help="check every gradient for nan/inf and name the op that made it, with where it was recorded (slower)",
@@ -126,7 +132,7 @@ def _build_parser() -> _Parser:
 
 def _train_command(args: argparse.Namespace) -> int:
     from .anomaly import detect_anomaly
-    from .train import TrainConfig, train
+    from .train import WATCH_STEPS, TrainConfig, train
 
     given = {
         "dataset": args.dataset, "data_dir": args.data_dir, "model": args.model, "epochs": args.epochs,
@@ -149,11 +155,15 @@ def _train_command(args: argparse.Namespace) -> int:
         config = TrainConfig(**given)
         config.validate()  # fail on bad options before anything is loaded or written
         out = args.out if args.out is not None else os.path.join("runs", f"{config.dataset}-{config.model}")
+    if args.watch_steps is not None and args.watch is None:
+        raise _UsageError("--watch-steps needs --watch F.html, the page to record the steps into")
+    watch_steps = args.watch_steps if args.watch_steps is not None else WATCH_STEPS
     # Anomaly mode must be on for the forward passes too: that is where each
     # op notes the line of code that recorded it.
     anomaly = detect_anomaly() if args.detect_anomaly else contextlib.nullcontext()
     with anomaly:
-        train(config, out_dir=out, resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress)
+        train(config, out_dir=out, resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress,
+              watch=args.watch, watch_steps=watch_steps)
     return 0
 
 

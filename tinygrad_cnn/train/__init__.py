@@ -74,12 +74,13 @@ from .evaluation import (
 from .metrics import METRICS_COLUMNS, METRICS_NAME, read_metrics_csv, write_metrics_csv
 from .plots import CURVES_NAME, load_pyplot, plot_curves
 from .progress import Progress
-from .run import check_output_dir, train
+from .run import WATCH_STEPS, check_output_dir, train
 
 __all__ = [
     "CHECKPOINT_NAME", "CURVES_NAME", "Checkpoint", "DATASETS", "DEFAULT_LR", "DivergenceError",
     "EVAL_BATCH_SIZE", "EpochResult", "METRICS_COLUMNS", "METRICS_NAME", "MNIST_CLASSES", "OPTIMIZERS",
-    "Progress", "SCHEDULES", "TrainConfig", "TrainingError", "atomic_write", "build_optimizer", "build_scheduler",
+    "Progress", "SCHEDULES", "TrainConfig", "TrainingError", "WATCH_STEPS", "atomic_write", "build_optimizer",
+    "build_scheduler",
     "check_output_dir", "class_names", "confusion_matrix", "evaluate", "evaluate_checkpoint",
     "first_non_finite_parameter", "format_confusion_matrix", "load_checkpoint", "load_dataset", "load_model_state",
     "load_pyplot", "plot_curves", "predict", "read_metrics_csv", "restore", "save_checkpoint", "train",

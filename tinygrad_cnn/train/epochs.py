@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -15,6 +16,9 @@ from ..engine import Tensor
 from ..nn import Module
 from .errors import DivergenceError
 from .progress import Progress
+
+if TYPE_CHECKING:
+    from ..viz.training_page import TrainingRecorder
 
 
 @dataclass
@@ -31,6 +35,7 @@ def train_epoch(
     scheduler: optim.lr_scheduler.LRScheduler | None = None,
     progress: Progress | None = None,
     epoch: int | None = None,
+    watch: TrainingRecorder | None = None,
 ) -> EpochResult:
     """One pass over the training data; returns the mean loss and accuracy.
 
@@ -41,6 +46,9 @@ def train_epoch(
     its backward pass and update, and so does a parameter that the update
     made nan or inf, with a DivergenceError naming the step (epoch is the
     number the message gives; the caller's checkpoints stay as they were).
+
+    watch, if given, records the steps for the training page (`train --watch`):
+    it is called before each forward pass and after each update.
     """
     model.train()
     start = time.perf_counter()
@@ -48,6 +56,8 @@ def train_epoch(
     correct = 0
     seen = 0
     for step, (images, labels) in enumerate(loader, start=1):
+        if watch is not None:
+            watch.before_step()
         logits = model(Tensor(images))
         loss = F.cross_entropy(logits, Tensor(labels))
         loss_value = loss.item()
@@ -59,6 +69,8 @@ def train_epoch(
         broken = first_non_finite_parameter(model)
         if broken is not None:
             raise _diverged(f"{broken} became nan or inf in the update", optimizer, epoch, step, len(loader))
+        if watch is not None:
+            watch.after_step(loss)
         if scheduler is not None:
             scheduler.step()
 

@@ -6,6 +6,7 @@ import math
 import os
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -16,7 +17,7 @@ from ..models import build_model
 from ..nn import Module
 from .checkpoint import CHECKPOINT_NAME, load_checkpoint, restore, save_checkpoint
 from .checkpoint_checks import first_non_finite
-from .config import TrainConfig, build_optimizer, build_scheduler
+from .config import TrainConfig, _is_int, build_optimizer, build_scheduler
 from .dataset import load_dataset
 from .epochs import train_epoch
 from .errors import DivergenceError, TrainingError
@@ -24,6 +25,12 @@ from .evaluation import evaluate
 from .metrics import METRICS_NAME, write_metrics_csv
 from .plots import CURVES_NAME, load_pyplot, plot_curves
 from .progress import Progress
+
+if TYPE_CHECKING:
+    from ..viz.training_page import TrainingRecorder
+
+# How many steps `train --watch` records by default.
+WATCH_STEPS = 20
 
 
 def check_output_dir(out_dir: str, resume: str | None, overwrite: bool) -> None:
@@ -55,6 +62,8 @@ def train(
     log: Callable[[str], None] | None = print,
     data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
     on_epoch_end: Callable[[dict[str, float]], None] | None = None,
+    watch: str | None = None,
+    watch_steps: int = WATCH_STEPS,
 ) -> list[dict[str, float]]:
     """Train config.model on config.dataset; return one dict of metrics per epoch.
 
@@ -68,6 +77,11 @@ def train(
     log: where the per-epoch summary lines go (None: silent).
     data: (x_train, y_train, x_test, y_test) to use instead of loading the dataset.
     on_epoch_end: called with each epoch's metrics once its checkpoint is written.
+    watch: an HTML file: the first `watch_steps` steps of this run are recorded
+        into a training page (viz.save_training_page's), written there as soon
+        as they are done (at most the first epoch's); training then goes on
+        unchanged. The path is checked to be writable before any data is
+        loaded or any step trained.
 
     Each history entry has epoch, train_loss, train_accuracy, test_loss,
     test_accuracy, seconds (training + evaluation wall time), train_seconds,
@@ -96,6 +110,8 @@ def train(
         if os.path.exists(out_dir) and not os.path.isdir(out_dir):
             raise TrainingError(f"--out {out_dir} exists and is not a directory")
         check_output_dir(out_dir, resume, overwrite)
+    if watch is not None:
+        _check_watch(watch, watch_steps)
 
     manual_seed(config.seed)
     model = build_model(config.model)
@@ -127,6 +143,15 @@ def train(
     # The schedule counts batches from the start of the run.
     scheduler = build_scheduler(config, optimizer, config.epochs * len(loader), (start_epoch - 1) * len(loader))
     base_lr = config.learning_rate
+    recorder = None
+    watch_reported = False
+    if watch is not None:
+        from ..viz.training_page import TrainingRecorder  # the page is needed only with --watch
+
+        # The feature maps are those of the first training image, whatever the shuffling.
+        recorder = TrainingRecorder(model, optimizer, watch_steps, image=x_train[0], who="train --watch",
+                                    path=watch, title=f"The first {watch_steps} steps of {config.model} on "
+                                    f"{config.dataset} ({config.optimizer} lr {base_lr:g})")
 
     say(f"model {config.model} ({model.num_parameters():,} parameters), {config.dataset}: "
         f"{len(x_train):,} training / {len(x_test):,} test images, {config.optimizer} lr {base_lr:g} "
@@ -134,16 +159,20 @@ def train(
     plotted = False
     for epoch in range(start_epoch, config.epochs + 1):
         bar = Progress(len(x_train), f"epoch {epoch}/{config.epochs}") if progress else None
+        stopped = True  # until the epoch ends normally
         try:
             # The divergence guard reports a nan or inf in one line; numpy's
             # overflow warnings on the way there would only repeat it.
             with np.errstate(over="ignore", invalid="ignore"):
-                result = train_epoch(model, optimizer, loader, scheduler, bar, epoch)
+                result = train_epoch(model, optimizer, loader, scheduler, bar, epoch, recorder)
+            stopped = False
         except DivergenceError as err:
             raise DivergenceError(f"{err}; {_kept_checkpoint(out_dir)}", err.epoch, err.step) from None
         finally:
             if bar is not None:
                 bar.close()
+            if recorder is not None and not watch_reported:
+                watch_reported = _write_watch_page(recorder, say, stopped)
         eval_start = time.perf_counter()
         with np.errstate(over="ignore", invalid="ignore"):
             test_loss, test_accuracy, _ = evaluate(model, x_test, y_test)
@@ -181,6 +210,34 @@ def train(
             say(f"wrote {' and '.join(written)}; for the plot curves.png install matplotlib "
                 "(pip install matplotlib)")
     return history
+
+
+def _check_watch(watch: str, watch_steps: int) -> None:
+    """The --watch page must be writable and --watch-steps an integer >= 1, before any training."""
+    if not _is_int(watch_steps) or watch_steps < 1:
+        raise TrainingError(f"--watch-steps must be an integer >= 1, got {watch_steps!r}")
+    from ..viz.training_page import check_page_path
+
+    try:
+        check_page_path(watch, "--watch", who="")
+    except (TypeError, ValueError) as err:  # an OSError (no permission, ...) stays one
+        raise TrainingError(str(err)) from None
+
+
+def _write_watch_page(recorder: TrainingRecorder, say: Callable[[str], None], stopped: bool) -> bool:
+    """At the end of an epoch: say where the --watch page went (the recorder wrote it when its
+    steps were done), or write the steps recorded so far (an epoch shorter than --watch-steps, or
+    a run `stopped` by an error or Ctrl-C). True once the page is written."""
+    if not recorder.written:
+        done, asked = recorder.record.steps, recorder.steps
+        if stopped:
+            say(f"--watch: the run stopped after {done} of the {asked} steps to record")
+        else:
+            say(f"--watch: the first epoch had only {done} of the {asked} steps to record")
+        recorder.finish()
+    if recorder.written:
+        say(f"wrote the first {recorder.record.steps} steps to {recorder.path} (--watch)")
+    return recorder.written
 
 
 def _check_finite_after_epoch(model: Module, test_loss: float, epoch: int, steps: int, out_dir: str | None) -> None:

@@ -4,6 +4,8 @@
 - `examples`: ready-made graphs (the chain-rule example, the tiny CNN, a model's training step);
 - `recorder`: `record_backward`, a record of what the engine's backward pass did, node by node;
 - `stepper`: `step_through` and `save_stepper`, a page that steps through that record in a browser;
+- `training_page`: `save_training_page`, a page that replays training steps: the loss, the filters, their
+  gradients and updates, the first layer's feature maps;
 - `command`: the `tinygrad-cnn graph` command.
 """
 
@@ -12,6 +14,7 @@ from .drawing import FORMATS, GraphvizNotFoundError, draw_graph, render_graph, r
 from .examples import TinyCNN, chain_rule_example, model_training_step, tiny_cnn_example
 from .recorder import Tape, record_backward
 from .stepper import Stepper, save_stepper, step_through
+from .training_page import TrainingRecord, TrainingRecorder, save_training_page
 
 __all__ = [
     "FORMATS",
@@ -19,6 +22,8 @@ __all__ = [
     "TinyCNN",
     "Stepper",
     "Tape",
+    "TrainingRecord",
+    "TrainingRecorder",
     "chain_rule_example",
     "draw_graph",
     "graph_command",
@@ -29,5 +34,6 @@ __all__ = [
     "tiny_cnn_example",
     "wire_rules",
     "save_stepper",
+    "save_training_page",
     "step_through",
 ]
