@@ -223,3 +223,15 @@ def test_a_place_where_no_file_can_be_created_is_refused(tmp_path):
 def test_json_for_a_script_escapes_every_angle_bracket_and_ampersand():
     text = stepper_module._json_for_script({"t": "</script><!--&", "n": float("nan")})
     assert text == '{"t":"\\u003c/script\\u003e\\u003c!--\\u0026","n":"nan"}'
+
+
+@needs_dot
+def test_a_lone_surrogate_in_the_title_is_replaced_not_a_unicode_error(tmp_path):
+    root, x = _square_sum()
+    root.name = "loss\ud800"  # the default title names the root
+    path = save_stepper(root, tmp_path / "default.html")
+    page = (tmp_path / "default.html").read_text(encoding="utf-8")
+    assert "<title>Backward pass of loss\ufffd</title>" in page and path.endswith("default.html")
+    root, _ = _square_sum()
+    save_stepper(root, tmp_path / "given.html", title="half \udc00 pair")
+    assert "<h1>half \ufffd pair</h1>" in (tmp_path / "given.html").read_text(encoding="utf-8")

@@ -623,9 +623,15 @@ def _json_for_script(data: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+def _html_text(text: str) -> str:
+    """Text for the page's HTML: escaped, and each lone surrogate (half of a
+    UTF-16 pair, which UTF-8 cannot hold) replaced by U+FFFD."""
+    return html.escape(re.sub("[\ud800-\udfff]", "\ufffd", text))
+
+
 def _page(data: dict[str, Any], svg: str, collapsed_svg: str) -> str:
     parts = {
-        "{{title}}": html.escape(data["title"]),
+        "{{title}}": _html_text(data["title"]),
         "{{style}}": _asset("stepper.css"),
         "{{script}}": _asset("stepper.js"),
         "{{tape}}": _json_for_script(data),
