@@ -7,6 +7,8 @@ import urllib.error
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import tinygrad_cnn as tg
 from tinygrad_cnn import data
@@ -684,6 +686,34 @@ def test_single_values_and_tensors_stay_the_array_form():
             return float(self.checked(i))
 
     assert [b[0].tolist() for b in DataLoader(Scalars(3), batch_size=2)] == [[0.0, 1.0], [2.0]]
+
+
+@given(
+    n=st.integers(0, 40),
+    batch_size=st.integers(1, 12),
+    shuffle=st.booleans(),
+    drop_last=st.booleans(),
+    seed=st.integers(0, 2**32),
+)
+def test_a_dataset_object_batches_as_its_arrays_do(n, batch_size, shuffle, drop_last, seed):
+    # The same samples behind the protocol (read one by one) and as arrays
+    # (gathered at once): the same batches, epoch after epoch.
+    x, y = indexed_arrays(n)
+    options = {"batch_size": batch_size, "shuffle": shuffle, "drop_last": drop_last, "seed": seed}
+
+    class Indexed(Squares):
+        def __getitem__(self, i):
+            return x[self.checked(i)], y[i]
+
+    from_arrays = DataLoader(x, y, **options)
+    from_dataset = DataLoader(Indexed(n), **options)
+    assert len(from_arrays) == len(from_dataset)
+    for _ in range(2):
+        seen = []
+        for (xa, ya), (xd, yd) in zip(from_arrays, from_dataset, strict=True):
+            assert np.array_equal(xa, xd) and np.array_equal(ya, yd) and xd.dtype == xa.dtype
+            seen.extend(yd.tolist())
+        assert len(seen) == len(set(seen)) == (n // batch_size * batch_size if drop_last else n)
 
 
 def test_pytorch_names_are_there():

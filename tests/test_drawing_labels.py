@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from test_stepper import _tape_json
 from test_viz import needs_dot, parse_svg, value_nodes_by_name
 
@@ -90,3 +92,13 @@ def test_the_page_draws_such_names_and_keeps_them_in_its_data(name):
     node = next(n for n in nodes if n["name"] == name)  # the full name, exactly
     assert node["label"] == (name if len(name) <= MAX_NAME_CHARACTERS else name[: MAX_NAME_CHARACTERS - 1] + "…")
     assert "<svg" in page
+
+
+@needs_dot
+@given(name=st.text(min_size=1, max_size=300))
+def test_any_name_renders_as_valid_svg_that_shows_it(tmp_path_factory, name):
+    # Any text hypothesis makes (NUL, lone surrogates, entities, quotes, record
+    # characters, newlines, long runs) draws: dot succeeds and writes valid XML.
+    path = tmp_path_factory.mktemp("names") / "g.svg"
+    svg = parse_svg(render_graph(_graph(name, backward=True), path, backward=True))
+    assert len(svg["node"]) == 4 and "out" in value_nodes_by_name(svg)  # out, x, the op and the legend

@@ -9,6 +9,9 @@ import shutil
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from test_stepper import _tape_json, needs_dot
 from test_stepper_browser import OpenPage, browser  # noqa: F401 (browser is a fixture)
 
@@ -88,12 +91,16 @@ def test_a_name_and_title_opening_a_comment_and_a_script_leave_the_page_working(
         (np.full(5000, 1e30), 5000),  # one constant: numpy's default range is [1e30 - 0.5, 1e30 + 0.5]
         (np.full(5000, -3.0e-300), 5000),
         (np.resize([-1.5e308, 1.5e308, 0.0], 5000), 5000),  # the span overflows to inf
+        (np.resize([0.0, np.finfo(np.float64).max], 5000), 5000),  # numpy's bin edges overflow
         (np.full(5000, np.nan), 0),
         (np.full(5000, np.inf), 0),
         (np.resize([np.inf, -np.inf, np.nan], 5000), 0),
         (np.resize([np.nan, 7.0], 5000), 2500),
     ],
-    ids=["constant-1e30", "constant-tiny", "span-overflows", "all-nan", "all-inf", "no-finite", "half-nan"],
+    ids=[
+        "constant-1e30", "constant-tiny", "span-overflows", "edges-overflow",
+        "all-nan", "all-inf", "no-finite", "half-nan",
+    ],
 )
 def test_a_large_tensor_with_awkward_values_makes_a_page(values, finite_count):
     x = tg.Tensor(values, requires_grad=True, name="big")
@@ -116,6 +123,19 @@ def test_the_histogram_of_two_values_splits_them_between_the_end_bins():
     assert hist["counts"][0] == 3 and hist["counts"][-1] == 5 and sum(hist["counts"]) == 8
     overflow = stepper_module._histogram(np.array([-1e308, -1e308, 1e308]))
     assert overflow["counts"][0] == 2 and overflow["counts"][-1] == 1
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # no overflow warning may leak either
+@given(values=hnp.arrays(np.float64, st.integers(1, 200), elements=st.floats(allow_nan=True, allow_infinity=True)))
+def test_the_histogram_counts_every_finite_value_of_any_array(values):
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return
+    hist = stepper_module._histogram(finite)
+    assert len(hist["counts"]) == HISTOGRAM_BINS and sum(hist["counts"]) == finite.size
+    assert (hist["lo"], hist["hi"]) == (finite.min(), finite.max())
+    # The smallest and largest values are counted in the first and last bins (or one bin, if all are equal).
+    assert hist["counts"][0] >= 1 and hist["counts"][-1] >= 1 or hist["lo"] == hist["hi"]
 
 
 # ---------------------------------------------------------------------------

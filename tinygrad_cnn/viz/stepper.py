@@ -60,6 +60,8 @@ FULL_ELEMENTS = 4096
 PREVIEW_ELEMENTS = 4096
 PREVIEW_MAPS = 16
 HISTOGRAM_BINS = 30
+# Values spanning more than this are histogrammed divided by 4 (see _histogram).
+HUGE_SPAN = 2.0**1020
 # The finite-difference probe: central differences in float64, PyTorch's
 # tolerances; a second, smaller step where the first one fails.
 PROBE_EPS = (1e-6, 1e-8)
@@ -329,7 +331,8 @@ def _histogram(finite: np.ndarray) -> dict[str, Any]:
 
     numpy's own choice of range fails for some data: one value repeated
     (it widens the range by 0.5, which is nothing next to 1e30) and values
-    whose span overflows (-1e308 to 1e308). Both are handled here.
+    whose span is near or above the largest float64 (0 to 1.8e308, -1e308 to
+    1e308). Both are handled here.
     """
     lo, hi = float(finite.min()), float(finite.max())
     if lo == hi:
@@ -337,9 +340,10 @@ def _histogram(finite: np.ndarray) -> dict[str, Any]:
         counts = np.zeros(HISTOGRAM_BINS, dtype=np.int64)
         counts[HISTOGRAM_BINS // 2] = finite.size
         return {"counts": counts.tolist(), "lo": lo, "hi": hi}
-    if not math.isfinite(hi - lo):
-        # Halving is exact, and the halves' span fits in a float64.
-        counts, _ = np.histogram(finite / 2, bins=HISTOGRAM_BINS, range=(lo / 2, hi / 2))
+    if hi - lo > HUGE_SPAN:
+        # numpy's bin edges overflow (or the span itself does): the quarters
+        # fit, and dividing by 4 moves no value across a bin of this width.
+        counts, _ = np.histogram(finite / 4, bins=HISTOGRAM_BINS, range=(lo / 4, hi / 4))
     else:
         counts, _ = np.histogram(finite, bins=HISTOGRAM_BINS, range=(lo, hi))
     return {"counts": counts.tolist(), "lo": lo, "hi": hi}
