@@ -511,7 +511,7 @@ def _fields(sample: Any, index: int) -> tuple[Any, ...]:
     return (sample,)
 
 
-def _collate(samples: list[Any], indices: Sequence[int]) -> tuple[np.ndarray, ...]:
+def _collate(samples: list[Any], indices: Sequence[int] | np.ndarray) -> tuple[np.ndarray, ...]:
     """One batch from a list of samples: each field stacked along a new first axis."""
     rows = [_fields(sample, int(i)) for sample, i in zip(samples, indices)]
     width = len(rows[0])

@@ -202,7 +202,7 @@ def _check_page_request(
         )
     if isinstance(lr, (bool, np.bool_)) or not isinstance(lr, numbers.Real):
         raise TypeError(f"step_through: lr must be a number, got {type(lr).__name__} {lr!r}")
-    if not (math.isfinite(lr) and lr >= 0):
+    if not (math.isfinite(float(lr)) and float(lr) >= 0):
         raise ValueError(f"step_through: lr must be a finite number >= 0, got {lr}")
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"step_through: seed must be an int, got {type(seed).__name__} {seed!r}")
