@@ -7,6 +7,8 @@ import urllib.error
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import tinygrad_cnn as tg
 from tinygrad_cnn import data
@@ -16,8 +18,10 @@ from tinygrad_cnn.data import (
     FASHION_MNIST_STD,
     ChecksumError,
     DataLoader,
+    Dataset,
     DownloadError,
     IDXFormatError,
+    TensorDataset,
     load_fashion_mnist,
     load_mnist,
     normalize,
@@ -502,6 +506,219 @@ def test_loader_mismatched_lengths():
 def test_loader_needs_arrays():
     with pytest.raises(ValueError, match="at least one array"):
         DataLoader(batch_size=4)
+
+
+@pytest.mark.parametrize(
+    "options, error, message",
+    [
+        ({"seed": -1}, ValueError, "DataLoader: seed must be None or an int >= 0, got -1"),
+        ({"seed": 1.5}, TypeError, "DataLoader: seed must be None or an int >= 0, got float 1.5"),
+        ({"seed": "0"}, TypeError, "DataLoader: seed must be None or an int >= 0, got str '0'"),
+        ({"seed": True}, TypeError, "DataLoader: seed .* got bool True"),
+        ({"shuffle": "yes"}, TypeError, "DataLoader: shuffle must be True or False, got str 'yes'"),
+        ({"shuffle": 1}, TypeError, "DataLoader: shuffle must be True or False, got int 1"),
+        ({"drop_last": None}, TypeError, "DataLoader: drop_last must be True or False, got NoneType"),
+    ],
+)
+def test_loader_bad_options_name_the_argument(options, error, message):
+    with pytest.raises(error, match=message):
+        DataLoader(np.arange(10), **options)
+
+
+def test_loader_accepts_numpy_seeds_and_flags():
+    loader = DataLoader(np.arange(10), batch_size=4, shuffle=np.bool_(True), seed=np.int64(7), drop_last=np.bool_(0))
+    assert sorted(np.concatenate([b for (b,) in loader]).tolist()) == list(range(10))
+
+
+def test_loader_ragged_list_names_the_argument():
+    with pytest.raises(ValueError, match=r"DataLoader: argument 1 \(list\) cannot be made into an array"):
+        DataLoader(np.zeros((2, 3)), [[1, 2], [3]])
+
+
+# --------------------------------------------------------------------------
+# Datasets: PyTorch's protocol, len(dataset) and dataset[i]
+# --------------------------------------------------------------------------
+
+
+class Squares(Dataset):
+    """Sample i is (a float32 vector [i, -i], the label i * i). Reading past
+    the end fails loudly (the loader must stop at len(), not at IndexError)."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+    def checked(self, i):
+        if not 0 <= i < self.n:
+            raise RuntimeError(f"read sample {i} of {self.n}")
+        return i
+
+    def __getitem__(self, i):
+        i = self.checked(i)
+        return np.array([i, -i], dtype=np.float32), i * i
+
+
+class Endless:
+    """Not a Dataset subclass: __len__ and a __getitem__ that never raises
+    IndexError (numpy would read it forever). Fails loudly after too many reads."""
+
+    def __init__(self, n):
+        self.n = n
+        self.reads = []
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        self.reads.append(i)
+        if len(self.reads) > 1000:
+            raise RuntimeError("read far past len(): the loader does not stop at len()")
+        return tg.Tensor(np.full(3, float(i))), np.int64(i)
+
+
+def test_tensor_dataset_gives_aligned_samples():
+    x, y = indexed_arrays(7)
+    dataset = TensorDataset(x, y)
+    assert len(dataset) == 7
+    sample = dataset[4]
+    assert isinstance(sample, tuple) and np.array_equal(sample[0], x[4]) and sample[1] == 4
+    with pytest.raises(ValueError, match=r"TensorDataset arrays must have the same length.*\(7, 3\), \(6,\)"):
+        TensorDataset(x, y[:6])
+    with pytest.raises(ValueError, match="TensorDataset needs at least one array"):
+        TensorDataset()
+
+
+def test_loader_over_a_tensor_dataset_equals_the_array_form():
+    x, y = indexed_arrays(23)
+    from_arrays = DataLoader(x, y, batch_size=5, shuffle=True, seed=4)
+    from_dataset = DataLoader(TensorDataset(x, y), batch_size=5, shuffle=True, seed=4)
+    for _ in range(2):  # two epochs: the same permutations
+        for (xa, ya), (xd, yd) in zip(from_arrays, from_dataset, strict=True):
+            assert np.array_equal(xa, xd) and np.array_equal(ya, yd)
+    assert from_dataset.arrays[0] is from_dataset.dataset.arrays[0]
+
+
+def test_loader_stacks_the_samples_of_a_dataset_subclass():
+    batches = list(DataLoader(Squares(10), batch_size=4))
+    assert [len(yb) for _, yb in batches] == [4, 4, 2]
+    xb, yb = batches[1]
+    assert xb.dtype == np.float32 and xb.shape == (4, 2)
+    assert np.array_equal(xb, [[4, -4], [5, -5], [6, -6], [7, -7]]) and np.array_equal(yb, [16, 25, 36, 49])
+
+
+def test_loader_reads_a_dataset_only_below_its_length():
+    dataset = Endless(10)
+    loader = DataLoader(dataset, batch_size=4, shuffle=True, seed=0)
+    epoch = list(loader)
+    assert len(loader) == 3 and [len(xb) for xb, _ in epoch] == [4, 4, 2]
+    assert sorted(dataset.reads) == list(range(10))  # each index once, none past the end
+    labels = np.concatenate([yb for _, yb in epoch])
+    xs = np.concatenate([xb for xb, _ in epoch])
+    assert np.array_equal(xs[:, 0], labels) and xs.shape == (10, 3)
+    assert sorted(labels.tolist()) == list(range(10)) and labels.tolist() != list(range(10))  # shuffled
+
+
+def test_loader_over_an_empty_dataset_yields_nothing():
+    assert list(DataLoader(Squares(0))) == [] and len(DataLoader(Squares(0))) == 0
+
+
+def test_a_dataset_must_be_the_only_positional_argument():
+    with pytest.raises(TypeError, match="a dataset must be the only positional argument"):
+        DataLoader(Squares(3), np.arange(3))
+
+
+def test_samples_that_do_not_stack_are_named():
+    class Ragged(Squares):
+        def __getitem__(self, i):
+            i = self.checked(i)
+            return np.zeros(i + 1), i
+
+    with pytest.raises(ValueError, match=r"field 0 of dataset\[1\] has shape \(2,\) .* dataset\[0\] has shape \(1,\)"):
+        list(DataLoader(Ragged(3)))
+
+    class Uneven(Squares):
+        def __getitem__(self, i):
+            i = self.checked(i)
+            return (np.zeros(2), i) if i == 0 else (np.zeros(2),)
+
+    with pytest.raises(ValueError, match=r"dataset\[1\] has 1 fields but dataset\[0\] has 2"):
+        list(DataLoader(Uneven(3)))
+
+    class Dicts(Squares):
+        def __getitem__(self, i):
+            i = self.checked(i)
+            return {"x": np.zeros(2)}
+
+    with pytest.raises(TypeError, match=r"dataset\[0\] returned a dict; a sample must be a tuple"):
+        list(DataLoader(Dicts(3)))
+
+
+def test_a_dataset_whose_len_is_not_a_count_is_refused():
+    class Negative(Squares):
+        def __len__(self):
+            return -1
+
+    class Fractional(Squares):
+        def __len__(self):
+            return 2.5
+
+    with pytest.raises(TypeError, match="DataLoader: len\\(dataset\\) failed for the Negative: .*>= 0"):
+        DataLoader(Negative(3))
+    with pytest.raises(TypeError, match="DataLoader: len\\(dataset\\) failed for the Fractional"):
+        DataLoader(Fractional(3))
+
+
+def test_the_dataset_base_class_says_what_to_write():
+    with pytest.raises(NotImplementedError, match="Dataset must define __len__"):
+        len(Dataset())
+    with pytest.raises(NotImplementedError, match="Dataset must define __getitem__"):
+        Dataset()[0]
+
+
+def test_single_values_and_tensors_stay_the_array_form():
+    (batch,) = list(DataLoader(tg.Tensor(np.arange(3.0)), batch_size=3))
+    assert isinstance(batch[0], np.ndarray) and np.array_equal(batch[0], [0, 1, 2])
+
+    class Scalars(Squares):
+        def __getitem__(self, i):
+            return float(self.checked(i))
+
+    assert [b[0].tolist() for b in DataLoader(Scalars(3), batch_size=2)] == [[0.0, 1.0], [2.0]]
+
+
+@given(
+    n=st.integers(0, 40),
+    batch_size=st.integers(1, 12),
+    shuffle=st.booleans(),
+    drop_last=st.booleans(),
+    seed=st.integers(0, 2**32),
+)
+def test_a_dataset_object_batches_as_its_arrays_do(n, batch_size, shuffle, drop_last, seed):
+    # The same samples behind the protocol (read one by one) and as arrays
+    # (gathered at once): the same batches, epoch after epoch.
+    x, y = indexed_arrays(n)
+    options = {"batch_size": batch_size, "shuffle": shuffle, "drop_last": drop_last, "seed": seed}
+
+    class Indexed(Squares):
+        def __getitem__(self, i):
+            return x[self.checked(i)], y[i]
+
+    from_arrays = DataLoader(x, y, **options)
+    from_dataset = DataLoader(Indexed(n), **options)
+    assert len(from_arrays) == len(from_dataset)
+    for _ in range(2):
+        seen = []
+        for (xa, ya), (xd, yd) in zip(from_arrays, from_dataset, strict=True):
+            assert np.array_equal(xa, xd) and np.array_equal(ya, yd) and xd.dtype == xa.dtype
+            seen.extend(yd.tolist())
+        assert len(seen) == len(set(seen)) == (n // batch_size * batch_size if drop_last else n)
+
+
+def test_pytorch_names_are_there():
+    assert tg.data.Dataset is Dataset and tg.data.TensorDataset is TensorDataset
+    assert issubclass(TensorDataset, Dataset)
 
 
 # --------------------------------------------------------------------------

@@ -265,6 +265,44 @@ def test_strict_load_names_missing_unexpected_and_shapes():
         np.testing.assert_array_equal(old, p.data)
 
 
+@pytest.mark.parametrize("strict", [True, False])
+def test_load_state_dict_names_keys_that_are_not_str(strict):
+    model = nn.Linear(3, 2)
+    state = {**model.state_dict(), 5: np.zeros(1), ("fc", 1): np.zeros(1)}
+    before = model.weight.data.copy()
+    with pytest.raises(TypeError, match=r"keys of a state dict are dotted names .*got int 5, tuple \('fc', 1\)"):
+        model.load_state_dict(state, strict=strict)
+    assert np.array_equal(model.weight.data, before)
+
+
+def test_load_state_dict_takes_torch_parameters_and_tensors():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    theirs = torch.nn.Linear(3, 2)
+    ours = nn.Linear(3, 2)
+    # Parameters (they require grad: numpy cannot read them directly), then a state dict of plain tensors.
+    ours.load_state_dict(dict(theirs.named_parameters()))
+    assert np.array_equal(ours.weight.data, theirs.weight.detach().numpy())
+    assert ours.weight.dtype == np.float32 and theirs.weight.requires_grad
+    ours.load_state_dict({"weight": torch.ones(2, 3, dtype=torch.float64), "bias": torch.zeros(2)})
+    assert ours.weight.dtype == np.float32 and np.array_equal(ours.weight.data, np.ones((2, 3)))
+    x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    ours.load_state_dict(theirs.state_dict())
+    with torch.no_grad():
+        expected = theirs(torch.from_numpy(x)).numpy()
+    assert np.allclose(ours(tg.Tensor(x)).data, expected, atol=1e-6)
+
+
+def test_load_state_dict_names_a_torch_tensor_numpy_cannot_hold():
+    torch = pytest.importorskip("torch")
+    ours = nn.Linear(3, 2)
+    before = ours.bias.data.copy()
+    state = {"weight": torch.zeros(2, 3), "bias": torch.zeros(2, dtype=torch.bfloat16)}
+    with pytest.raises(ValueError, match=r"bias: cannot convert the PyTorch Tensor to a numpy array"):
+        ours.load_state_dict(state)
+    assert np.array_equal(ours.bias.data, before)
+
+
 def test_non_strict_load_skips_and_reports_keys():
     net = nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1))
     other = nn.Sequential(nn.Linear(2, 3))

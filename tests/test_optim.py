@@ -390,6 +390,83 @@ def test_bad_params():
         optim.SGD([p * 2.0], lr=0.1)
 
 
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
+def test_a_set_of_params_is_refused_as_pytorch_does(name):
+    a, b = _p(), _p()
+    make = getattr(optim, name)
+    with pytest.raises(TypeError, match=rf"{name}: params is a set; .*order of a set changes from run to run"):
+        make({a, b}, lr=0.1)
+    with pytest.raises(TypeError, match=rf"{name}: params is a frozenset"):
+        make(frozenset([a]), lr=0.1)
+    with pytest.raises(TypeError, match=rf"{name}: the 'params' of a parameter group is a set"):
+        make([{"params": {a, b}}], lr=0.1)
+    opt = make([a], lr=0.1)
+    with pytest.raises(TypeError, match=rf"{name}: the 'params' of a parameter group is a set"):
+        opt.add_param_group({"params": {b}})
+    assert len(opt.param_groups) == 1
+    assert len(make((a, b), lr=0.1).param_groups[0]["params"]) == 2  # a tuple is ordered: fine
+
+
+def _adam_state() -> tuple[optim.Adam, dict]:
+    a, b = tg.zeros(3, requires_grad=True), tg.zeros(2, requires_grad=True)
+    opt = optim.Adam([a, b], lr=0.1)
+    (a.sum() + b.sum()).backward()
+    opt.step()
+    return opt, opt.state_dict()
+
+
+@pytest.mark.parametrize(
+    "edit, error, message",
+    [
+        (lambda sd: sd["state"].update({"abc": sd["state"].pop(0)}), TypeError,
+         r"keys of 'state' are parameter positions \(ints 0, 1, ...\); got str 'abc'"),
+        (lambda sd: sd["state"].update({0.5: sd["state"].pop(0)}), TypeError, "got float 0.5"),
+        (lambda sd: sd["state"].update({True: sd["state"].pop(1)}), TypeError, "got bool True"),
+        (lambda sd: sd["state"].update({7: sd["state"][0]}), ValueError, "state for unknown parameter index 7"),
+        (lambda sd: sd.update(state=[1, 2]), TypeError, "'state' must be a dict, got list"),
+        (lambda sd: sd.update(param_groups=7), TypeError, "'param_groups' must be a list, got int"),
+        (lambda sd: sd["param_groups"].append(5), ValueError,
+         r"param_groups\[1\] must be a dict with a 'params' entry, got 5"),
+        (lambda sd: sd["param_groups"][0].pop("params"), ValueError,
+         r"param_groups\[0\] must be a dict with a 'params' entry"),
+        (lambda sd: sd["param_groups"][0].update(params=3), TypeError,
+         r"param_groups\[0\]\['params'\] must be a list of parameter positions, got int"),
+        (lambda sd: sd["param_groups"][0].update(params=["a", "b"]), TypeError,
+         r"param_groups\[0\]\['params'\] holds parameter positions \(ints\), got str 'a'"),
+        (lambda sd: sd["state"][0].update(exp_avg=[0.0, 0.0, 0.0]), TypeError,
+         r"state 'exp_avg' of parameter 0 is a builtins.list; saved states hold numpy arrays, numbers and None"),
+        (lambda sd: sd["state"][1].update(step=tg.Tensor(1.0)), TypeError,
+         r"state 'step' of parameter 1 is a tinygrad_cnn.Tensor"),
+    ],
+)
+def test_load_state_dict_names_the_bad_key_and_changes_nothing(edit, error, message):
+    opt, state = _adam_state()
+    before = opt.state_dict()
+    edit(state)
+    with pytest.raises(error, match=r"Adam\.load_state_dict: .*" + message):
+        opt.load_state_dict(state)
+    after = opt.state_dict()
+    assert after["param_groups"] == before["param_groups"]
+    assert all(np.array_equal(after["state"][i]["exp_avg"], before["state"][i]["exp_avg"]) for i in (0, 1))
+
+
+def test_load_state_dict_accepts_positions_as_digits_and_numpy_ints():
+    opt, state = _adam_state()
+    state["state"] = {"0": state["state"][0], np.int64(1): state["state"][1]}
+    fresh = optim.Adam([tg.zeros(3, requires_grad=True), tg.zeros(2, requires_grad=True)], lr=0.1)
+    fresh.load_state_dict(state)
+    assert [s["step"] for s in fresh.state.values()] == [1, 1]
+
+
+def test_load_state_dict_refuses_torch_tensors_with_the_conversion():
+    torch = pytest.importorskip("torch")
+    opt, state = _adam_state()
+    state["state"][0]["exp_avg"] = torch.zeros(3)
+    message = r"state 'exp_avg' of parameter 0 is a torch.Tensor.*\.detach\(\)\.cpu\(\)\.numpy\(\)"
+    with pytest.raises(TypeError, match=message):
+        opt.load_state_dict(state)
+
+
 def test_repr_lists_groups():
     text = repr(optim.SGD([_p()], lr=0.1, momentum=0.9))
     assert text.startswith("SGD (") and "lr: 0.1" in text and "momentum: 0.9" in text

@@ -6,8 +6,10 @@ This module has everything needed to feed images to a CNN:
   Fashion-MNIST (plain or gzip-compressed).
 * ``load_fashion_mnist`` and ``load_mnist``: the two classic 28x28 digit /
   clothing datasets, returned as numpy arrays.
-* ``DataLoader``: splits aligned arrays (images, labels) into mini-batches,
-  optionally shuffled.
+* ``Dataset`` and ``TensorDataset``: PyTorch's protocol for a dataset, an
+  object with ``len(dataset)`` samples and ``dataset[i]`` the i-th.
+* ``DataLoader``: splits aligned arrays (images, labels), or a dataset, into
+  mini-batches, optionally shuffled.
 * ``to_float_images`` and ``normalize``: turn uint8 pixels into the float
   tensors a network wants.
 
@@ -29,13 +31,14 @@ import gzip
 import hashlib
 import http.client
 import math
+import numbers
 import os
 import struct
 import tempfile
 import urllib.request
 import zlib
 from collections.abc import Iterator, Sequence
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -49,6 +52,8 @@ __all__ = [
     "write_idx",
     "load_fashion_mnist",
     "load_mnist",
+    "Dataset",
+    "TensorDataset",
     "DataLoader",
     "to_float_images",
     "normalize",
@@ -412,12 +417,146 @@ def load_mnist(root: PathLike, download: bool = False) -> Split:
 
 
 # --------------------------------------------------------------------------
+# Datasets
+# --------------------------------------------------------------------------
+
+
+class Dataset:
+    """A dataset as PyTorch defines one: ``len(dataset)`` samples, and
+    ``dataset[i]`` the i-th sample for ``i`` in ``range(len(dataset))``.
+
+    A sample is usually a tuple ``(input, target)``; a single array works
+    too. Subclass this class and write both methods, as in PyTorch::
+
+        class Squares(Dataset):
+            def __len__(self):
+                return 100
+
+            def __getitem__(self, i):
+                return np.array([i], dtype=np.float32), i * i
+
+    ``DataLoader`` also takes any other object with these two methods. It
+    asks for indices below ``len(dataset)`` only, so ``__getitem__`` need
+    not raise IndexError past the end.
+    """
+
+    def __len__(self) -> int:
+        raise NotImplementedError(f"{type(self).__name__} must define __len__ (the number of samples)")
+
+    def __getitem__(self, index: int) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must define __getitem__ (the sample at an index)")
+
+
+def _aligned_arrays(arrays: tuple[Any, ...], op: str) -> tuple[np.ndarray, ...]:
+    """The arguments as numpy arrays of one length (first dimension), or a clear error."""
+    if not arrays:
+        raise ValueError(f"{op} needs at least one array")
+    converted = []
+    for position, array in enumerate(arrays):
+        try:
+            converted.append(np.asarray(array))
+        except (ValueError, TypeError) as error:  # a ragged list
+            raise ValueError(
+                f"{op}: argument {position} ({type(array).__name__}) cannot be made into an array: {error}"
+            ) from None
+    if any(a.ndim == 0 for a in converted):
+        raise ValueError(f"{op} arrays must have at least one dimension")
+    lengths = {len(a) for a in converted}
+    if len(lengths) != 1:
+        shapes = ", ".join(str(a.shape) for a in converted)
+        raise ValueError(f"{op} arrays must have the same length (first dimension), got shapes {shapes}")
+    return tuple(converted)
+
+
+class TensorDataset(Dataset):
+    """Samples taken from aligned arrays (or tensors): ``dataset[i]`` is
+    ``(arrays[0][i], arrays[1][i], ...)``.
+
+    ``TensorDataset(x_train, y_train)`` is what ``DataLoader(x_train,
+    y_train)`` batches; the loader gathers a whole batch from the arrays at
+    once, not sample by sample.
+    """
+
+    def __init__(self, *arrays: Any) -> None:
+        self.arrays = _aligned_arrays(arrays, "TensorDataset")
+
+    def __len__(self) -> int:
+        return len(self.arrays[0])
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, ...]:
+        return tuple(a[index] for a in self.arrays)
+
+
+def _is_dataset(value: Any) -> bool:
+    """A dataset object, not an array: a Dataset, or any object with __len__
+    and __getitem__ that numpy would not read as an array. (numpy reads such
+    an object as a sequence, calling __getitem__ until IndexError, which for
+    many datasets never comes.)"""
+    if isinstance(value, Dataset):
+        return True
+    if isinstance(value, (np.ndarray, list, tuple, str, bytes)) or hasattr(value, "__array__"):
+        return False
+    return hasattr(type(value), "__len__") and hasattr(type(value), "__getitem__")
+
+
+def _fields(sample: Any, index: int) -> tuple[Any, ...]:
+    """The fields of one sample: (input, target) for a tuple, (array,) for a single value."""
+    if isinstance(sample, (tuple, list)):
+        return tuple(sample)
+    if sample is None or isinstance(sample, (dict, str, bytes)):
+        raise TypeError(
+            f"DataLoader: dataset[{index}] returned a {type(sample).__name__}; a sample must be a tuple "
+            "such as (input, target), or a single array or number"
+        )
+    return (sample,)
+
+
+def _collate(samples: list[Any], indices: Sequence[int] | np.ndarray) -> tuple[np.ndarray, ...]:
+    """One batch from a list of samples: each field stacked along a new first axis."""
+    rows = [_fields(sample, int(i)) for sample, i in zip(samples, indices)]
+    width = len(rows[0])
+    batch = []
+    for field in range(width):
+        values = []
+        for row, i in zip(rows, indices):
+            if len(row) != width:
+                raise ValueError(
+                    f"DataLoader: dataset[{i}] has {len(row)} fields but dataset[{indices[0]}] has {width}"
+                )
+            values.append(np.asarray(row[field]))
+        first = values[0]
+        for value, i in zip(values, indices):
+            if value.shape != first.shape:
+                raise ValueError(
+                    f"DataLoader: field {field} of dataset[{i}] has shape {value.shape} but that of "
+                    f"dataset[{indices[0]}] has shape {first.shape}; the samples of a batch must have one shape"
+                )
+        batch.append(np.stack(values))
+    return tuple(batch)
+
+
+# --------------------------------------------------------------------------
 # Batching
 # --------------------------------------------------------------------------
 
 
+def _check_loader_options(batch_size: Any, shuffle: Any, seed: Any, drop_last: Any) -> None:
+    # bool is a subclass of int, but batch_size=True is surely a mistake.
+    is_int = isinstance(batch_size, (int, np.integer)) and not isinstance(batch_size, bool)
+    if not is_int or batch_size <= 0:
+        raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
+    for name, flag in (("shuffle", shuffle), ("drop_last", drop_last)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise TypeError(f"DataLoader: {name} must be True or False, got {type(flag).__name__} {flag!r}")
+    if seed is not None:
+        if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
+            raise TypeError(f"DataLoader: seed must be None or an int >= 0, got {type(seed).__name__} {seed!r}")
+        if seed < 0:
+            raise ValueError(f"DataLoader: seed must be None or an int >= 0, got {seed}")
+
+
 class DataLoader:
-    """Iterate over aligned arrays in mini-batches.
+    """Iterate over aligned arrays, or over a dataset, in mini-batches.
 
     Example::
 
@@ -426,6 +565,8 @@ class DataLoader:
             for xb, yb in loader:   # xb: (<=128, ...), yb: (<=128,)
                 ...
 
+        loader = DataLoader(my_dataset, batch_size=128)   # len() and [i]: a Dataset
+
     Each iteration (epoch) visits every sample exactly once. With
     ``shuffle=True`` the order is a new random permutation each epoch,
     drawn from a ``np.random.Generator`` seeded with ``seed``, so two
@@ -433,49 +574,53 @@ class DataLoader:
     permutation comes from the library's global generator (set it with
     ``manual_seed``).
 
-    Batches are always tuples, one entry per array, even for a single
-    array: ``for (xb,) in DataLoader(x)``. Without shuffling the batches are
-    views (slices) of the arrays; with shuffling they are copies.
+    Batches are always tuples of numpy arrays, one entry per array (or per
+    field of the dataset's samples), even for a single array:
+    ``for (xb,) in DataLoader(x)``. From arrays (or a ``TensorDataset``),
+    the batches are views (slices) without shuffling and copies with it;
+    from another dataset, the samples ``dataset[i]`` of a batch are stacked.
 
     Args:
-        *arrays: numpy arrays with the same first dimension.
+        *arrays: numpy arrays (or lists, or tensors) with the same first
+            dimension; or a single dataset (see ``Dataset``).
         batch_size: number of samples per batch (a positive int).
         shuffle: shuffle the samples at the start of every epoch.
-        seed: seed of the shuffling generator; None uses the global one.
+        seed: seed of the shuffling generator (an int >= 0); None uses the global one.
         drop_last: skip the last batch if it is smaller than ``batch_size``.
     """
 
     def __init__(
         self,
-        *arrays: np.ndarray,
+        *arrays: Any,
         batch_size: int = 64,
         shuffle: bool = False,
         seed: int | None = None,
         drop_last: bool = False,
     ) -> None:
-        if not arrays:
-            raise ValueError("DataLoader needs at least one array")
-        arrays = tuple(np.asarray(a) for a in arrays)
-        if any(a.ndim == 0 for a in arrays):
-            raise ValueError("DataLoader arrays must have at least one dimension")
-        lengths = {len(a) for a in arrays}
-        if len(lengths) != 1:
-            shapes = ", ".join(str(a.shape) for a in arrays)
-            raise ValueError(f"DataLoader arrays must have the same length (first dimension), got shapes {shapes}")
-        # bool is a subclass of int, but batch_size=True is surely a mistake.
-        is_int = isinstance(batch_size, (int, np.integer)) and not isinstance(batch_size, bool)
-        if not is_int or batch_size <= 0:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-
-        self.arrays = arrays
-        self.num_samples = lengths.pop()
+        if len(arrays) == 1 and _is_dataset(arrays[0]):
+            self.dataset = arrays[0]
+        elif any(_is_dataset(a) for a in arrays):
+            raise TypeError("DataLoader: a dataset must be the only positional argument (or pass arrays only)")
+        else:
+            self.dataset = TensorDataset(*_aligned_arrays(arrays, "DataLoader"))
+        _check_loader_options(batch_size, shuffle, seed, drop_last)
+        try:
+            # len() itself checks that __len__ returns an int >= 0.
+            self.num_samples = len(self.dataset)
+        except (TypeError, ValueError) as error:
+            raise TypeError(f"DataLoader: len(dataset) failed for the {type(self.dataset).__name__}: {error}") from None
         self.batch_size = int(batch_size)
-        self.shuffle = shuffle
+        self.shuffle = bool(shuffle)
         self.seed = seed
-        self.drop_last = drop_last
+        self.drop_last = bool(drop_last)
         # One generator for the loader's lifetime: each epoch draws the next
         # permutation from it, so epochs differ but runs are reproducible.
         self._rng = np.random.default_rng(seed) if seed is not None else None
+
+    @property
+    def arrays(self) -> tuple[np.ndarray, ...] | None:
+        """The arrays batched (those of a TensorDataset), or None for another dataset."""
+        return self.dataset.arrays if isinstance(self.dataset, TensorDataset) else None
 
     def __len__(self) -> int:
         """Number of batches per epoch."""
@@ -494,15 +639,19 @@ class DataLoader:
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, ...]]:
         order = self._permutation() if self.shuffle else None
+        arrays = self.arrays
         for i in range(len(self)):
             start = i * self.batch_size
             stop = min(start + self.batch_size, self.num_samples)
-            if order is None:
-                yield tuple(a[start:stop] for a in self.arrays)
+            index = range(start, stop) if order is None else order[start:stop]
+            if arrays is None:
+                # Sample by sample, only at indices below len(dataset).
+                yield _collate([self.dataset[int(k)] for k in index], index)
+            elif order is None:
+                yield tuple(a[start:stop] for a in arrays)
             else:
                 # Fancy indexing: one vectorised gather per array and batch.
-                index = order[start:stop]
-                yield tuple(a[index] for a in self.arrays)
+                yield tuple(a[index] for a in arrays)
 
 
 # --------------------------------------------------------------------------

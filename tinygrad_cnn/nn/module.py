@@ -63,12 +63,23 @@ _structure_version = 0
 _call_depth = 0
 
 
+def _is_torch_tensor(value: Any) -> bool:
+    """A PyTorch tensor or Parameter (told by its type's module: torch is not imported here)."""
+    return type(value).__module__.split(".")[0] == "torch" and hasattr(value, "detach")
+
+
 def _checked_state_value(value: Any, tensor: Tensor) -> tuple[np.ndarray | None, str | None]:
     """A state_dict value converted to `tensor`'s dtype, or the reason it cannot be loaded into it."""
     if value is None:
         return None, "the value is None"
     if isinstance(value, Tensor):
         value = value.data
+    if _is_torch_tensor(value):
+        # A Parameter requires grad and may live on a GPU: numpy reads neither directly.
+        try:
+            value = value.detach().cpu().numpy()
+        except (RuntimeError, TypeError) as error:  # e.g. bfloat16, which numpy has no type for
+            return None, f"cannot convert the PyTorch {type(value).__name__} to a numpy array: {error}"
     try:
         array = np.asarray(value)
     except (ValueError, TypeError) as error:  # e.g. a ragged list
@@ -431,12 +442,21 @@ class Module:
         """Copy the values of `state_dict` into the parameters and buffers, in place.
 
         strict=True: the keys must match exactly. With strict=False, missing and
-        unexpected keys are skipped and returned. Shapes must always match.
+        unexpected keys are skipped and returned. Keys must be str; shapes must
+        always match. Values are numpy arrays (or anything numpy reads as one),
+        Tensors, or PyTorch tensors and Parameters (converted with
+        `.detach().cpu().numpy()`, so a PyTorch model's state dict loads as it is).
         On any error nothing is changed, and the message names every missing
         key, unexpected key and shape mismatch.
         """
         if not isinstance(state_dict, dict):
             raise TypeError(f"load_state_dict: expected a dict, got {type(state_dict).__name__}")
+        not_names = [f"{type(key).__name__} {key!r}" for key in state_dict if not isinstance(key, str)]
+        if not_names:
+            raise TypeError(
+                "load_state_dict: the keys of a state dict are dotted names such as 'conv1.weight' (str); "
+                f"got {', '.join(not_names)}"
+            )
         own = self._state_tensors()
         missing = [name for name in own if name not in state_dict]
         unexpected = [name for name in state_dict if name not in own]

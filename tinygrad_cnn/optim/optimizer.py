@@ -50,6 +50,30 @@ def _as_flag(value: Any, op: str, name: str) -> bool:
     return bool(value)
 
 
+def _refuse_set(params: Any, op: str, where: str) -> None:
+    """Parameters must come in a fixed order, as in PyTorch: the saved state
+    (state_dict) names each parameter by its position."""
+    if isinstance(params, (set, frozenset)):
+        raise TypeError(
+            f"{op}: {where} is a {type(params).__name__}; give the parameters in a list or another ordered "
+            "collection (model.parameters() is one): the order of a set changes from run to run, and a saved "
+            "optimizer state would be loaded into the wrong parameters"
+        )
+
+
+def _parameter_index(key: Any, op: str) -> int:
+    """A key of a saved state: the position of a parameter (an int; digits in a str are
+    accepted too, for files that store keys as text)."""
+    if isinstance(key, (int, np.integer)) and not isinstance(key, (bool, np.bool_)):
+        return int(key)
+    if isinstance(key, str) and key.isdecimal():
+        return int(key)
+    raise TypeError(
+        f"{op}.load_state_dict: the keys of 'state' are parameter positions (ints 0, 1, ...); "
+        f"got {type(key).__name__} {key!r}"
+    )
+
+
 class Optimizer:
     """Base class of the optimizers.
 
@@ -64,6 +88,7 @@ class Optimizer:
                 f"{self._op}: params must be an iterable of Tensors or of dicts, got a single Tensor; "
                 "wrap it in a list"
             )
+        _refuse_set(params, self._op, "params")
         self.defaults = dict(defaults)
         self.param_groups: list[dict[str, Any]] = []
         # state[param] -> dict of what the optimizer remembers about it.
@@ -91,6 +116,7 @@ class Optimizer:
         params = group.get("params")
         if params is None:
             raise ValueError(f"{self._op}: a parameter group needs a 'params' entry")
+        _refuse_set(params, self._op, "the 'params' of a parameter group")
         params = [params] if isinstance(params, Tensor) else list(params)
         if not params:
             raise ValueError(f"{self._op}: got an empty parameter list")
@@ -194,8 +220,7 @@ class Optimizer:
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore what `state_dict()` saved, into an optimizer over the same parameters
         (same groups, same order). Nothing changes if the saved state does not fit."""
-        if not isinstance(state_dict, dict) or "state" not in state_dict or "param_groups" not in state_dict:
-            raise ValueError(f"{self._op}.load_state_dict: expected a dict with 'state' and 'param_groups'")
+        self._check_saved_layout(state_dict)
         saved_groups = state_dict["param_groups"]
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(
@@ -222,18 +247,46 @@ class Optimizer:
             checked_groups.append(checked)
         group_of = {id(p): checked for checked in checked_groups for p in checked["params"]}
         new_state: dict[Tensor, dict[str, Any]] = {}
-        for index, saved_state in state_dict["state"].items():
-            param = by_index.get(int(index))
+        for key, saved_state in state_dict["state"].items():
+            index = _parameter_index(key, self._op)
+            param = by_index.get(index)
             if param is None:
-                raise ValueError(f"{self._op}.load_state_dict: state for unknown parameter index {index}")
+                raise ValueError(f"{self._op}.load_state_dict: state for unknown parameter index {key!r}")
             self._check_state_keys(param, saved_state, group_of[id(param)], index)
-            new_state[param] = self._restore_state(param, saved_state)
+            new_state[param] = self._restore_state(param, saved_state, index)
         # All checks passed: replace.
         for saved, group in zip(saved_groups, self.param_groups, strict=True):
             for key, value in saved.items():
                 if key != "params":
                     group[key] = copy.deepcopy(value)
         self.state = new_state
+
+    def _check_saved_layout(self, state_dict: Any) -> None:
+        """The shape of what state_dict() returns: a dict with a dict 'state' and a
+        list 'param_groups' of dicts, each with a list of parameter positions."""
+        op = f"{self._op}.load_state_dict"
+        if not isinstance(state_dict, dict) or "state" not in state_dict or "param_groups" not in state_dict:
+            raise ValueError(f"{op}: expected a dict with 'state' and 'param_groups'")
+        if not isinstance(state_dict["state"], dict):
+            raise TypeError(f"{op}: 'state' must be a dict, got {type(state_dict['state']).__name__}")
+        groups = state_dict["param_groups"]
+        if not isinstance(groups, (list, tuple)):
+            raise TypeError(f"{op}: 'param_groups' must be a list, got {type(groups).__name__}")
+        for g, group in enumerate(groups):
+            if not isinstance(group, dict) or "params" not in group:
+                raise ValueError(f"{op}: param_groups[{g}] must be a dict with a 'params' entry, got {group!r}")
+            if not isinstance(group["params"], (list, tuple)):
+                raise TypeError(
+                    f"{op}: param_groups[{g}]['params'] must be a list of parameter positions, "
+                    f"got {type(group['params']).__name__}"
+                )
+            for position in group["params"]:
+                is_int = isinstance(position, (int, np.integer)) and not isinstance(position, (bool, np.bool_))
+                if not is_int:
+                    raise TypeError(
+                        f"{op}: param_groups[{g}]['params'] holds parameter positions (ints), "
+                        f"got {type(position).__name__} {position!r}"
+                    )
 
     def _check_state_keys(self, param: Tensor, saved: Any, group: dict[str, Any], index: Any) -> None:
         """The saved state of a parameter has every entry a first step would make (moments, step count)."""
@@ -248,11 +301,18 @@ class Optimizer:
                 f"{param.shape}) is missing {', '.join(map(repr, missing))}"
             )
 
-    def _restore_state(self, param: Tensor, saved: dict[str, Any]) -> dict[str, Any]:
+    def _restore_state(self, param: Tensor, saved: dict[str, Any], index: int) -> dict[str, Any]:
         # Arrays are copied in the parameter's dtype, so a resumed run computes
         # exactly what the original run would have.
         restored = {}
         for key, value in saved.items():
+            if not (value is None or isinstance(value, (np.ndarray, numbers.Number))):
+                # A step would fail on it, or compute with the wrong type.
+                raise TypeError(
+                    f"{self._op}.load_state_dict: state {key!r} of parameter {index} is a "
+                    f"{type(value).__module__.split('.')[0]}.{type(value).__name__}; saved states hold numpy "
+                    "arrays, numbers and None (convert a PyTorch tensor with .detach().cpu().numpy())"
+                )
             if isinstance(value, np.ndarray):
                 if value.shape != param.shape:
                     raise ValueError(

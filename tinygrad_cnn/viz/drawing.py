@@ -47,6 +47,9 @@ MAX_SHOWN_ELEMENTS = 16
 VALUES_PER_LINE = 4
 # The characters per line of an op's rule on a wire of the backward drawing.
 RULE_LINE_WIDTH = 30
+# A longer tensor name is cut to this many characters and an ellipsis
+# (dot refuses a quoted text longer than 16,384 characters).
+MAX_NAME_CHARACTERS = 200
 
 _RANKDIRS = ("LR", "RL", "TB", "BT")
 
@@ -220,16 +223,37 @@ def _backward_visit_order(graph: _Graph) -> list[NodeKey]:
 # ---------------------------------------------------------------------------
 
 
+# Characters dot cannot take: a NUL ends its C strings, a lone surrogate (half
+# of a UTF-16 pair) cannot be written in UTF-8, and other control characters
+# would make the SVG file invalid XML. Each is drawn as U+FFFD, the
+# replacement character.
+_UNDRAWABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def _drawable(text: str) -> str:
+    """The text with "&" written as "&amp;" (dot reads "&amp;", "&#60;" and
+    the like as the characters they name) and undrawable characters replaced."""
+    return _UNDRAWABLE.sub("\ufffd", text.replace("&", "&amp;"))
+
+
 def _escape_record(text: str) -> str:
     """Escape the characters that have a meaning inside a record label."""
-    text = text.replace("\\", "\\\\").replace("\n", "\\n")
+    text = _drawable(text).replace("\\", "\\\\").replace("\n", "\\n")
     return re.sub(r'([{}|<>"])', r"\\\1", text)
 
 
 def _escape_plain(text: str) -> str:
-    """Escape a label that is not a record (only backslashes matter; quotes are
-    escaped by the graphviz package)."""
-    return text.replace("\\", "\\\\").replace("\n", "\\n")
+    """Escape a label that is not a record (backslashes and "&" matter; quotes
+    are escaped by the graphviz package)."""
+    return _drawable(text).replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def _short_name(name: Any) -> str:
+    """A tensor's name as drawn: at most MAX_NAME_CHARACTERS characters, a longer one cut with an ellipsis."""
+    text = str(name)
+    if len(text) <= MAX_NAME_CHARACTERS:
+        return text
+    return text[: MAX_NAME_CHARACTERS - 1] + "…"
 
 
 def _number(value: Any, precision: int) -> str:
@@ -363,7 +387,7 @@ def _display_name(graph: _Graph, key: NodeKey) -> str:
     """The tensor's own name, or the op that made it, or what kind of leaf it is."""
     tensor = graph.values[key]
     if tensor.name:
-        return str(tensor.name)
+        return _short_name(tensor.name)
     if tensor._ctx is not None:
         return _snake_case(tensor._ctx.name)
     return "leaf" if tensor.requires_grad else "constant"
@@ -548,7 +572,10 @@ def draw_graph(
     gradient. Up to 16 elements are shown as values; a larger tensor shows its
     shape, dtype and mean/std/min/max. Each op is a small box with its
     settings. Ops recorded inside an nn.Module's call are grouped in a cluster
-    labelled with the module's path.
+    labelled with the module's path. Names are drawn literally ("&amp;"
+    stays those five characters); a name longer than MAX_NAME_CHARACTERS
+    (200) is cut with an ellipsis, and characters dot cannot take (NUL, lone
+    surrogates, other control characters) are drawn as U+FFFD.
 
     show_data, show_grad: include the data / gradient fields.
     backward: draw the backward pass: arrows point from outputs to inputs,
@@ -774,7 +801,7 @@ class _Drawing:
         fields = [_escape_record(path), _escape_record(op_text)]
         for key, tensor in self.graph.values.items():
             if tensor._ctx is None and tensor.name and self.value_module[key] == path:
-                fields.append(_escape_record(f"{tensor.name} {tuple(tensor.shape)}"))
+                fields.append(_escape_record(f"{_short_name(tensor.name)} {tuple(tensor.shape)}"))
         body = " | ".join(fields)
         label = body if self.options.rankdir in ("LR", "RL") else "{" + body + "}"
         attrs = {

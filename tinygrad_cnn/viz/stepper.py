@@ -22,9 +22,13 @@ from __future__ import annotations
 import base64
 import html
 import json
+import math
+import numbers
+import os
 import re
 import shutil
 import subprocess
+import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -34,6 +38,7 @@ import numpy as np
 from ..engine import Function, Tensor, _fit_to, enable_grad, no_grad
 from ..float_errors import quiet_region
 from .drawing import (
+    _RANKDIRS,
     COLORS,
     MODULE_FILL,
     GraphvizNotFoundError,
@@ -55,11 +60,19 @@ FULL_ELEMENTS = 4096
 PREVIEW_ELEMENTS = 4096
 PREVIEW_MAPS = 16
 HISTOGRAM_BINS = 30
+# Values spanning more than this are histogrammed divided by 4 (see _histogram).
+HUGE_SPAN = 2.0**1020
 # The finite-difference probe: central differences in float64, PyTorch's
 # tolerances; a second, smaller step where the first one fails.
 PROBE_EPS = (1e-6, 1e-8)
 PROBE_ATOL = 1e-5
 PROBE_RTOL = 1e-3
+# The page is for graphs of up to this many ops. A chain of 1,000 ops takes
+# about 3 s and makes a 4 MB page; 2,000 take 25 s (dot's layout grows
+# faster than the graph) and 5,000 over two minutes and 19 MB.
+MAX_PAGE_OPS = 1000
+# Significant digits the page can show (17 is every digit of a float64).
+MAX_PRECISION = 17
 
 
 class Stepper:
@@ -114,14 +127,14 @@ def step_through(
     lr: the learning rate the SGD preview starts with (editable in the page).
     seed: seed of the random upstream gradients of the finite-difference probes.
     title: the page's title (default: "Backward pass of <root's name>").
+
+    Every option, and the size of the graph (at most MAX_PAGE_OPS ops), is
+    checked before backward runs, so a mistake leaves the graph and `.grad`
+    as they were.
     """
-    if not isinstance(root, Tensor):
-        raise TypeError(f"step_through: root must be a Tensor, got {type(root).__name__}")
-    if not root.requires_grad:
-        raise RuntimeError("step_through: root does not require grad, so it has no backward pass to show")
-    if root._ctx is not None and root._ctx.released:
-        raise RuntimeError("step_through: root's graph was freed by an earlier backward; build it again")
+    _check_page_request(root, collapse_modules, rankdir, precision, lr, seed, title)
     graph = _collect(root)
+    _check_graph_size(graph)
     has_modules = any(fn.module is not None for fn in graph.ops)
     if rankdir is None:
         rankdir = "TB" if has_modules else "LR"
@@ -151,8 +164,89 @@ def step_through(
 def save_stepper(root: Tensor, path: str | Path, gradient: Any = None, **options: Any) -> str:
     """Run root's backward pass, record it, and write the step-through page to
     `path` (one self-contained HTML file). Returns the path written.
-    Options as for `step_through`."""
+    Options as for `step_through`. The path is checked before backward runs:
+    a folder, or a place where no file can be written, is an error that
+    leaves the graph and `.grad` as they were."""
+    _check_writable_path(path)
     return step_through(root, gradient, **options).save(path)
+
+
+# ---------------------------------------------------------------------------
+# Checks made before any work: backward frees the graph and fills .grad, so
+# a mistake found after it would cost the user their graph
+# ---------------------------------------------------------------------------
+
+
+def _check_page_request(
+    root: Any, collapse_modules: Any, rankdir: Any, precision: Any, lr: Any, seed: Any, title: Any
+) -> None:
+    """The root and every option of step_through, or a clear error naming the one that is wrong."""
+    if not isinstance(root, Tensor):
+        raise TypeError(f"step_through: root must be a Tensor, got {type(root).__name__}")
+    if not root.requires_grad:
+        raise RuntimeError("step_through: root does not require grad, so it has no backward pass to show")
+    if root._ctx is not None and root._ctx.released:
+        raise RuntimeError("step_through: root's graph was freed by an earlier backward; build it again")
+    if collapse_modules is not None and not isinstance(collapse_modules, (bool, np.bool_)):
+        raise TypeError(
+            f"step_through: collapse_modules must be True, False or None, got {type(collapse_modules).__name__} "
+            f"{collapse_modules!r}"
+        )
+    if rankdir is not None and rankdir not in _RANKDIRS:
+        raise ValueError(f"step_through: rankdir must be one of {', '.join(_RANKDIRS)} or None, got {rankdir!r}")
+    if isinstance(precision, (bool, np.bool_)) or not isinstance(precision, (int, np.integer)):
+        raise TypeError(f"step_through: precision must be an int, got {type(precision).__name__} {precision!r}")
+    if not 1 <= precision <= MAX_PRECISION:
+        raise ValueError(
+            f"step_through: precision (significant digits) must be from 1 to {MAX_PRECISION}, got {precision}"
+        )
+    if isinstance(lr, (bool, np.bool_)) or not isinstance(lr, numbers.Real):
+        raise TypeError(f"step_through: lr must be a number, got {type(lr).__name__} {lr!r}")
+    if not (math.isfinite(float(lr)) and float(lr) >= 0):
+        raise ValueError(f"step_through: lr must be a finite number >= 0, got {lr}")
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"step_through: seed must be an int, got {type(seed).__name__} {seed!r}")
+    if seed < 0:
+        raise ValueError(f"step_through: seed must be >= 0, got {seed}")
+    if title is not None and not isinstance(title, str):
+        raise TypeError(f"step_through: title must be a str or None, got {type(title).__name__} {title!r}")
+
+
+def _check_graph_size(graph: Any) -> None:
+    """Refuse a graph too large for the page, before dot or backward run."""
+    count = len(graph.ops)
+    if count > MAX_PAGE_OPS:
+        raise ValueError(
+            f"step_through: the graph has {count:,} ops, and the page is made for graphs of up to "
+            f"{MAX_PAGE_OPS:,} (a larger one takes minutes to lay out and makes a page of many megabytes). "
+            "Make the page of a smaller part: .detach() the tensor where the part you want to watch begins "
+            "(say, a layer's input), or fewer layers or loop steps"
+        )
+
+
+def _check_writable_path(path: Any) -> None:
+    """A file can be written at `path` (the missing folders will be created),
+    or an error naming the path. Nothing is created or changed here."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"save_stepper: path must be a str or a path, got {type(path).__name__} {path!r}")
+    path = Path(path)
+    if path.name == "" or path.is_dir():
+        raise IsADirectoryError(f"save_stepper: path {str(path)!r} is a folder; name the HTML file to write")
+    if path.exists():
+        if not os.access(path, os.W_OK):
+            raise PermissionError(f"save_stepper: cannot write {str(path)!r}: the file is not writable")
+        return
+    # The nearest folder that exists must be one we can create a file in.
+    folder = path.absolute().parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise NotADirectoryError(f"save_stepper: cannot write {str(path)!r}: {str(folder)!r} is a file, not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise PermissionError(f"save_stepper: cannot write {str(path)!r}: {error.strerror or error}") from None
 
 
 # ---------------------------------------------------------------------------
@@ -221,8 +315,7 @@ def _encode(array: np.ndarray) -> dict[str, Any]:
     entry["stats"] = _stats(values)
     finite = values[np.isfinite(values)]
     if finite.size:
-        counts, edges = np.histogram(finite, bins=HISTOGRAM_BINS)
-        entry["hist"] = {"counts": counts.tolist(), "lo": float(edges[0]), "hi": float(edges[-1])}
+        entry["hist"] = _histogram(finite)
     if array.ndim >= 2:
         height, width = array.shape[-2:]
         if height * width <= PREVIEW_ELEMENTS:
@@ -231,6 +324,29 @@ def _encode(array: np.ndarray) -> dict[str, Any]:
             entry["preview"] = {"shape": [count, height, width]}
             entry["preview"]["type"], entry["preview"]["b64"] = _bytes_of(maps[:count])
     return entry
+
+
+def _histogram(finite: np.ndarray) -> dict[str, Any]:
+    """Counts of the finite values in HISTOGRAM_BINS equal bins from their minimum to their maximum.
+
+    numpy's own choice of range fails for some data: one value repeated
+    (it widens the range by 0.5, which is nothing next to 1e30) and values
+    whose span is near or above the largest float64 (0 to 1.8e308, -1e308 to
+    1e308). Both are handled here.
+    """
+    lo, hi = float(finite.min()), float(finite.max())
+    if lo == hi:
+        # Every value is the same: all of them in the middle bin of [lo, hi].
+        counts = np.zeros(HISTOGRAM_BINS, dtype=np.int64)
+        counts[HISTOGRAM_BINS // 2] = finite.size
+        return {"counts": counts.tolist(), "lo": lo, "hi": hi}
+    if hi - lo > HUGE_SPAN:
+        # numpy's bin edges overflow (or the span itself does): the quarters
+        # fit, and dividing by 4 moves no value across a bin of this width.
+        counts, _ = np.histogram(finite / 4, bins=HISTOGRAM_BINS, range=(lo / 4, hi / 4))
+    else:
+        counts, _ = np.histogram(finite, bins=HISTOGRAM_BINS, range=(lo, hi))
+    return {"counts": counts.tolist(), "lo": lo, "hi": hi}
 
 
 class _ArrayTable:
@@ -499,14 +615,30 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def _json_for_script(data: Any) -> str:
+    """JSON text that is safe inside an HTML <script> element.
+
+    The browser ends a script at "</script", and after "<!--" followed by
+    "<script" it no longer sees the real end at all: no "<" or ">" may
+    appear literally, and no "&" either, for good measure. In JSON,
+    "\\u003c" is the same character as "<" (JSON.parse reads it back).
+    """
+    text = json.dumps(_finite(data), separators=(",", ":"), allow_nan=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _html_text(text: str) -> str:
+    """Text for the page's HTML: escaped, and each lone surrogate (half of a
+    UTF-16 pair, which UTF-8 cannot hold) replaced by U+FFFD."""
+    return html.escape(re.sub("[\ud800-\udfff]", "\ufffd", text))
+
+
 def _page(data: dict[str, Any], svg: str, collapsed_svg: str) -> str:
-    # "</" would end the <script> element early; "<\/" means the same in JSON.
-    tape_json = json.dumps(_finite(data), separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
     parts = {
-        "{{title}}": html.escape(data["title"]),
+        "{{title}}": _html_text(data["title"]),
         "{{style}}": _asset("stepper.css"),
         "{{script}}": _asset("stepper.js"),
-        "{{tape}}": tape_json,
+        "{{tape}}": _json_for_script(data),
         "{{svg}}": svg,
         "{{collapsed_svg}}": collapsed_svg,
     }
