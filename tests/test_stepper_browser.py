@@ -60,6 +60,29 @@ def _lenet_step() -> tg.Tensor:
     return F.cross_entropy(model(images), tg.Tensor(np.array([3, 7])))
 
 
+class _ResidualBlock(tg.nn.Module):
+    """conv-bn-relu-conv-bn plus the block's input, then relu: a graph with a skip wire."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv1 = tg.nn.Conv2d(channels, channels, kernel_size=3, padding=1, bias=False)
+        self.bn1 = tg.nn.BatchNorm2d(channels)
+        self.conv2 = tg.nn.Conv2d(channels, channels, kernel_size=3, padding=1, bias=False)
+        self.bn2 = tg.nn.BatchNorm2d(channels)
+
+    def forward(self, x: tg.Tensor) -> tg.Tensor:
+        out = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+        return F.relu(out + x)
+
+
+def _residual_block() -> tg.Tensor:
+    tg.manual_seed(0)
+    block = _ResidualBlock(2)
+    images = tg.randn(2, 2, 5, 5)
+    images.name = "images"
+    return block(images).mean()
+
+
 def _wrong_function() -> tg.Tensor:
     x = tg.Tensor([0.5, -1.5, 2.0], requires_grad=True, name="x")
     y = WrongSquare.apply(x)
@@ -71,6 +94,7 @@ GRAPH_BUILDERS: dict[str, Callable[[], tg.Tensor]] = {
     "chain-rule": lambda: chain_rule_example(run_backward=False)["f"],
     "fan-out": _fan_out,
     "lenet": _lenet_step,
+    "residual-block": _residual_block,
     "wrong-function": _wrong_function,
     "tiny-cnn": lambda: tiny_cnn_example(run_backward=False)["loss"],
 }
@@ -255,6 +279,51 @@ def test_fan_out_shows_contribution_k_of_n(open_page):
     joined = "\n".join(texts)
     for k in (1, 2, 3, 4):
         assert f"contribution {k} of 4 to a" in joined
+
+
+# ---------------------------------------------------------------------------
+# The wires: each step lights up the wires its gradient flows along, in both views
+# ---------------------------------------------------------------------------
+
+
+def _drawn_wires(page: OpenPage, view: str) -> set[str]:
+    return set(page.js(f"Array.from(document.querySelectorAll('#svg-{view} g.edge'), (e) => e.id)"))
+
+
+@pytest.mark.parametrize("builder", ["tiny-cnn", "lenet", "residual-block"])
+def test_gradient_wires_are_highlighted_in_both_views(open_page, builder):
+    page, _ = open_page(builder)
+    tape = page.js("JSON.parse(document.getElementById('tape').textContent)")
+    nodes = tape["nodes"]
+    forward_steps = len(tape["forward"])
+    drawn = {view: _drawn_wires(page, view) for view in ("expanded", "collapsed")}
+    assert drawn["collapsed"], "the graph has modules, so it has a collapsed drawing"
+    lit = {"expanded": 0, "collapsed": 0}
+    for view in ("expanded", "collapsed"):
+        page.js(f"window.stepper.setView('{view}')")
+        for j, step in enumerate(tape["backward"]):
+            page.js(f"window.stepper.go({forward_steps + j})")
+            wires = page.state()["wires"]
+            assert set(wires) <= drawn[view] and len(set(wires)) == len(wires)
+            if "op" not in step:  # a leaf: no op, no wire
+                assert wires == []
+                continue
+            # The step's wires, from the op to its result and from each input that
+            # receives gradient to the op; in the collapsed view, as the boxes
+            # they join (a wire inside one box is not drawn).
+            ends = [(step["op"], step["node"])] + [(c["to"], step["op"]) for c in step["contributions"]]
+            if view == "expanded":
+                expected = len(ends)
+            else:
+                element = {**{i: n["collapsedId"] for i, n in nodes.items()}, step["op"]: step["collapsedOp"]}
+                expected = len({(element[a], element[b]) for a, b in ends if element[a] != element[b]})
+            assert len(wires) == expected, (view, step["node"])
+            lit[view] += len(wires)
+    assert lit["expanded"] > 0 and lit["collapsed"] > 0, lit
+    # Forward steps light up their wires in the collapsed view too.
+    page.js("window.stepper.go(1)")
+    assert page.state()["forwardWires"] and set(page.state()["forwardWires"]) <= drawn["collapsed"]
+    assert page.errors == []
 
 
 # ---------------------------------------------------------------------------

@@ -177,8 +177,17 @@ def _render_svg(source: str) -> str:
 
 
 def _prefix_ids(svg: str, prefix: str) -> str:
-    """The second drawing's ids get a prefix, so both drawings fit in one page."""
-    return re.sub(r' id="', f' id="{prefix}', svg)
+    """The second drawing's ids get a prefix, so both drawings fit in one page.
+
+    A wire's id names both of its ends ("v1->op0", written "v1&#45;&gt;op0" in
+    the SVG): both get the prefix ("c-v1->c-op0").
+    """
+
+    def prefixed(match: re.Match) -> str:
+        ends = match.group(1).split("&#45;&gt;")
+        return ' id="' + "&#45;&gt;".join(prefix + end for end in ends) + '"'
+
+    return re.sub(r' id="([^"]*)"', prefixed, svg)
 
 
 # ---------------------------------------------------------------------------
@@ -387,6 +396,7 @@ class _PageData:
                 # The op's inputs and its wires, in and out (for the forward steps).
                 "inputs": [] if fn is None else [self.expanded.value_ids[k] for k in graph.op_inputs[id(fn)]],
                 "edges": [] if fn is None else self.forward_edges(fn, node_id),
+                "collapsedEdges": [] if fn is None else self.collapsed_forward_edges(fn, key),
                 "check": None,
                 "grad": None,
             }
@@ -418,6 +428,31 @@ class _PageData:
             "arrays": self.arrays.entries,
         }
 
+    def collapsed_wires(self, pairs: list[tuple[str | None, str | None]]) -> list[str]:
+        """The wires of the collapsed drawing between these (tail, head) elements.
+
+        A wire inside a module box is not drawn there (both ends are the box),
+        and two wires into the same box are one: each drawn wire is listed once.
+        """
+        if self.collapsed is None:
+            return []
+        drawn = {attrs["id"] for _tail, _head, attrs in self.collapsed.edges}
+        wires: list[str] = []
+        for tail, head in pairs:
+            if tail is None or head is None or tail == head:
+                continue
+            wire = f"{tail}->{head}"  # "c-v1->c-op0": the page's id, with the prefix on both ends
+            if f"{tail[2:]}->{head[2:]}" in drawn and wire not in wires:
+                wires.append(wire)
+        return wires
+
+    def collapsed_forward_edges(self, fn: Function, key: tuple[str, int]) -> list[str]:
+        """The wires of the collapsed drawing that a forward step lights up."""
+        target = self.collapsed_op(fn)
+        pairs = [(target, self.collapsed_id(key))]
+        pairs += [(self.collapsed_id(k), target) for k in self.graph.op_inputs[id(fn)]]
+        return self.collapsed_wires(pairs)
+
     def forward_edges(self, fn: Function, node_id: str) -> list[str]:
         op_id = self.expanded.op_ids[id(fn)]
         edges, seen = [f"{op_id}->{node_id}"], {}
@@ -437,7 +472,7 @@ class _PageData:
         step["op"] = op_id
         step["edges"] = [f"{op_id}->{node_id}"]
         target = self.collapsed_op(fn)
-        step["collapsedEdges"] = [] if target is None else [f"{target}->{self.collapsed_id(_key(visit.node.tensor))}"]
+        collapsed_pairs = [] if target is None else [(target, self.collapsed_id(_key(visit.node.tensor)))]
         step["collapsedOp"] = target
         inputs = visit.node.inputs
         output = visit.node.value
@@ -452,7 +487,8 @@ class _PageData:
         except Exception:
             local = None
         seen: dict[str, int] = {}
-        edge_of_position = []
+        edge_of_position: list[str] = []
+        collapsed_of_position: list[tuple[str, str]] = []
         for i, parent in enumerate(inputs):
             key = _key(parent.tensor) if isinstance(parent, TapeNode) else _key(fn.parents[i], fn, i)
             source = self.expanded.value_ids[key]
@@ -460,9 +496,11 @@ class _PageData:
             edge = f"{source}->{op_id}" + (f"#{seen[source]}" if seen[source] > 1 else "")
             edge_of_position.append(edge)
             if self.collapsed is not None:
-                step["collapsedEdges"].append(f"{self.collapsed_id(key)}->{target}")
+                collapsed_of_position.append((self.collapsed_id(key), target))
         for c in visit.contributions:
             step["edges"].append(edge_of_position[c.position])
+            if self.collapsed is not None:
+                collapsed_pairs.append(collapsed_of_position[c.position])
             step["contributions"].append(
                 {
                     "to": self.value_id(c.target.tensor),
@@ -476,6 +514,7 @@ class _PageData:
                     "local": None if local is None else local[c.position],
                 }
             )
+        step["collapsedEdges"] = self.collapsed_wires(collapsed_pairs)
         return step
 
 

@@ -238,11 +238,11 @@
       cur.scrollIntoView({ block: "nearest", inline: "nearest" });
     }
     if (s.phase === "forward") { // the op that computed it, and its wires
-      if (view === "expanded") {
-        for (const e of nodes[s.current].edges) { const el = document.getElementById(e); if (el) el.classList.add("forward-flow"); }
-        const op = document.getElementById(nodes[s.current].opId);
-        if (op) op.classList.add("current");
-      }
+      const n = nodes[s.current];
+      const edges = view === "expanded" ? n.edges : n.collapsedEdges;
+      for (const e of edges) { const el = document.getElementById(e); if (el) el.classList.add("forward-flow"); }
+      const op = view === "expanded" ? document.getElementById(n.opId) : null;
+      if (op) op.classList.add("current");
       return;
     }
     const step = tape.backward[s.k - F];
@@ -591,6 +591,7 @@
     timer = setInterval(() => { if (k >= STEPS - 1) play(); else go(k + 1); }, 800);
   }
   function setView(name) {
+    if (name !== "expanded" && name !== "collapsed") throw new TypeError(`setView: the view must be "expanded" or "collapsed", got ${name}`);
     view = hasCollapsed ? name : "expanded";
     views.expanded.hidden = view !== "expanded";
     views.collapsed.hidden = view !== "collapsed";
@@ -635,8 +636,13 @@
       }
       out.nodes[id] = { name: n.name, label: n.label, shape: n.shape, grad, check: n.check ? n.check.status : null };
     }
+    // The wires drawn as gradient (orange) and forward (blue) wires in the view shown.
+    const shown = views[view];
+    out.view = view;
+    out.wires = Array.from(shown.querySelectorAll("g.edge.flow"), (e) => e.id);
+    out.forwardWires = Array.from(shown.querySelectorAll("g.edge.forward-flow"), (e) => e.id);
     return JSON.parse(JSON.stringify(out));
   }
-  window.stepper = { steps: STEPS, go, next: () => go(k + 1), prev: () => go(k - 1), state };
+  window.stepper = { steps: STEPS, go, next: () => go(k + 1), prev: () => go(k - 1), state, setView };
   setView(view);
 })();
