@@ -90,6 +90,20 @@ def _wrong_function() -> tg.Tensor:
     return (y * x + x.exp()).sum()
 
 
+def _strided_conv() -> tg.Tensor:
+    """A stride-2, padding-1 convolution of a 3-channel image, float32 as in training."""
+    tg.manual_seed(4)
+    x = tg.randn(2, 3, 5, 5, requires_grad=True)
+    x.name = "images"
+    w = tg.randn(4, 3, 3, 3, requires_grad=True)
+    w.name = "W"
+    b = tg.randn(4, requires_grad=True)
+    b.name = "b"
+    y = F.conv2d(x, w, b, stride=2, padding=1)
+    y.name = "conv_out"
+    return (F.relu(y) * tg.randn(*y.shape)).sum()
+
+
 GRAPH_BUILDERS: dict[str, Callable[[], tg.Tensor]] = {
     "chain-rule": lambda: chain_rule_example(run_backward=False)["f"],
     "fan-out": _fan_out,
@@ -97,6 +111,7 @@ GRAPH_BUILDERS: dict[str, Callable[[], tg.Tensor]] = {
     "residual-block": _residual_block,
     "wrong-function": _wrong_function,
     "tiny-cnn": lambda: tiny_cnn_example(run_backward=False)["loss"],
+    "strided-conv": _strided_conv,
 }
 
 
@@ -455,3 +470,184 @@ def test_the_jupyter_iframe_runs_the_page(browser, tmp_path):
         assert frame.evaluate("window.stepper.state().phase") == "backward" and errors == []
     finally:
         page.close()
+
+
+# ---------------------------------------------------------------------------
+# "Where does this number come from?": every explained element adds up
+# ---------------------------------------------------------------------------
+
+
+def _leaf(rng: np.random.Generator, shape: tuple[int, ...], name: str) -> tg.Tensor:
+    return tg.Tensor(rng.standard_normal(shape), requires_grad=True, name=name)
+
+
+def _conv_cases() -> tg.Tensor:
+    """Random convolutions in float64: stride, padding, dilation, groups, odd sizes, with and without bias."""
+    rng = np.random.default_rng(1)
+    x = _leaf(rng, (2, 4, 7, 6), "x")
+    total = tg.Tensor(0.0)
+    geometries = [
+        dict(stride=1, padding=0, dilation=1, groups=1),
+        dict(stride=2, padding=1, dilation=1, groups=1),
+        dict(stride=(2, 1), padding=(1, 2), dilation=(2, 1), groups=2),
+        dict(stride=3, padding=2, dilation=2, groups=4),
+    ]
+    for k, geometry in enumerate(geometries):
+        groups = geometry["groups"]
+        w = _leaf(rng, (4, 4 // groups, 3, 2), f"W{k}")
+        b = _leaf(rng, (4,), f"b{k}") if k % 2 == 0 else None
+        y = F.conv2d(x, w, b, **geometry)
+        total = total + (y * tg.Tensor(rng.standard_normal(y.shape))).sum()  # a random upstream gradient
+    return total
+
+
+def _pool_cases() -> tg.Tensor:
+    rng = np.random.default_rng(2)
+    x = _leaf(rng, (2, 2, 7, 7), "x")
+    a = F.max_pool2d(x, 3, stride=2, padding=1)  # overlapping and padded windows
+    b = F.max_pool2d(x, 2, stride=1)  # overlapping: a cell can win several windows
+    c = F.avg_pool2d(x, 3, stride=2, padding=1)
+    terms = [(t * tg.Tensor(rng.standard_normal(t.shape))).sum() for t in (a, b, c)]
+    return terms[0] + terms[1] + terms[2]
+
+
+def _linear_and_loss_cases() -> tg.Tensor:
+    rng = np.random.default_rng(3)
+    x = _leaf(rng, (3, 5), "x")
+    w = _leaf(rng, (4, 5), "W")
+    b = _leaf(rng, (4,), "b")
+    m = _leaf(rng, (4, 6), "M")
+    hidden = F.relu(F.linear(x, w, b))  # relu: the mask
+    logits = hidden.matmul(m)
+    loss = F.cross_entropy(logits, tg.Tensor(np.array([1, 0, 5])))
+    scale = _leaf(rng, (1, 6), "scale")  # broadcast over the rows
+    extra = (logits * scale + logits.exp() / 10 - logits.sigmoid()).reshape(2, 9).tanh().mean(axis=0).sum()
+    return loss + extra
+
+
+EXPLAIN_CASES: dict[str, Callable[[], tg.Tensor]] = {
+    "conv": _conv_cases,
+    "pool": _pool_cases,
+    "linear-and-loss": _linear_and_loss_cases,
+}
+# For every element of every gradient an op passed back: explain it, check that
+# each factor is the value (or upstream gradient) it names and that the terms add
+# up to the recorded element. Returns {op: elements explained} and the failures.
+CHECK_EVERY_ELEMENT = """() => {
+  const tape = JSON.parse(document.getElementById("tape").textContent);
+  const decode = (i) => {
+    const e = tape.arrays[i], raw = atob(e.b64), bytes = new Uint8Array(raw.length);
+    for (let j = 0; j < raw.length; j++) bytes[j] = raw.charCodeAt(j);
+    return e.type === "f4" ? new Float32Array(bytes.buffer) : new Float64Array(bytes.buffer);
+  };
+  const flatOf = (index, shape) => index.reduce((f, i, d) => f * shape[d] + i, 0);
+  const counts = {}, failures = [];
+  for (const step of tape.backward) {
+    if (!tape.nodes[step.node].op) continue;
+    const upstream = decode(step.grad);
+    for (const c of step.contributions) {
+      const part = decode(c.added), op = tape.nodes[step.node].op;
+      for (let flat = 0; flat < part.length; flat++) {
+        const e = window.stepper.explain(step.node, c.position, flat);
+        if (e.missing) { failures.push([op, c.position, flat, e.missing]); continue; }
+        let sum = 0;
+        for (const t of e.terms) {
+          let product = t.weight;
+          for (const f of t.factors) {
+            const source = f.of === "grad" ? upstream : decode(tape.nodes[f.node].value);
+            const shape = tape.nodes[f.node].shape;
+            if (f.of === "grad" && f.node !== step.node) failures.push([op, "not the upstream gradient", f]);
+            if (source[flatOf(f.index, shape)] !== f.value) failures.push([op, c.position, flat, "factor", f]);
+            product *= f.value;
+          }
+          if (Math.abs(product - t.product) > 1e-12 * Math.abs(product)) failures.push([op, "product", t]);
+          sum += t.product;
+        }
+        if (e.value !== part[flat]) failures.push([op, c.position, flat, "value", e.value, part[flat]]);
+        const tolerance = 1e-9 + 1e-9 * Math.abs(part[flat]); // float64: only the order of the additions differs
+        if (Math.abs(sum - part[flat]) > tolerance) failures.push([op, c.position, flat, sum, part[flat]]);
+        counts[op] = (counts[op] || 0) + 1;
+      }
+    }
+  }
+  return { counts, failures: failures.slice(0, 20) };
+}"""
+
+
+@pytest.mark.parametrize("case", list(EXPLAIN_CASES))
+def test_every_explained_element_adds_up_to_the_engines_gradient(browser, tmp_path, case):
+    root = EXPLAIN_CASES[case]()
+    page = OpenPage(browser, Path(save_stepper(root, tmp_path / f"{case}.html")))
+    try:
+        result = page.js(CHECK_EVERY_ELEMENT)
+    finally:
+        page.page.close()
+    assert result["failures"] == []
+    expected_ops = {
+        "conv": {"Conv2d", "Add", "Mul", "Sum"},
+        "pool": {"MaxPool2d", "AvgPool2d", "Add", "Mul", "Sum"},
+        "linear-and-loss": {"Linear", "Relu", "MatMul", "CrossEntropy", "Div", "Sum", "Mul", "Exp", "Sigmoid",
+                            "Sub", "Add", "Reshape", "Tanh"},
+    }[case]
+    assert expected_ops <= set(result["counts"]), result["counts"]
+    if case == "conv":  # x (2*4*7*6) from four convolutions, four filters of 4*(4/groups)*3*2, two biases of 4
+        assert result["counts"]["Conv2d"] == 4 * 336 + (96 + 96 + 48 + 24) + 2 * 4
+
+
+# The cells lit up in the step panel, as (node, of, flat index).
+HIGHLIGHTED = """() => Array.from(document.querySelectorAll("#step-panel td.term"), (td) => {
+  const grid = td.closest(".grid");
+  return [grid.dataset.node, grid.dataset.of, Number(td.dataset.flat)];
+})"""
+
+
+@pytest.mark.parametrize("builder", ["tiny-cnn", "strided-conv"])
+def test_clicking_a_filter_gradient_cell_explains_it_and_lights_up_its_terms(open_page, builder):
+    page, _ = open_page(builder, collapse_modules=False)
+    page.js("window.stepper.go(window.stepper.steps - 1)")
+    state = page.state()
+    tape = page.js("JSON.parse(document.getElementById('tape').textContent)")
+    conv = next(i for i, n in tape["nodes"].items() if n["op"] == "Conv2d")
+    weight_id = tape["nodes"][conv]["inputs"][1]
+    weight_grad = np.asarray(state["nodes"][weight_id]["grad"], dtype=np.float64).ravel()
+    assert weight_grad.size == {"tiny-cnn": 4, "strided-conv": 108}[builder]
+    page.go_to_backward_visit(tape["nodes"][conv]["name"])
+    for flat, expected in enumerate(weight_grad):
+        explained = page.js(f"window.stepper.explain('{conv}', 1, {flat})")
+        assert explained["value"] == expected
+        total = sum(term["product"] for term in explained["terms"])
+        assert total == pytest.approx(expected, rel=1e-5, abs=1e-5)
+        # Each term is an input cell times an upstream-gradient cell.
+        assert all([f["of"] for f in term["factors"]] == ["value", "grad"] for term in explained["terms"])
+        page.page.click(f'#step-panel .grid[data-node="{weight_id}"][data-of="part"] td[data-flat="{flat}"]')
+        lit = {tuple(cell) for cell in page.js(HIGHLIGHTED)}
+        cells = set()
+        for term in explained["terms"]:
+            for f in term["factors"]:
+                shape = tape["nodes"][f["node"]]["shape"]
+                cells.add((f["node"], f["of"], int(np.ravel_multi_index(f["index"], shape))))
+        assert lit == cells
+        assert f"is the sum of {len(explained['terms'])} terms" in page.page.inner_text("#step-panel .explanation")
+    if builder == "tiny-cnn":  # the filter gradient the example's docstring derives by hand
+        assert weight_grad.tolist() == [1.0, -3.5, -0.5, -3.0]
+    assert page.errors == []
+
+
+def test_a_shared_node_shows_before_plus_part_equals_after_element_by_element(open_page):
+    page, _ = open_page("fan-out")
+    a = page.node_id("a")
+    sums = 0
+    for k in range(page.js("window.stepper.steps")):
+        page.js(f"window.stepper.go({k})")
+        grids = page.js(
+            """Array.from(document.querySelectorAll('#step-panel .sum-row'), (row) =>
+                Array.from(row.querySelectorAll('.grid'), (g) => [g.dataset.node, g.dataset.of,
+                    Array.from(g.querySelectorAll('td'), (td) => Number(td.title))]))"""
+        )
+        for (node_b, before_of, before), (node_p, part_of, part), (node_a, after_of, after) in grids:
+            assert (node_b, node_p, node_a) == (a, a, a)
+            assert (before_of, part_of, after_of) == ("before", "part-sum", "after")
+            assert len(before) == len(part) == len(after) == 3
+            assert np.allclose(np.add(before, part), after, rtol=1e-3)  # the cells show 4 significant digits
+            sums += 1
+    assert sums == 3  # a receives 4 contributions: the 2nd, 3rd and 4th are added to what it had

@@ -49,9 +49,11 @@ from .recorder import Tape, TapeNode, record_backward
 
 __all__ = ["Stepper", "save_stepper", "step_through"]
 
-# Arrays up to this many elements are embedded in full (exact bytes, base64);
-# larger ones as statistics, a histogram and the first few 2-D maps.
-FULL_ELEMENTS = 4096
+# Arrays up to this many elements are embedded in full (exact bytes, base64):
+# every cell of them can be shown and explained. Larger ones as statistics, a
+# histogram and the first few 2-D maps. (LeNet's 32 feature maps of 28x28 for
+# two images, 50,176 numbers, are embedded in full; its fc1.weight is not.)
+FULL_ELEMENTS = 65536
 PREVIEW_ELEMENTS = 4096
 PREVIEW_MAPS = 16
 HISTOGRAM_BINS = 30
@@ -387,6 +389,7 @@ class _PageData:
                 "dtype": np.dtype(tensor.dtype).name,
                 "value": self.arrays.add(tensor.data),
                 "op": None if fn is None else fn.name,
+                "settings": {} if fn is None else _plain_settings(fn.settings),
                 "opId": None if fn is None else self.expanded.op_ids[id(fn)],
                 "rule": "" if fn is None else type(fn).vjp_rule,
                 # Each input's part of the rule, shown on that input's wire.
@@ -538,13 +541,32 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def _plain_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings the page's explainers read (stride, padding, axis, ...):
+    numbers, flags and tuples of them; arrays and other objects are left out."""
+
+    def plain(value: Any) -> bool:
+        if isinstance(value, (tuple, list)):
+            return all(plain(v) for v in value)
+        return value is None or isinstance(value, (bool, int, float, str))
+
+    out: dict[str, Any] = {}
+    for name, value in settings.items():
+        if isinstance(value, np.integer):
+            value = int(value)
+        if plain(value):
+            out[name] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
 def _page(data: dict[str, Any], svg: str, collapsed_svg: str) -> str:
     # "</" would end the <script> element early; "<\/" means the same in JSON.
     tape_json = json.dumps(_finite(data), separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
     parts = {
         "{{title}}": html.escape(data["title"]),
         "{{style}}": _asset("stepper.css"),
-        "{{script}}": _asset("stepper.js"),
+        # The explainers first: stepper.js uses them.
+        "{{script}}": _asset("explain.js") + "\n" + _asset("stepper.js"),
         "{{tape}}": tape_json,
         "{{svg}}": svg,
         "{{collapsed_svg}}": collapsed_svg,

@@ -284,6 +284,7 @@
       const result = small(value) ? "= " + fmtArray(value) : "has shape " + shapeText(n.shape);
       const text = `${label(id)} = ${opName}(${n.inputs.map(label).join(", ")}) ${result}`;
       stepPanel.append(el("p", "Computed " + text));
+      if (value.size > 1) stepPanel.append(grid(value, { node: id, of: "value" }, absMax(value)));
       return;
     }
     const step = tape.backward[s.k - F], id = step.node, n = nodes[id];
@@ -298,6 +299,7 @@
       const value = small(g) ? fmtArray(g) : "shape " + shapeText(g.shape) + ", " + statsText(g);
       stepPanel.append(el("p", `The gradient that arrived here is complete${from}: ${d(id)} = ${value}`));
     }
+    if (g.size > 1) stepPanel.append(grid(g, { node: id, of: "grad" }, absMax(g)));
     if (!n.op) {
       stepPanel.append(el("p", label(id) + " is a leaf: backward adds this gradient to its .grad, and stops here."));
       return;
@@ -306,6 +308,38 @@
     if (step.contributions.length === 0) stepPanel.append(el("p", "None of its inputs needs a gradient."));
     for (const c of step.contributions) {
       stepPanel.append(el("div", contributionText(id, g, c), "formula"));
+    }
+    if (step.contributions.length && (g.size > 1 || step.contributions.some((c) => arr(c.added).size > 1))) showArrays(step, id, g);
+  }
+  // The step as arrays: what the op read (its inputs' values), the upstream
+  // gradient (above), and each input's part, whose cells can be explained; at a
+  // node that receives several contributions, before + part = after.
+  function showArrays(step, id, g) {
+    const n = nodes[id];
+    const used = el("div", undefined, "arrays");
+    used.append(el("h3", "What the VJP reads: the values of " + n.op + "'s inputs"));
+    [...new Set(n.inputs)].forEach((input) => {
+      const v = arr(nodes[input].value);
+      used.append(el("div", label(input) + (nodes[input].kind === "constant" ? " (no gradient)" : ""), "grid-title"));
+      used.append(grid(v, { node: input, of: "value" }, absMax(v)));
+    });
+    stepPanel.append(used);
+    for (const c of step.contributions) {
+      const part = arr(c.added);
+      const box = el("div", undefined, "arrays");
+      box.append(el("h3", `What ${n.op} passes back to ${label(c.to)} (input ${c.position}): click a cell to see its sum`));
+      box.append(grid(part, { node: c.to, of: "part", position: c.position }, absMax(part),
+        (flat) => showExplanation(box, id, c.position, flat)));
+      if (c.before !== null) {
+        const before = arr(c.before), after = arr(c.after);
+        box.append(el("h3", `${label(c.to)} is used more than once: its gradient so far + this part = its gradient now (contribution ${c.k} of ${c.n})`));
+        const sum = el("div", undefined, "sum-row");
+        sum.append(grid(before, { node: c.to, of: "before" }, absMax(before)), el("span", "+", "op-sign"),
+          grid(part, { node: c.to, of: "part-sum" }, absMax(part)), el("span", "=", "op-sign"),
+          grid(after, { node: c.to, of: "after" }, absMax(after)));
+        box.append(sum);
+      }
+      stepPanel.append(box);
     }
   }
 
@@ -341,7 +375,7 @@
   const details = document.getElementById("details");
   let selected = null;
   let lr = tape.lr;
-  let sharedScale = true;
+  let sharedScale = false; // value and gradient each get a colour scale of their own
 
   // Diverging colours: blue below zero, white at zero, red above.
   function colour(v, max) {
@@ -423,6 +457,144 @@
       }
     }
     if (a.size > 64) box.append(el("div", statsText(a), "stats"), histogram(a));
+  }
+
+  // ---------------------------------------------------------------------
+  // Arrays as grids of cells: numbers and colours, every cell clickable.
+  // ---------------------------------------------------------------------
+  // Up to NUMBERS_UP_TO elements the cells show their numbers; up to CELLS_UP_TO
+  // they are coloured cells (the number in the tooltip); larger arrays are
+  // drawn as one heatmap canvas per 2-D map, every map of them.
+  const NUMBERS_UP_TO = 100;
+  const CELLS_UP_TO = 4096;
+  // A grid: ref = {node, of} names what it shows (of: "value", "grad" for the
+  // upstream gradient, "part" for what the op passed back, "before"/"after").
+  // Its cells carry their flat index, so an explanation can find them.
+  function grid(a, ref, max, onCell) {
+    const box = el("div", undefined, "grid");
+    box.dataset.node = ref.node; box.dataset.of = ref.of;
+    if (ref.position !== undefined) box.dataset.position = ref.position;
+    box.append(el("div", "shape " + shapeText(a.shape) + " " + a.dtype + (a.values ? "" : " (too large to embed in full)"), "hint"));
+    if (!a.values) { showArray(box, a, absMax(a)); return box; }
+    const shape = a.shape.length === 0 ? [1, 1] : a.shape.length === 1 ? [1, a.shape[0]] : a.shape;
+    const h = shape[shape.length - 2], w = shape[shape.length - 1];
+    const lead = shape.slice(0, -2);
+    const count = lead.reduce((n, d) => n * d, 1);
+    const maps = el("div", undefined, "maps-grid");
+    // A 4-D tensor: one row of maps per first index (an image, an out-channel), separated.
+    const perRow = lead.length >= 2 ? lead[lead.length - 1] : count;
+    let row = null;
+    for (let m = 0; m < count; m++) {
+      if (m % perRow === 0) { row = el("div", undefined, "map-row"); maps.append(row); }
+      const where = lead.length ? "[" + Explain.unravel(m, lead).join(", ") + "]" : "";
+      const map = el("div", undefined, "map");
+      if (where) map.append(el("div", where, "map-label"));
+      map.append(a.size <= CELLS_UP_TO ? cellTable(a, m * h * w, h, w, max, onCell) : mapCanvas(a, m * h * w, h, w, max, onCell));
+      row.append(map);
+    }
+    box.append(maps, scaleBar(max));
+    if (a.size > NUMBERS_UP_TO) box.append(el("div", statsText(a), "stats"));
+    return box;
+  }
+  function cellTable(a, offset, h, w, max, onCell) {
+    const table = el("table", undefined, a.size <= NUMBERS_UP_TO ? "cells numbers" : "cells");
+    for (let r = 0; r < h; r++) {
+      const tr = el("tr");
+      for (let c = 0; c < w; c++) {
+        const flat = offset + r * w + c, v = a.values[flat];
+        const td = el("td", a.size <= NUMBERS_UP_TO ? fmt(v) : undefined);
+        td.dataset.flat = flat;
+        td.title = fmt(v);
+        const [R, G, B] = colour(v, a.size <= NUMBERS_UP_TO ? 1.6 * max : max); // paler behind numbers, so they stay readable
+        td.style.background = `rgb(${R},${G},${B})`;
+        if (onCell) td.addEventListener("click", () => onCell(flat));
+        tr.append(td);
+      }
+      table.append(tr);
+    }
+    return table;
+  }
+  function mapCanvas(a, offset, h, w, max, onCell) {
+    const c = heatmap(a.values, offset, h, w, max);
+    if (onCell) {
+      c.addEventListener("click", (e) => {
+        const box = c.getBoundingClientRect();
+        const r = Math.min(h - 1, Math.floor(((e.clientY - box.top) / box.height) * h));
+        const col = Math.min(w - 1, Math.floor(((e.clientX - box.left) / box.width) * w));
+        onCell(offset + r * w + col);
+      });
+    }
+    return c;
+  }
+
+  // ---------------------------------------------------------------------
+  // "Where does this number come from?": explain(nodeId, position, flat)
+  // ---------------------------------------------------------------------
+  function explain(nodeId, position, flat) {
+    const step = tape.backward.find((b) => b.node === nodeId);
+    if (!step || !nodes[nodeId].op) throw new Error(`explain: node ${nodeId} is not the result of an op that backward visited`);
+    const c = step.contributions.find((x) => x.position === position);
+    if (!c) throw new Error(`explain: ${nodes[nodeId].op} passed no gradient to its input ${position}`);
+    const part = arr(c.added);
+    if (!Number.isInteger(flat) || flat < 0 || flat >= part.size) {
+      throw new RangeError(`explain: flatIndex ${flat} is outside the input's ${part.size} elements`);
+    }
+    const n = nodes[nodeId];
+    const ref = (id, index) => ({ node: id, a: arr(index) });
+    const ctx = {
+      inputs: n.inputs.map((id) => ref(id, nodes[id].value)),
+      output: ref(nodeId, n.value),
+      g: ref(nodeId, step.grad),
+      settings: n.settings,
+    };
+    const result = Explain.element(n.op, ctx, position, flat);
+    return { value: part.values ? part.values[flat] : null, to: c.to, ...result };
+  }
+  // The sum, written out, and its cells lit up in the step's grids.
+  let explainTimer = null;
+  function showExplanation(box, nodeId, position, flat) {
+    const out = box.querySelector(".explanation") || el("div", undefined, "explanation");
+    out.replaceChildren();
+    box.append(out);
+    clearInterval(explainTimer);
+    stepPanel.querySelectorAll("td.term, td.term-now, td.patch, td.explained").forEach((td) => td.classList.remove("term", "term-now", "patch", "explained"));
+    const e = explain(nodeId, position, flat);
+    const cellOf = (node, of, flatIndex) => stepPanel.querySelector(`.grid[data-node="${node}"][data-of="${of}"] td[data-flat="${flatIndex}"]`);
+    const here = cellOf(e.to, "part", flat);
+    if (here) here.classList.add("explained");
+    const name = `${d(e.to)}[${Explain.unravel(flat, nodes[e.to].shape).join(", ")}]`;
+    if (e.missing) { out.append(el("p", name + ": " + e.missing, "hint")); return; }
+    const cellsOfTerm = (t) => t.factors.map((f) => cellOf(f.node, f.of, Explain.ravel(f.index, nodes[f.node].shape)));
+    for (const t of e.terms) for (const cell of cellsOfTerm(t)) if (cell) cell.classList.add("term");
+    const sum = e.terms.reduce((s, t) => s + t.product, 0);
+    out.append(el("div", `${name} = ${fmt(e.value)} is the sum of ${e.terms.length} term${e.terms.length === 1 ? "" : "s"} (Σ = ${fmt(sum)}):`, "formula"));
+    const lines = e.terms.slice(0, 40).map((t) => {
+      const parts = t.factors.map((f) => `${f.of === "grad" ? "g" : label(f.node)}[${f.index.join(",")}]`);
+      const numbers = t.factors.map((f) => fmt(f.value));
+      if (t.weight !== 1) { parts.push(fmt(t.weight)); numbers.push(fmt(t.weight)); }
+      return `  ${parts.join(" · ")} = ${numbers.join(" · ")} = ${fmt(t.product)}${t.note ? "   (" + t.note + ")" : ""}`;
+    });
+    if (e.terms.length > 40) lines.push(`  ... and ${e.terms.length - 40} more terms`);
+    out.append(el("div", lines.join("\n"), "formula terms"));
+    // Step through the terms: one term's cells at a time (for a filter's
+    // gradient, the input patch sliding over the image).
+    const walk = el("button", "\u25B6 step through the terms");
+    let t = 0;
+    walk.addEventListener("click", () => {
+      clearInterval(explainTimer);
+      t = 0;
+      explainTimer = setInterval(() => {
+        stepPanel.querySelectorAll("td.term-now, td.patch").forEach((td) => td.classList.remove("term-now", "patch"));
+        if (t >= e.terms.length) { clearInterval(explainTimer); return; }
+        const term = e.terms[t++];
+        for (const cell of cellsOfTerm(term)) if (cell) cell.classList.add("term-now");
+        for (const index of term.patch || []) {
+          const cell = cellOf(term.factors[0].node, "value", Explain.ravel(index, nodes[term.factors[0].node].shape));
+          if (cell) cell.classList.add("patch");
+        }
+      }, playDelay());
+    });
+    out.append(walk);
   }
 
   function showDetails(id, s) {
@@ -588,8 +760,10 @@
     if (timer !== null) { clearInterval(timer); timer = null; button.textContent = "\u25B6 play"; return; }
     if (k === STEPS - 1) go(0);
     button.textContent = "\u23F8 pause";
-    timer = setInterval(() => { if (k >= STEPS - 1) play(); else go(k + 1); }, 800);
+    timer = setInterval(() => { if (k >= STEPS - 1) play(); else go(k + 1); }, playDelay());
   }
+  function playDelay() { return Number(document.getElementById("speed").value) || 800; }
+  document.getElementById("speed").addEventListener("change", () => { if (timer !== null) { play(); play(); } });
   function setView(name) {
     if (name !== "expanded" && name !== "collapsed") throw new TypeError(`setView: the view must be "expanded" or "collapsed", got ${name}`);
     view = hasCollapsed ? name : "expanded";
@@ -614,6 +788,7 @@
     if (e.key === "ArrowRight") { go(k + 1); e.preventDefault(); }
     else if (e.key === "ArrowLeft") { go(k - 1); e.preventDefault(); }
     else if (e.key === "Home") go(0);
+    else if (e.key === "End") go(STEPS - 1);
     else if (e.key === " ") { play(); e.preventDefault(); }
   });
   document.querySelectorAll(".swatch[data-color]").forEach((s) => { s.style.background = tape.colors[s.dataset.color]; });
@@ -643,6 +818,6 @@
     out.forwardWires = Array.from(shown.querySelectorAll("g.edge.forward-flow"), (e) => e.id);
     return JSON.parse(JSON.stringify(out));
   }
-  window.stepper = { steps: STEPS, go, next: () => go(k + 1), prev: () => go(k - 1), state, setView };
+  window.stepper = { steps: STEPS, go, next: () => go(k + 1), prev: () => go(k - 1), state, setView, explain };
   setView(view);
 })();
