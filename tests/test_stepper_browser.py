@@ -17,10 +17,9 @@ import pytest
 
 import tinygrad_cnn as tg
 import tinygrad_cnn.functional as F
-from tinygrad_cnn.conv import Conv2d
 from tinygrad_cnn.engine import topological_order
 from tinygrad_cnn.models import build_model
-from tinygrad_cnn.viz import chain_rule_example, save_stepper, tiny_cnn_example, wire_rules
+from tinygrad_cnn.viz import chain_rule_example, save_stepper, tiny_cnn_example
 
 CHROMIUM = "/usr/bin/chromium"
 # Playwright never downloads a browser here: it drives Debian's chromium.
@@ -246,9 +245,16 @@ def test_chain_rule_panel_shows_the_chain_rule_in_numbers(open_page):
     page, _ = open_page("chain-rule")
     page.go_to_backward_visit("q")
     panel = page.page.inner_text("#step-panel")
-    assert "df/dx = df/dq · dq/dx = -4 · 1 = -4" in panel
-    assert "df/dy = df/dq · dq/dy = -4 · 1 = -4" in panel
-    assert "dL/da = g, dL/db = g" in panel  # Add's declared rule, beside the numbers
+    assert "∂f/∂x = ∂f/∂q · ∂q/∂x = -4 · 1 = -4" in panel
+    assert "∂f/∂y = ∂f/∂q · ∂q/∂y = -4 · 1 = -4" in panel
+    # Add's declared rule with the real names, one line per input, and in words.
+    assert "∂f/∂x = ∂f/∂q\n∂f/∂y = ∂f/∂q" in panel
+    assert "passes the upstream gradient unchanged" in panel
+    # At the root: ∂f/∂f = 1, and the root's op says its local derivative without repeating itself.
+    page.go_to_backward_visit("f")
+    panel = page.page.inner_text("#step-panel")
+    assert "∂f/∂f = 1" in panel
+    assert "∂f/∂q = ∂f/∂f · ∂f/∂q (local) = 1 · -4 = -4" in panel
 
 
 def test_clicking_x_shows_its_value_and_gradient(open_page):
@@ -257,7 +263,7 @@ def test_clicking_x_shows_its_value_and_gradient(open_page):
     page.page.click(f"#{page.node_id('x')}")
     details = page.page.inner_text("#details")
     assert "value" in details and "-2" in details
-    assert "df/dx" in details and "-4" in details
+    assert "∂f/∂x" in details and "-4" in details
     # Before backward reached it, the same panel says there is no gradient yet.
     page.js("window.stepper.go(0)")
     assert "none yet" in page.page.inner_text("#details")
@@ -316,9 +322,14 @@ def test_gradient_wires_are_highlighted_in_both_views(open_page, builder):
     lit = {"expanded": 0, "collapsed": 0}
     for view in ("expanded", "collapsed"):
         page.js(f"window.stepper.setView('{view}')")
-        for j, step in enumerate(tape["backward"]):
-            page.js(f"window.stepper.go({forward_steps + j})")
-            wires = page.state()["wires"]
+        # Every backward step's wires, in one call (state() of a LeNet page is large).
+        wires_of_step = page.js(
+            f"""Array.from({{length: {len(tape["backward"])}}}, (_, j) => {{
+                window.stepper.go({forward_steps} + j);
+                return window.stepper.state().wires;
+            }})"""
+        )
+        for step, wires in zip(tape["backward"], wires_of_step):
             assert set(wires) <= drawn[view] and len(set(wires)) == len(wires)
             if "op" not in step:  # a leaf: no op, no wire
                 assert wires == []
@@ -414,26 +425,40 @@ def test_parameter_shows_heatmaps_and_the_sgd_preview(open_page):
 
 
 def test_the_ops_declared_rule_is_shown_at_its_step(open_page):
-    WrongSquare.vjp_rule = "dL/dx = g·3x (wrong on purpose)"
+    WrongSquare.vjp_rule = "dL/dx = g·3x (wrong on purpose)"  # a plain string: shown as it is
     try:
         page, _ = open_page("wrong-function")
     finally:
         del WrongSquare.vjp_rule
     page.go_to_backward_visit("wrong")
-    assert "dL/dx = g·3x (wrong on purpose)" in page.page.inner_text("#step-panel")
-    assert page.js("document.querySelector('text.rule-mark').textContent") == "dL/dx = g·3x (wrong on purpose)"
+    assert page.js("document.querySelector('#step-panel .rule').textContent") == "dL/dx = g·3x (wrong on purpose)"
+    # Nothing is written over the drawing: the rule is in the panel only.
+    assert page.js("document.querySelectorAll('#drawing text.rule-mark').length") == 0
 
 
-def test_a_convolutions_rule_is_shown_one_line_per_input_beside_it(open_page):
-    page, _ = open_page("tiny-cnn", collapse_modules=False)  # the rule is drawn in the expanded view
+def test_a_convolutions_rule_names_the_real_tensors_and_settings(open_page):
+    page, _ = open_page("strided-conv", collapse_modules=False)
     page.go_to_backward_visit("conv_out")
-    lines = page.js("[...document.querySelectorAll('text.rule-mark')].map((t) => t.textContent)")
-    assert lines == wire_rules(Conv2d, 3)
-    assert lines[1] == "dL/dW = x ⋆ g (valid cross-correlation)"  # the filter's part
+    lines = page.js("document.querySelector('#step-panel .rule').textContent").split("\n")
+    assert lines == [
+        "∂L/∂images = ∂L/∂conv_out ∗ rot180(W) (full convolution), stride 2, padding 1",
+        "∂L/∂W = images ⋆ ∂L/∂conv_out (valid cross-correlation), stride 2, padding 1",
+        "∂L/∂b = Σ ∂L/∂conv_out over N, H, W, stride 2, padding 1",
+    ]
     page.js("window.stepper.next()")  # the next step shows its own rule, not the convolution's
-    assert "dL/dW = x ⋆ g (valid cross-correlation)" not in page.js(
-        "[...document.querySelectorAll('text.rule-mark')].map((t) => t.textContent).join()"
-    )
+    assert "⋆" not in page.page.inner_text("#step-panel")
+
+
+def test_repeated_ops_are_numbered_and_results_named_by_their_op(open_page):
+    page, _ = open_page("fan-out")
+    labels = sorted(n["label"] for n in page.state()["nodes"].values())
+    # ((a * a + a) * a * w).sum(): three muls, numbered in the order the forward pass ran them.
+    assert labels == ["a", "output of add", "output of mul #1", "output of mul #2", "output of mul #3",
+                      "output of sum", "w"]
+    op_texts = page.js("Array.from(document.querySelectorAll('#svg-expanded g.node > text'), (t) => t.textContent)")
+    assert {"mul #1", "mul #2", "mul #3"} <= set(op_texts)
+    tiny, _ = open_page("tiny-cnn")
+    assert "target" in {n["label"] for n in tiny.state()["nodes"].values()}
 
 
 def test_the_security_policy_blocks_any_external_load(open_page):

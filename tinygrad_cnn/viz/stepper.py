@@ -33,6 +33,7 @@ import numpy as np
 
 from ..engine import Function, Tensor, _fit_to, enable_grad, no_grad
 from ..float_errors import quiet_region
+from ..vjp_rule import VjpRule
 from .drawing import (
     COLORS,
     MODULE_FILL,
@@ -54,6 +55,9 @@ __all__ = ["Stepper", "save_stepper", "step_through"]
 # histogram and the first few 2-D maps. (LeNet's 32 feature maps of 28x28 for
 # two images, 50,176 numbers, are embedded in full; its fc1.weight is not.)
 FULL_ELEMENTS = 65536
+# window.stepper.state() gives a gradient up to this size as nested lists,
+# a larger one as its statistics (a LeNet page's state() stays quick).
+STATE_ELEMENTS = 4096
 PREVIEW_ELEMENTS = 4096
 PREVIEW_MAPS = 16
 HISTOGRAM_BINS = 30
@@ -128,13 +132,13 @@ def step_through(
     if rankdir is None:
         rankdir = "TB" if has_modules else "LR"
     options = _Options(False, False, False, rankdir, precision, False, False)
-    expanded = _Drawing(graph, options)
+    expanded = _Drawing(graph, options, readable=True)
     expanded.dot.attr(nodesep="0.45", ranksep="0.5")
     svg = _render_svg(expanded.build().source)
     collapsed = None
     collapsed_svg = ""
     if has_modules:
-        collapsed = _Drawing(graph, _Options(False, False, False, rankdir, precision, True, False))
+        collapsed = _Drawing(graph, _Options(False, False, False, rankdir, precision, True, False), readable=True)
         collapsed.dot.attr(nodesep="0.45", ranksep="0.5")
         collapsed_svg = _prefix_ids(_render_svg(collapsed.build().source), "c-")
     if collapse_modules is None:
@@ -145,6 +149,7 @@ def step_through(
     data["title"] = title or f"Backward pass of {_display_name(graph, graph.root_key)}"
     data["lr"] = float(lr)
     data["precision"] = int(precision)
+    data["stateElements"] = STATE_ELEMENTS
     data["collapsed"] = bool(collapse_modules and has_modules)
     data["colors"] = {**COLORS, "module": MODULE_FILL}
     return Stepper(_page(data, svg, collapsed_svg), tape)
@@ -383,7 +388,7 @@ class _PageData:
             fn = tensor._ctx
             nodes[node_id] = {
                 "name": None if tensor.name is None else str(tensor.name),
-                "label": _display_name(graph, key),
+                "label": self.expanded.value_names[key],
                 "kind": kind,
                 "shape": list(tensor.shape),
                 "dtype": np.dtype(tensor.dtype).name,
@@ -391,9 +396,11 @@ class _PageData:
                 "op": None if fn is None else fn.name,
                 "settings": {} if fn is None else _plain_settings(fn.settings),
                 "opId": None if fn is None else self.expanded.op_ids[id(fn)],
-                "rule": "" if fn is None else type(fn).vjp_rule,
-                # Each input's part of the rule, shown on that input's wire.
-                "wireRules": [] if fn is None else wire_rules(type(fn), len(graph.op_inputs[id(fn)])),
+                "opLabel": None if fn is None else self.expanded.op_names[id(fn)],
+                "rule": "" if fn is None else str(type(fn).vjp_rule),
+                # Each input's part of the rule, with the real names and settings.
+                "ruleLines": [] if fn is None else self.rule_lines(fn, key),
+                "rulePlain": getattr(type(fn).vjp_rule, "plain", "") if fn is not None else "",
                 "module": self.expanded.value_module[key],
                 "collapsedId": self.collapsed_id(key),
                 # The op's inputs and its wires, in and out (for the forward steps).
@@ -423,7 +430,7 @@ class _PageData:
         backward = [self.backward_step(visit) for visit in tape.visits]
         return {
             "root": self.value_id(tape.root.tensor),
-            "rootName": _display_name(graph, graph.root_key),
+            "rootName": self.root_name(),
             "seed": self.arrays.add(tape.seed),
             "nodes": nodes,
             "forward": forward,
@@ -448,6 +455,20 @@ class _PageData:
             if f"{tail[2:]}->{head[2:]}" in drawn and wire not in wires:
                 wires.append(wire)
         return wires
+
+    def rule_lines(self, fn: Function, key: tuple[str, int]) -> list[str]:
+        """The op's rule, one line per input, with the names of the page and the op's settings."""
+        rule = type(fn).vjp_rule
+        inputs = self.graph.op_inputs[id(fn)]
+        if not isinstance(rule, VjpRule):  # a plain string: the same text for every input
+            return wire_rules(fn, len(inputs))
+        names = {k: f"({name})" if " " in name else name for k, name in self.expanded.value_names.items()}
+        return rule.fill(self.root_name(), [names[k] for k in inputs], names[key], fn.settings)
+
+    def root_name(self) -> str:
+        """The loss's name in ∂loss/∂x: its own name, or L."""
+        root = self.graph.values[self.graph.root_key]
+        return str(root.name) if root.name else "L"
 
     def collapsed_forward_edges(self, fn: Function, key: tuple[str, int]) -> list[str]:
         """The wires of the collapsed drawing that a forward step lights up."""

@@ -74,8 +74,9 @@
   }
   function shapeText(shape) { return "(" + shape.join(", ") + (shape.length === 1 ? ",)" : ")"); }
   function label(id) { return nodes[id].label; }
-  // d(root)/d(node), as in df/dx.
-  function d(id) { return "d" + tape.rootName + "/d" + label(id); }
+  // ∂(root)/∂(node), as in ∂f/∂x; a name of several words in parentheses.
+  function wrap(name) { return name.includes(" ") ? "(" + name + ")" : name; }
+  function d(id) { return "\u2202" + tape.rootName + "/\u2202" + wrap(label(id)); }
   function small(a) { return a.values !== null && a.size <= 4; }
   function statsText(a) {
     const s = a.stats;
@@ -170,25 +171,6 @@
     addMargin(views.collapsed.querySelector("svg"));
     views.collapsed.hidden = true;
   }
-  // The rule of the current op, beside it: one line per input that gets a
-  // gradient (its part of the rule), next to the wires that gradient flows along.
-  const ruleLayer = views.expanded.querySelector("svg g");
-  let ruleMarks = [];
-  function showRule(n, op) {
-    const box = op.getBBox();
-    const parts = [];
-    n.wireRules.forEach((part, i) => {
-      const input = nodes[n.inputs[i]];
-      const getsGradient = !(input && input.kind === "constant");
-      if (part && getsGradient && !parts.includes(part)) parts.push(part);
-    });
-    parts.forEach((part, line) => {
-      const mark = svgText(ruleLayer, box.x + box.width + 8, box.y + 10 + 12 * line, "rule-mark");
-      mark.textContent = part;
-      ruleMarks.push(mark);
-    });
-  }
-
   function elementOf(id) { // the element that shows node id in the current view
     if (view === "expanded") return document.getElementById(id);
     return document.getElementById(nodes[id].collapsedId);
@@ -202,8 +184,6 @@
 
   function drawState(s) {
     clearClasses();
-    for (const mark of ruleMarks) mark.remove();
-    ruleMarks = [];
     const prefix = view === "expanded" ? "" : "c-";
     for (const id of Object.keys(nodes)) {
       const el = elementOf(id);
@@ -251,7 +231,6 @@
     const op = document.getElementById(view === "expanded" ? step.op : step.collapsedOp);
     if (op) op.classList.add("current");
     for (const c of step.contributions) { const el = elementOf(c.to); if (el && el !== cur) el.classList.add("receiving"); }
-    if (view === "expanded" && op && nodes[step.node].rule) showRule(nodes[step.node], op);
   }
 
   // ---------------------------------------------------------------------
@@ -279,8 +258,7 @@
         return;
       }
       const id = s.current, n = nodes[id], value = arr(n.value);
-      const op = document.getElementById(n.opId);
-      const opName = op ? op.querySelector("text").textContent.split(" ")[0] : n.op;
+      const opName = n.opLabel || n.op;
       const result = small(value) ? "= " + fmtArray(value) : "has shape " + shapeText(n.shape);
       const text = `${label(id)} = ${opName}(${n.inputs.map(label).join(", ")}) ${result}`;
       stepPanel.append(el("p", "Computed " + text));
@@ -289,10 +267,10 @@
     }
     const step = tape.backward[s.k - F], id = step.node, n = nodes[id];
     const g = arr(step.grad);
-    stepPanel.append(el("h3", "Backward pass: visiting " + label(id) + (n.op ? " (" + n.op + ")" : "")));
+    stepPanel.append(el("h3", "Backward pass: visiting " + label(id) + (n.op ? " (made by " + n.opLabel + ")" : "")));
     if (id === tape.root) {
-      const seed = `d${tape.rootName}/d${tape.rootName} = 1`;
-      stepPanel.append(el("p", `Backward starts at the root with ${d(id)} = ${fmtArray(g)} (the seed: ${seed}).`));
+      const seed = g.size === 1 ? `${d(id)} = ${fmtArray(g)}` : `${d(id)}: the gradient given to backward`;
+      stepPanel.append(el("p", `Backward starts at the root: ${seed} (a number's derivative with respect to itself is 1: the seed).`));
     } else {
       const parts = tape.backward.slice(0, s.k - F).flatMap((b) => b.contributions.filter((c) => c.to === id));
       const from = parts.length > 1 ? " (the sum of " + parts.length + " contributions)" : "";
@@ -304,7 +282,12 @@
       stepPanel.append(el("p", label(id) + " is a leaf: backward adds this gradient to its .grad, and stops here."));
       return;
     }
-    if (n.rule) stepPanel.append(el("p", "Rule of " + n.op + ": "), el("div", n.rule, "formula rule"));
+    if (n.rule) {
+      // One line per input that gets a gradient: the rule with the real names and settings.
+      const lines = n.ruleLines.filter((line, i) => line && nodes[n.inputs[i]].kind !== "constant");
+      stepPanel.append(el("p", "Rule of " + n.opLabel + " (its VJP):"), el("div", [...new Set(lines)].join("\n"), "formula rule"));
+      if (n.rulePlain) stepPanel.append(el("p", "In words: " + n.rulePlain + ".", "hint"));
+    }
     if (step.contributions.length === 0) stepPanel.append(el("p", "None of its inputs needs a gradient."));
     for (const c of step.contributions) {
       stepPanel.append(el("div", contributionText(id, g, c), "formula"));
@@ -343,15 +326,19 @@
     }
   }
 
+  function opLabelOf(id) { return nodes[id].opLabel || nodes[id].op; }
   function contributionText(id, g, c) {
     const added = arr(c.added), returned = arr(c.returned), after = arr(c.after);
     let text;
     if (small(added) && g.size === 1 && c.local !== null) {
-      // The chain rule in numbers: df/dx = df/dq * dq/dx.
-      const local = `d${label(id)}/d${label(c.to)}`;
-      text = `${d(c.to)} = ${d(id)} \u00b7 ${local} = ${fmt(g.values[0])} \u00b7 ${fmt(c.local)} = ${fmtArray(added)}`;
+      // The chain rule in numbers: ∂f/∂x = ∂f/∂q · ∂q/∂x. At the root's own op
+      // the upstream factor is ∂f/∂f = 1, and the local derivative is the whole answer.
+      const local = `\u2202${wrap(label(id))}/\u2202${wrap(label(c.to))}`;
+      const upstream = id === tape.root ? `\u2202${tape.rootName}/\u2202${tape.rootName}` : d(id);
+      const localName = id === tape.root ? local + " (local)" : local;
+      text = `${d(c.to)} = ${upstream} \u00b7 ${localName} = ${fmt(g.values[0])} \u00b7 ${fmt(c.local)} = ${fmtArray(added)}`;
     } else if (small(added)) {
-      text = d(c.to) + " = VJP(" + d(id) + ") = " + fmtArray(added);
+      text = d(c.to) + " = VJP of " + opLabelOf(id) + " applied to " + d(id) + " = " + fmtArray(added);
     } else {
       text = d(c.to) + ": shape " + shapeText(added.shape) + "\n  " + statsText(added);
     }
@@ -483,6 +470,16 @@
     const maps = el("div", undefined, "maps-grid");
     // A 4-D tensor: one row of maps per first index (an image, an out-channel), separated.
     const perRow = lead.length >= 2 ? lead[lead.length - 1] : count;
+    if (a.size > CELLS_UP_TO && count > 64) { // many small maps (a conv layer's filters): one strip per row
+      for (let m = 0; m < count; m += perRow) {
+        const strip = el("div", undefined, "map-row");
+        strip.append(el("div", "[" + Explain.unravel(m, lead).slice(0, -1).join(", ") + ", 0.." + (perRow - 1) + "]", "map-label"));
+        strip.append(stripCanvas(a, m * h * w, perRow, h, w, max, onCell));
+        maps.append(strip);
+      }
+      box.append(maps, scaleBar(max), el("div", statsText(a), "stats"));
+      return box;
+    }
     let row = null;
     for (let m = 0; m < count; m++) {
       if (m % perRow === 0) { row = el("div", undefined, "map-row"); maps.append(row); }
@@ -513,6 +510,30 @@
       table.append(tr);
     }
     return table;
+  }
+  // `count` maps of h x w side by side on one canvas, a grey column between them.
+  function stripCanvas(a, offset, count, h, w, max, onCell) {
+    const zoom = Math.max(1, Math.min(8, Math.floor(360 / (count * (w + 1)))));
+    const c = el("canvas");
+    c.width = count * (w + 1) - 1; c.height = h;
+    c.style.width = c.width * zoom + "px"; c.style.height = h * zoom + "px";
+    const ctx = c.getContext("2d"), img = ctx.createImageData(c.width, h);
+    for (let m = 0; m < count; m++) for (let r = 0; r < h; r++) for (let col = 0; col <= w; col++) {
+      const x = m * (w + 1) + col;
+      if (x >= c.width) continue;
+      const rgb = col === w ? [150, 150, 150] : colour(a.values[offset + (m * h + r) * w + col], max);
+      img.data.set([...rgb, 255], 4 * (r * c.width + x));
+    }
+    ctx.putImageData(img, 0, 0);
+    if (onCell) {
+      c.addEventListener("click", (e) => {
+        const box = c.getBoundingClientRect();
+        const x = Math.floor(((e.clientX - box.left) / box.width) * c.width), r = Math.floor(((e.clientY - box.top) / box.height) * h);
+        const m = Math.floor(x / (w + 1)), col = x % (w + 1);
+        if (col < w && m < count) onCell(offset + (m * h + Math.min(r, h - 1)) * w + col);
+      });
+    }
+    return c;
   }
   function mapCanvas(a, offset, h, w, max, onCell) {
     const c = heatmap(a.values, offset, h, w, max);
@@ -797,8 +818,10 @@
   // For tests and for the curious: window.stepper
   // ---------------------------------------------------------------------
   // state().nodes[id].grad is the gradient as displayed: null before backward
-  // reaches the node; nested lists for a tensor the page holds in full (up to
-  // 4096 elements); for a larger one {"summary": {mean, std, min, max, norm}}.
+  // reaches the node; nested lists for a tensor of up to tape.stateElements
+  // (4096) elements; for a larger one {"summary": {mean, std, min, max, norm}}.
+  // state().wires: the ids of the wires drawn as gradient wires at this step
+  // (forwardWires: the forward step's), in the view shown.
   function state() {
     const s = stateAt(k);
     const out = { step: k, phase: s.phase, current: s.current, nodes: {} };
@@ -807,7 +830,7 @@
       let grad = null;
       if (s.grads[id] !== undefined) {
         const a = arr(s.grads[id]);
-        grad = a.values ? nested(Array.from(a.values), a.shape) : { summary: a.stats };
+        grad = a.values && a.size <= tape.stateElements ? nested(Array.from(a.values), a.shape) : { summary: a.stats };
       }
       out.nodes[id] = { name: n.name, label: n.label, shape: n.shape, grad, check: n.check ? n.check.status : null };
     }
