@@ -477,6 +477,45 @@ def test_the_security_policy_blocks_any_external_load(open_page):
     assert page.responses == [page.path.as_uri()]
 
 
+def test_the_security_policy_forbids_forms_and_a_base_address(open_page):
+    page, _ = open_page("chain-rule")
+    blocked = page.js(
+        """new Promise((resolve) => {
+            const seen = [];
+            document.addEventListener("securitypolicyviolation", (e) => {
+                seen.push(e.violatedDirective);
+                if (seen.length === 2) resolve(seen.sort());
+            });
+            const base = document.createElement("base");
+            base.href = "https://example.com/";
+            document.head.appendChild(base);
+            const form = document.createElement("form");
+            form.action = "https://example.com/collect";
+            form.method = "post";
+            document.body.appendChild(form);
+            form.submit();
+        })"""
+    )
+    assert blocked == ["base-uri", "form-action"]
+    page.page.wait_for_timeout(200)
+    assert page.responses == [page.path.as_uri()]
+
+
+def test_a_large_tensor_without_a_finite_value_can_be_clicked(browser, tmp_path):
+    x = tg.Tensor(np.full((300, 300), np.nan), requires_grad=True, name="x")  # too large to embed in full
+    y = tg.Tensor(np.full((70,), np.inf), requires_grad=True, name="y")  # embedded in full, no finite value
+    root = (x * 2.0).sum() + (y * 3.0).sum()
+    page = OpenPage(browser, Path(save_stepper(root, tmp_path / "nan.html")))
+    try:
+        page.js("window.stepper.go(window.stepper.steps - 1)")
+        for name in ("x", "y"):
+            page.page.click(f"#{page.node_id(name)}")
+            assert "no finite value" in page.page.inner_text("#details")
+        assert page.errors == []
+    finally:
+        page.page.close()
+
+
 def test_the_jupyter_iframe_runs_the_page(browser, tmp_path):
     from tinygrad_cnn.viz import step_through
 

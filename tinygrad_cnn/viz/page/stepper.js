@@ -397,8 +397,13 @@
     let counts, lo, hi;
     if (a.hist) ({ counts, lo, hi } = a.hist);
     else {
-      lo = a.stats.min; hi = a.stats.max; counts = new Array(30).fill(0);
-      for (const v of a.values) counts[Math.min(29, Math.floor(((v - lo) / (hi - lo || 1)) * 30))]++;
+      // Only finite values can be placed on the axis (the page gets no histogram of a large array without any).
+      const finite = a.values ? Array.from(a.values).filter(Number.isFinite) : [];
+      if (finite.length === 0) return el("div", "no histogram: the array has no finite value (all inf or nan)", "hint");
+      lo = Infinity; hi = -Infinity;
+      for (const v of finite) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+      counts = new Array(30).fill(0);
+      for (const v of finite) counts[Math.min(29, Math.floor(((v - lo) / (hi - lo || 1)) * 30))]++;
     }
     const c = el("canvas");
     c.width = 240; c.height = 60;
