@@ -281,6 +281,8 @@ def test_graph_command_writes_the_page(tmp_path, capsys):
     assert len(_tape_json(out.read_text())["backward"]) == 5
     lenet = tmp_path / "lenet.html"
     assert graph_command(["--model", "lenet", "--html", "-o", str(lenet)]) == 0
+    assert _tape_json(lenet.read_text())["collapsed"] is False  # 37 nodes: a small model opens expanded
+    assert graph_command(["--model", "lenet", "--html", "--collapse-modules", "-o", str(lenet)]) == 0
     assert _tape_json(lenet.read_text())["collapsed"] is True
 
 

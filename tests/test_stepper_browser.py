@@ -394,7 +394,7 @@ def test_wrong_function_fails_on_its_node_only(open_page):
 
 
 def test_lenet_modules_collapse_and_expand(open_page):
-    page, _ = open_page("lenet")
+    page, _ = open_page("lenet", collapse_modules=True)
     assert page.js("document.getElementById('svg-collapsed').hidden") is False
     assert page.js("document.getElementById('svg-expanded').hidden") is True
     page.page.click("#collapse")
@@ -475,6 +475,64 @@ def test_the_security_policy_blocks_any_external_load(open_page):
     page.page.wait_for_timeout(200)
     # The browser names the attempt, but nothing came back: the load was blocked, not fetched.
     assert page.responses == [page.path.as_uri()]
+
+
+# ---------------------------------------------------------------------------
+# Layout: nothing written over the drawing; a narrow window keeps the controls
+# ---------------------------------------------------------------------------
+
+# Each text the page adds to the drawing (values, gradients, check marks) and
+# every box it could cover: the other nodes' shapes, the wires' labels, the other marks.
+OVERLAPS = """(view) => {
+  const svg = document.querySelector(`#svg-${view} svg`);
+  const box = (e) => { const b = e.getBoundingClientRect(); return { x: b.left, y: b.top, r: b.right, b: b.bottom }; };
+  const hit = (a, b) => a.x < b.r - 0.5 && b.x < a.r - 0.5 && a.y < b.b - 0.5 && b.y < a.b - 0.5;
+  const marks = Array.from(svg.querySelectorAll("text.value-mark, text.grad-mark, text.check-mark"))
+    .filter((t) => t.textContent !== "");
+  const shapeOf = (g) => box(g.querySelector("polygon, ellipse, path"));
+  const shapes = Array.from(svg.querySelectorAll("g.node")).map((g) => [g, shapeOf(g)]);
+  const labels = Array.from(svg.querySelectorAll("g.edge > text")).map((t) => [t, box(t)]);
+  const found = [];
+  marks.forEach((m, i) => {
+    const own = m.closest("g.node"), b = box(m);
+    for (const [g, s] of shapes) if (g !== own && hit(b, s)) found.push([m.textContent, "node " + g.id]);
+    for (const [t, s] of labels) if (hit(b, s)) found.push([m.textContent, "wire label " + t.textContent]);
+    marks.slice(i + 1).forEach((o) => { if (hit(b, box(o))) found.push([m.textContent, "mark " + o.textContent]); });
+  });
+  return { marks: marks.length, found };
+}"""
+
+
+@pytest.mark.parametrize("builder", ["chain-rule", "tiny-cnn"])
+def test_no_text_is_written_over_the_drawing(open_page, builder):
+    page, _ = open_page(builder)
+    assert page.state()["view"] == "expanded"  # a small model opens expanded
+    for k in range(page.js("window.stepper.steps")):  # every step, the marks as they change
+        page.js(f"window.stepper.go({k})")
+        result = page.js(f"({OVERLAPS})('expanded')")
+        assert result["found"] == [], (k, result["found"])
+    assert result["marks"] >= 8  # at the end every value and gradient is written
+
+
+def test_an_800_pixel_window_keeps_the_title_and_controls_in_sight(browser, tmp_path):
+    root = GRAPH_BUILDERS["tiny-cnn"]()
+    path = Path(save_stepper(root, tmp_path / "narrow.html"))
+    page = browser.new_page(viewport={"width": 800, "height": 700})
+    try:
+        page.goto(path.as_uri())
+        page.wait_for_function("window.stepper !== undefined")
+        page.evaluate("window.stepper.go(window.stepper.steps - 4)")  # a step with a long panel
+        page.mouse.wheel(0, 3000)
+        page.evaluate("window.scrollTo(0, 5000)")
+        for selector in ("h1", "#prev", "#play", "#next", "#slider", "#counter"):
+            b = page.locator(selector).bounding_box()
+            assert b is not None and b["y"] >= 0 and b["y"] + b["height"] <= 700, selector
+        drawing, side = page.locator("#drawing").bounding_box(), page.locator("#side").bounding_box()
+        assert side["y"] >= drawing["y"] + drawing["height"] - 1  # the panel is under the drawing
+        assert drawing["width"] >= 780 and drawing["height"] >= 200
+        assert page.evaluate("document.scrollingElement.scrollHeight") <= 700  # the page itself does not scroll
+    finally:
+        page.close()
 
 
 def test_the_security_policy_forbids_forms_and_a_base_address(open_page):

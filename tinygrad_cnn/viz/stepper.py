@@ -55,6 +55,8 @@ __all__ = ["Stepper", "save_stepper", "step_through"]
 # histogram and the first few 2-D maps. (LeNet's 32 feature maps of 28x28 for
 # two images, 50,176 numbers, are embedded in full; its fc1.weight is not.)
 FULL_ELEMENTS = 65536
+# A graph with modules opens collapsed above this many nodes (values and ops).
+EXPANDED_UP_TO = 40
 # window.stepper.state() gives a gradient up to this size as nested lists,
 # a larger one as its statistics (a LeNet page's state() stays quick).
 STATE_ELEMENTS = 4096
@@ -113,7 +115,8 @@ def step_through(
     included), record it, and make the step-through page.
 
     collapse_modules: open with each module drawn as one box (the page can
-        switch); by default, whenever the graph has modules.
+        switch); by default, when the graph has modules and more than 40
+        nodes (values and ops).
     rankdir: direction of the layout, as in draw_graph; by default "LR", or
         "TB" (top to bottom) for a network of modules, which is a long chain.
     precision: significant digits of the numbers shown.
@@ -141,8 +144,8 @@ def step_through(
         collapsed = _Drawing(graph, _Options(False, False, False, rankdir, precision, True, False), readable=True)
         collapsed.dot.attr(nodesep="0.45", ranksep="0.5")
         collapsed_svg = _prefix_ids(_render_svg(collapsed.build().source), "c-")
-    if collapse_modules is None:
-        collapse_modules = has_modules
+    if collapse_modules is None:  # a small model opens with every op in sight
+        collapse_modules = has_modules and len(graph.values) + len(graph.ops) > EXPANDED_UP_TO
 
     tape = record_backward(root, gradient)
     data = _PageData(graph, expanded, collapsed, tape, precision, np.random.default_rng(seed)).build()

@@ -129,7 +129,7 @@
       const box = g.getBBox();
       marks[prefix + id] = {
         value: svgText(g, box.x + 2, box.y + box.height + 10, "value-mark"),
-        grad: svgText(g, box.x + 2, box.y + box.height + 21, "grad-mark"),
+        grad: svgText(g, box.x + 2, box.y + box.height + 24, "grad-mark"),
       };
       const check = nodes[id].check;
       if (check && check.status !== "skip") {
