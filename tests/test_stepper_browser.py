@@ -413,7 +413,9 @@ def test_parameter_shows_heatmaps_and_the_sgd_preview(open_page):
     page, _ = open_page("lenet", collapse_modules=False)
     page.js("window.stepper.go(window.stepper.steps - 1)")
     page.page.click(f"#{page.node_id('conv1.weight')}")
-    assert page.js("document.querySelectorAll('#details canvas').length") >= 3 * 16  # value, grad, W - lr dW
+    # Every one of the 32 filters: value and gradient as maps, and W - lr dW as heatmaps.
+    assert page.js("document.querySelectorAll('#details .grid .map').length") == 2 * 32
+    assert page.js("document.querySelectorAll('#details canvas').length") >= 32
     details = page.page.inner_text("#details")
     assert "after one SGD step" in details and "lr =" in details
     before = page.page.inner_text("#details .stats >> nth=-1")

@@ -419,7 +419,7 @@
     if (a.shape.length < 2) return null;
     if (a.values) {
       const h = a.shape[a.shape.length - 2], w = a.shape[a.shape.length - 1];
-      return { values: a.values, count: Math.min(a.size / (h * w), 16), h, w, all: a.size / (h * w) };
+      return { values: a.values, count: a.size / (h * w), h, w, all: a.size / (h * w) }; // every map
     }
     if (a.preview) {
       const [count, h, w] = a.preview.shape;
@@ -474,7 +474,8 @@
     const count = lead.reduce((n, d) => n * d, 1);
     const maps = el("div", undefined, "maps-grid");
     // A 4-D tensor: one row of maps per first index (an image, an out-channel), separated.
-    const perRow = lead.length >= 2 ? lead[lead.length - 1] : count;
+    // (A single in-channel, as in a first layer's filters (32, 1, 3, 3): all maps in one wrapped row.)
+    const perRow = lead.length >= 2 && lead[lead.length - 1] > 1 ? lead[lead.length - 1] : count;
     if (a.size > CELLS_UP_TO && count > 64) { // many small maps (a conv layer's filters): one strip per row
       for (let m = 0; m < count; m += perRow) {
         const strip = el("div", undefined, "map-row");
@@ -499,7 +500,7 @@
     return box;
   }
   function cellTable(a, offset, h, w, max, onCell) {
-    const table = el("table", undefined, a.size <= NUMBERS_UP_TO ? "cells numbers" : "cells");
+    const table = el("table", undefined, a.size <= NUMBERS_UP_TO ? "cells numbers" : h * w <= 64 ? "cells roomy" : "cells");
     for (let r = 0; r < h; r++) {
       const tr = el("tr");
       for (let c = 0; c < w; c++) {
@@ -642,7 +643,7 @@
     if (sharedScale) max = gmax = Math.max(max, gmax);
     details.append(el("h3", "value"));
     if (!s.computed.has(id) && s.phase === "forward") details.append(el("p", "not computed yet", "hint"));
-    else showArray(details, value, max);
+    else details.append(grid(value, { node: id, of: "shown-value" }, max));
     details.append(el("h3", "gradient " + d(id)));
     if (grad === null) {
       const why = n.kind === "constant" ? "none: a constant needs no gradient" : "none yet: backward has not reached it";
@@ -653,7 +654,7 @@
       if (s.received[id] !== undefined && s.received[id] < all) {
         details.append(el("p", `so far ${s.received[id]} of ${all} contributions`, "hint"));
       }
-      showArray(details, grad, gmax);
+      details.append(grid(grad, { node: id, of: "shown-grad" }, gmax));
       if (sharedScale && mapsOf(grad) && absMax(grad) < 0.25 * max) {
         details.append(el("p", "The gradient is tiny next to the values: untick the box below to give it a scale of its own.", "hint"));
       }
