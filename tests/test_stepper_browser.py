@@ -283,6 +283,8 @@ def test_stepping_back_undoes_and_the_controls_move(open_page):
     assert page.state()["step"] == 1
     page.page.click("#next")
     assert page.state()["step"] == 2 and page.page.inner_text("#counter") == f"step 3 of {steps}"
+    page.page.keyboard.press("End")
+    assert page.state()["step"] == steps - 1
     page.page.click("#reset")
     assert page.state()["step"] == 0 and page.state()["current"] is None
     # Forward phase: at step 0 only the given tensors are drawn as computed.
