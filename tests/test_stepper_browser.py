@@ -721,39 +721,68 @@ def test_every_explained_element_adds_up_to_the_engines_gradient(browser, tmp_pa
 
 
 # The cells lit up in the step panel, as (node, of, flat index).
-HIGHLIGHTED = """() => Array.from(document.querySelectorAll("#step-panel td.term"), (td) => {
-  const grid = td.closest(".grid");
-  return [grid.dataset.node, grid.dataset.of, Number(td.dataset.flat)];
+# (A table cell, or for an array drawn as heatmaps, a marker laid over the cell.)
+HIGHLIGHTED = """() => Array.from(document.querySelectorAll("#step-panel :is(td, .cell-mark).term"), (e) => {
+  const grid = e.closest(".grid");
+  return [grid.dataset.node, grid.dataset.of, Number(e.dataset.flat)];
 })"""
 
 
-@pytest.mark.parametrize("builder", ["tiny-cnn", "strided-conv"])
+# Each marker laid over a heatmap sits on the pixel of the cell it names: its
+# centre, read back into the canvas's cells, gives its flat index.
+MARKERS_MISPLACED = """() => Array.from(document.querySelectorAll("#step-panel .cell-mark"), (mark) => {
+  const wrap = mark.closest(".canvas-wrap"), c = wrap.querySelector("canvas");
+  const [offset, h, w, gap] = ["offset", "h", "w", "gap"].map((k) => Number(wrap.dataset[k]));
+  const box = c.getBoundingClientRect(), m = mark.getBoundingClientRect();
+  const x = Math.floor((m.left + m.width / 2 - box.left - c.clientLeft) / (c.clientWidth / c.width));
+  const y = Math.floor((m.top + m.height / 2 - box.top - c.clientTop) / (c.clientHeight / c.height));
+  const flat = offset + (Math.floor(x / (w + gap)) * h + y) * w + (x % (w + gap));
+  return flat === Number(mark.dataset.flat) ? null : [mark.dataset.flat, flat];
+}).filter((wrong) => wrong !== null)"""
+
+# One explanation, summed up in the page (a LeNet cell has 1,568 terms): its value,
+# the sum of its products, the kinds of its factors, and the cells its factors name.
+EXPLAIN_SUMMARY = """([node, position, flat]) => {
+  const e = window.stepper.explain(node, position, flat);
+  const shapes = JSON.parse(document.getElementById("tape").textContent).nodes;
+  const flatOf = (f) => f.index.reduce((i, x, d) => i * shapes[f.node].shape[d] + x, 0);
+  const cells = new Map(), kinds = new Set();
+  let sum = 0;
+  for (const t of e.terms) {
+    sum += t.product;
+    kinds.add(JSON.stringify(t.factors.map((f) => f.of)));
+    for (const f of t.factors) cells.set(f.node + "|" + f.of + "|" + flatOf(f), [f.node, f.of, flatOf(f)]);
+  }
+  const factorKinds = [...kinds].map((k) => JSON.parse(k));
+  return { value: e.value, sum, count: e.terms.length, kinds: factorKinds, cells: [...cells.values()] };
+}"""
+
+
+@pytest.mark.parametrize("builder", ["tiny-cnn", "strided-conv", "lenet"])
 def test_clicking_a_filter_gradient_cell_explains_it_and_lights_up_its_terms(open_page, builder):
     page, _ = open_page(builder, collapse_modules=False)
     page.js("window.stepper.go(window.stepper.steps - 1)")
     state = page.state()
     tape = page.js("JSON.parse(document.getElementById('tape').textContent)")
-    conv = next(i for i, n in tape["nodes"].items() if n["op"] == "Conv2d")
+    convs = [i for i, n in tape["nodes"].items() if n["op"] == "Conv2d"]
+    conv = min(convs, key=lambda i: np.prod(tape["nodes"][tape["nodes"][i]["inputs"][1]]["shape"]))  # LeNet: conv1
     weight_id = tape["nodes"][conv]["inputs"][1]
     weight_grad = np.asarray(state["nodes"][weight_id]["grad"], dtype=np.float64).ravel()
-    assert weight_grad.size == {"tiny-cnn": 4, "strided-conv": 108}[builder]
-    page.go_to_backward_visit(tape["nodes"][conv]["name"])
-    for flat, expected in enumerate(weight_grad):
-        explained = page.js(f"window.stepper.explain('{conv}', 1, {flat})")
-        assert explained["value"] == expected
-        total = sum(term["product"] for term in explained["terms"])
-        assert total == pytest.approx(expected, rel=1e-5, abs=1e-5)
-        # Each term is an input cell times an upstream-gradient cell.
-        assert all([f["of"] for f in term["factors"]] == ["value", "grad"] for term in explained["terms"])
+    assert weight_grad.size == {"tiny-cnn": 4, "strided-conv": 108, "lenet": 32 * 9}[builder]
+    conv_step = next(j for j, b in enumerate(tape["backward"]) if b["node"] == conv)
+    page.js(f"window.stepper.go({len(tape['forward']) + conv_step})")
+    # LeNet's conv1: two cells (each a sum of 2·28·28 terms; its upstream gradient is drawn as heatmaps).
+    explained_cells = range(weight_grad.size) if builder != "lenet" else [4, 287]
+    for flat in explained_cells:
+        explained = page.js(f"({EXPLAIN_SUMMARY})(['{conv}', 1, {flat}])")
+        assert explained["value"] == weight_grad[flat]
+        assert explained["sum"] == pytest.approx(weight_grad[flat], rel=1e-5, abs=1e-5)
+        assert explained["kinds"] == [["value", "grad"]]  # each term: an input cell times an upstream-gradient cell
         page.page.click(f'#step-panel .grid[data-node="{weight_id}"][data-of="part"] td[data-flat="{flat}"]')
         lit = {tuple(cell) for cell in page.js(HIGHLIGHTED)}
-        cells = set()
-        for term in explained["terms"]:
-            for f in term["factors"]:
-                shape = tape["nodes"][f["node"]]["shape"]
-                cells.add((f["node"], f["of"], int(np.ravel_multi_index(f["index"], shape))))
-        assert lit == cells
-        assert f"is the sum of {len(explained['terms'])} terms" in page.page.inner_text("#step-panel .explanation")
+        assert lit == {tuple(cell) for cell in explained["cells"]}
+        assert page.js(MARKERS_MISPLACED) == []
+        assert f"is the sum of {explained['count']} terms" in page.page.inner_text("#step-panel .explanation")
     if builder == "tiny-cnn":  # the filter gradient the example's docstring derives by hand
         assert weight_grad.tolist() == [1.0, -3.5, -0.5, -3.0]
     assert page.errors == []

@@ -539,7 +539,7 @@
         if (col < w && m < count) onCell(offset + (m * h + Math.min(r, h - 1)) * w + col);
       });
     }
-    return c;
+    return canvasWrap(c, offset, count, h, w, 1);
   }
   function mapCanvas(a, offset, h, w, max, onCell) {
     const c = heatmap(a.values, offset, h, w, max);
@@ -551,7 +551,57 @@
         onCell(offset + r * w + col);
       });
     }
-    return c;
+    return canvasWrap(c, offset, 1, h, w, 0);
+  }
+  // A heatmap canvas in a box that can hold markers over its cells (the
+  // explanation's outlines): it knows which flat indices it draws, `count`
+  // maps of h x w from `offset`, `gap` columns apart.
+  function canvasWrap(c, offset, count, h, w, gap) {
+    const wrap = el("div", undefined, "canvas-wrap");
+    Object.assign(wrap.dataset, { offset, count, h, w, gap });
+    wrap.append(c);
+    return wrap;
+  }
+  // The element that stands for cell `flat` of a grid: its table cell, or a
+  // marker laid over its heatmap (made when first asked for).
+  function cellElement(grid, flat) {
+    const td = grid.querySelector(`td[data-flat="${flat}"]`);
+    if (td) return td;
+    for (const wrap of grid.querySelectorAll(".canvas-wrap")) {
+      const { offset, count, h, w, gap } = Object.fromEntries(Object.entries(wrap.dataset).map(([k, v]) => [k, Number(v)]));
+      const local = flat - offset;
+      if (local < 0 || local >= count * h * w) continue;
+      const old = wrap.querySelector(`.cell-mark[data-flat="${flat}"]`);
+      if (old) return old;
+      const m = Math.floor(local / (h * w)), r = Math.floor((local % (h * w)) / w), col = local % w;
+      const { left, top, scale } = canvasGeometry(wrap);
+      const mark = el("div", undefined, "cell-mark");
+      mark.dataset.flat = flat;
+      Object.assign(mark.style, {
+        left: left + (m * (w + gap) + col) * scale + "px",
+        top: top + r * scale + "px",
+        width: Math.max(scale, 3) + "px", height: Math.max(scale, 3) + "px",
+      });
+      wrap.append(mark);
+      return mark;
+    }
+    return null;
+  }
+  // Where a wrap's canvas sits and how large its cells are drawn, read once:
+  // reading the layout after each new marker would make the browser lay out
+  // the panel again for every one of them.
+  const geometry = new WeakMap();
+  function canvasGeometry(wrap) {
+    if (!geometry.has(wrap)) {
+      const c = wrap.querySelector("canvas");
+      geometry.set(wrap, { left: c.offsetLeft + c.clientLeft, top: c.offsetTop + c.clientTop, scale: c.clientWidth / c.width });
+    }
+    return geometry.get(wrap);
+  }
+  const LIGHTS = ["term", "term-now", "patch", "explained"];
+  function unlight(classes) {
+    for (const cls of classes) stepPanel.querySelectorAll("." + cls).forEach((e) => e.classList.remove(cls));
+    stepPanel.querySelectorAll(".cell-mark").forEach((mark) => { if (!LIGHTS.some((c) => mark.classList.contains(c))) mark.remove(); });
   }
 
   // ---------------------------------------------------------------------
@@ -584,9 +634,12 @@
     out.replaceChildren();
     box.append(out);
     clearInterval(explainTimer);
-    stepPanel.querySelectorAll("td.term, td.term-now, td.patch, td.explained").forEach((td) => td.classList.remove("term", "term-now", "patch", "explained"));
+    unlight(LIGHTS);
     const e = explain(nodeId, position, flat);
-    const cellOf = (node, of, flatIndex) => stepPanel.querySelector(`.grid[data-node="${node}"][data-of="${of}"] td[data-flat="${flatIndex}"]`);
+    const cellOf = (node, of, flatIndex) => {
+      const grid = stepPanel.querySelector(`.grid[data-node="${node}"][data-of="${of}"]`);
+      return grid ? cellElement(grid, flatIndex) : null;
+    };
     const here = cellOf(e.to, "part", flat);
     if (here) here.classList.add("explained");
     const name = `${d(e.to)}[${Explain.unravel(flat, nodes[e.to].shape).join(", ")}]`;
@@ -611,7 +664,7 @@
       clearInterval(explainTimer);
       t = 0;
       explainTimer = setInterval(() => {
-        stepPanel.querySelectorAll("td.term-now, td.patch").forEach((td) => td.classList.remove("term-now", "patch"));
+        unlight(["term-now", "patch"]);
         if (t >= e.terms.length) { clearInterval(explainTimer); return; }
         const term = e.terms[t++];
         for (const cell of cellsOfTerm(term)) if (cell) cell.classList.add("term-now");
