@@ -7,6 +7,7 @@ tests are skipped, except in CI (CI=true), where a missing browser fails them:
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -806,3 +807,32 @@ def test_a_shared_node_shows_before_plus_part_equals_after_element_by_element(op
             assert np.allclose(np.add(before, part), after, rtol=1e-3)  # the cells show 4 significant digits
             sums += 1
     assert sums == 3  # a receives 4 contributions: the 2nd, 3rd and 4th are added to what it had
+
+
+def test_stepping_through_a_filter_cells_terms_slides_the_input_patch(open_page):
+    page, _ = open_page("tiny-cnn")
+    page.go_to_backward_visit("conv_out")
+    weight, image = page.node_id("conv.weight"), page.node_id("input")
+    page.page.select_option("#speed", "300")
+    page.page.click(f'#step-panel .grid[data-node="{weight}"][data-of="part"] td[data-flat="0"]')
+    # Record every patch the page shows, as it changes (a MutationObserver sees each tick).
+    page.js(
+        f"""(() => {{
+            window.patches = [];
+            const cells = '#step-panel .grid[data-node="{image}"][data-of="value"] td.patch';
+            new MutationObserver(() => {{
+                const flats = Array.from(document.querySelectorAll(cells), (td) => Number(td.dataset.flat));
+                const now = JSON.stringify(flats);
+                if (now !== "[]" && now !== window.patches[window.patches.length - 1]) window.patches.push(now);
+            }}).observe(document.getElementById("step-panel"), {{ attributes: true, subtree: true }});
+        }})()"""
+    )
+    page.page.click("#step-panel .explanation button")
+    for _ in range(100):  # nine terms, 0.3 s apart
+        if page.js("window.patches.length") >= 9:
+            break
+        page.page.wait_for_timeout(200)
+    patches = [sorted(json.loads(p)) for p in page.js("window.patches")]
+    # dW[0, 0, 0, 0]: one term per position of the 2x2 filter on the 4x4 image, row by row.
+    assert patches == [[r * 4 + c, r * 4 + c + 1, r * 4 + c + 4, r * 4 + c + 5] for r in range(3) for c in range(3)]
+    assert page.errors == []
