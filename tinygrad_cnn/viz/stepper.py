@@ -12,7 +12,9 @@ disk, needs no server and loads nothing from anywhere (a Content-Security-
 Policy forbids it).
 
 Every number on the page comes from the engine's own backward pass, recorded
-by `record_backward`; the page computes nothing but the SGD preview. When the
+by `record_backward`; the page computes nothing but the SGD preview and, for
+a clicked cell of a gradient, the terms of its sum (viz/page/explain.js, from
+the recorded arrays; a test checks that they add up to the recorded value). When the
 page is written, each op's VJP is also checked once by finite differences
 (float64, random upstream gradient), and the page marks each op pass or fail.
 """

@@ -3,7 +3,9 @@
 // The page holds three things: the drawing (SVG laid out by Graphviz), the
 // recorded pass (JSON in <script id="tape">) and this script. The script
 // computes no gradient: every number it shows was recorded from the engine.
-// Its only arithmetic is the SGD preview W - lr * dW and a few statistics.
+// Its only arithmetic is the SGD preview W - lr * dW, a few statistics, and
+// the terms of a clicked cell's sum (explain.js), computed from the recorded
+// arrays and shown beside the recorded value they add up to.
 //
 // Steps: step 0 shows the given tensors (inputs, parameters); then one step
 // per op result in the order the forward pass could compute them; then one
@@ -243,11 +245,6 @@
     if (cls) e.className = cls;
     return e;
   }
-  function inputNames(id) {
-    const step = tape.backward.find((b) => b.node === id);
-    return step ? step.contributions.map((c) => label(c.to)) : [];
-  }
-
   function describeStep(s) {
     stepPanel.replaceChildren();
     if (s.phase === "forward") {
