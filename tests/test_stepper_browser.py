@@ -649,7 +649,10 @@ def _linear_and_loss_cases() -> tg.Tensor:
     loss = F.cross_entropy(logits, tg.Tensor(np.array([1, 0, 5])))
     scale = _leaf(rng, (1, 6), "scale")  # broadcast over the rows
     extra = (logits * scale + logits.exp() / 10 - logits.sigmoid()).reshape(2, 9).tanh().mean(axis=0).sum()
-    return loss + extra
+    # abs, leaky_relu, softplus, clip, transpose: the other elementwise ops and an axis permutation.
+    shaped = logits.reshape(3, 2, 3).transpose(2, 0, 1)
+    more = F.leaky_relu(shaped, 0.1).abs() + F.softplus(shaped) + shaped.clip(-0.5, 0.5)
+    return loss + extra + (more * tg.Tensor(rng.standard_normal(more.shape))).sum()
 
 
 EXPLAIN_CASES: dict[str, Callable[[], tg.Tensor]] = {
@@ -714,7 +717,7 @@ def test_every_explained_element_adds_up_to_the_engines_gradient(browser, tmp_pa
         "conv": {"Conv2d", "Add", "Mul", "Sum"},
         "pool": {"MaxPool2d", "AvgPool2d", "Add", "Mul", "Sum"},
         "linear-and-loss": {"Linear", "Relu", "MatMul", "CrossEntropy", "Div", "Sum", "Mul", "Exp", "Sigmoid",
-                            "Sub", "Add", "Reshape", "Tanh"},
+                            "Sub", "Add", "Reshape", "Tanh", "Abs", "LeakyRelu", "Softplus", "Clip", "Permute"},
     }[case]
     assert expected_ops <= set(result["counts"]), result["counts"]
     if case == "conv":  # x (2*4*7*6) from four convolutions, four filters of 4*(4/groups)*3*2, two biases of 4

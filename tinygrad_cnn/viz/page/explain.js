@@ -94,6 +94,24 @@ const Explain = (function () {
       return { factors: [], weight: x > 0 ? 1 : 0, note: x > 0 ? `x = ${x} > 0: passes` : `x = ${x} ≤ 0: blocked` };
     },
     BroadcastTo: () => ({ factors: [], weight: 1, note: "copied by the broadcast" }),
+    Abs: (out, ctx) => { // ∂|x|/∂x = sign(x) (0 at 0)
+      const x = ctx.inputs[0].a.values[ravel(out, ctx.inputs[0].a.shape)];
+      return { factors: [], weight: Math.sign(x), note: "sign(x), x = " + x };
+    },
+    LeakyRelu: (out, ctx) => { // slope 1 where x > 0, negative_slope elsewhere
+      const x = ctx.inputs[0].a.values[ravel(out, ctx.inputs[0].a.shape)];
+      return { factors: [], weight: x > 0 ? 1 : ctx.settings.negative_slope, note: x > 0 ? `x = ${x} > 0` : `x = ${x} ≤ 0: the slope` };
+    },
+    Softplus: (out, ctx) => { // ∂ ln(1 + eˣ)/∂x = σ(x)
+      const x = ctx.inputs[0].a.values[ravel(out, ctx.inputs[0].a.shape)];
+      return { factors: [], weight: 1 / (1 + Math.exp(-x)), note: "σ(x), x = " + x };
+    },
+    Clip: (out, ctx) => { // the gradient passes inside the bounds
+      const x = ctx.inputs[0].a.values[ravel(out, ctx.inputs[0].a.shape)];
+      const { lo, hi } = ctx.settings;
+      const inside = (lo === null || lo === undefined || x >= lo) && (hi === null || hi === undefined || x <= hi);
+      return { factors: [], weight: inside ? 1 : 0, note: inside ? `x = ${x} inside the bounds` : `x = ${x} clipped` };
+    },
   };
   function explainElementwise(op, ctx, p, index) {
     const inShape = ctx.inputs[p].a.shape;
@@ -114,6 +132,11 @@ const Explain = (function () {
       else if (keep) out.push(0);
     });
     return [term([factor(ctx.g, "grad", out)], 1, "summed into this cell")];
+  }
+  function explainPermute(ctx, index) { // input axis axes[d] became output axis d
+    const axes = ctx.settings.axes;
+    const out = axes.map((a) => index[a]);
+    return [term([factor(ctx.g, "grad", out)], 1, "the same element, its axes reordered")];
   }
   function explainReshape(ctx, index) { // the same flat position, read in the other shape
     const flat = ravel(index, ctx.inputs[0].a.shape);
@@ -257,6 +280,7 @@ const Explain = (function () {
     if (op in elementwise) terms = explainElementwise(op, ctx, position, index);
     else if (op === "Sum") terms = explainSum(ctx, index);
     else if (op === "Reshape") terms = explainReshape(ctx, index);
+    else if (op === "Permute") terms = explainPermute(ctx, index);
     else if (op === "Linear") terms = explainLinear(ctx, position, index);
     else if (op === "MatMul") terms = explainMatMul(ctx, position, index);
     else if (op === "Conv2d") terms = explainConv(ctx, position, index);
