@@ -5,9 +5,10 @@
     python scripts/stepper_screenshots.py --out-dir /tmp  # somewhere else
 
 Each graph is written as a page, opened in Debian's chromium (driven by
-Playwright), stepped to one backward step, one node clicked, and the window
-saved as PNG. It also prints the page's size and how long the browser took
-to load it.
+Playwright), stepped to one backward step, one node clicked (and for the tiny
+CNN one cell of the filter's gradient, explained), and the window saved as
+PNG. It also prints the page's size, how long the browser took to load it
+and its slowest step.
 """
 
 from __future__ import annotations
@@ -56,12 +57,18 @@ class Shot:
     file: str
     options: dict = field(default_factory=dict)
     height: int = 760
+    width: int = 1400
+    explain: bool = False  # click the first cell of the selected tensor's gradient part: its sum, its terms lit up
+    after: int = 0  # steps past the one where the selected tensor receives its gradient
 
 
 SHOTS = {
     "chain-rule": Shot(lambda: chain_rule_example(run_backward=False)["f"], "x", "stepper_chain_rule.png", height=620),
-    "lenet": Shot(_lenet, "conv1.weight", "stepper_lenet.png", {"collapse_modules": True}, height=1000),
-    "tiny-cnn": Shot(_tiny_cnn, "conv.weight", "stepper_tiny_cnn.png", {"collapse_modules": False}, height=900),
+    # The step that visits relu #1's output: its gradient wires, to relu #1 and on to the conv1 box, lit up.
+    "lenet": Shot(_lenet, "output of relu #1", "stepper_lenet.png", {"collapse_modules": True}, height=1000, after=1),
+    "tiny-cnn": Shot(_tiny_cnn, "conv.weight", "stepper_tiny_cnn.png", {"collapse_modules": False}, height=900,
+                     explain=True),
+    "narrow": Shot(_tiny_cnn, "conv.weight", "stepper_800px.png", height=800, width=800),
 }
 
 
@@ -69,7 +76,7 @@ def shoot(browser, name: str, shot: Shot, out_dir: Path, work: Path) -> None:
     tg.manual_seed(0)
     np.random.seed(0)
     path = Path(save_stepper(shot.build(), work / f"{name}.html", **shot.options))
-    page = browser.new_page(viewport={"width": 1400, "height": shot.height})
+    page = browser.new_page(viewport={"width": shot.width, "height": shot.height})
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     start = time.perf_counter()
@@ -86,16 +93,18 @@ def shoot(browser, name: str, shot: Shot, out_dir: Path, work: Path) -> None:
     if shot.select is None:
         target = next(i for i, n in nodes.items() if n["kind"] == "leaf" and len(n["shape"]) == 4)
     else:
-        target = next(i for i, n in nodes.items() if n["name"] == shot.select)
+        target = next(i for i, n in nodes.items() if shot.select in (n["name"], n["label"]))
     # The backward step at which the target receives its gradient (from the op it feeds).
     steps = page.evaluate("window.stepper.steps")
     for k in range(steps):
         page.evaluate(f"window.stepper.go({k})")
         if page.evaluate("window.stepper.state()")["nodes"][target]["grad"] is not None:
+            page.evaluate(f"window.stepper.go({k + shot.after})")
             break
+    # The node as drawn in the view shown: its own element, or its "c-" twin in the collapsed drawing.
     element = page.evaluate(
-        f"(() => {{ const n = document.getElementById('{target}');"
-        f" return n && n.closest('[hidden]') === null ? '{target}' : null; }})()"
+        f"(() => {{ for (const id of ['{target}', 'c-{target}']) {{ const n = document.getElementById(id);"
+        f" if (n && n.closest('[hidden]') === null) return id; }} return null; }})()"
     )
     if element:
         page.click(f"#{element}")
@@ -104,6 +113,9 @@ def shoot(browser, name: str, shot: Shot, out_dir: Path, work: Path) -> None:
         page.click(f"#{box}")
         page.click(f"#details button:text-is('{nodes[target]['label']}')")
     page.evaluate(f"document.getElementById('{element or box}').scrollIntoView({{block: 'center'}})")
+    if shot.explain:
+        page.click(f'#step-panel .grid[data-node="{target}"][data-of="part"] td[data-flat="0"]')
+        page.evaluate("document.querySelector('#step-panel .explanation').scrollIntoView({block: 'center'})")
     out = out_dir / shot.file
     page.screenshot(path=str(out))
     page.close()

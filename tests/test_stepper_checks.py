@@ -18,7 +18,7 @@ from test_stepper_browser import OpenPage, browser  # noqa: F401 (browser is a f
 import tinygrad_cnn as tg
 from tinygrad_cnn.viz import save_stepper, step_through
 from tinygrad_cnn.viz import stepper as stepper_module
-from tinygrad_cnn.viz.stepper import HISTOGRAM_BINS, MAX_PAGE_OPS
+from tinygrad_cnn.viz.stepper import FULL_ELEMENTS, HISTOGRAM_BINS, MAX_PAGE_OPS
 
 HOSTILE_NAME = "<!--<script>&amp;&#60;x"
 
@@ -83,19 +83,22 @@ def test_a_name_and_title_opening_a_comment_and_a_script_leave_the_page_working(
 # Large arrays with values numpy's histogram cannot bin
 # ---------------------------------------------------------------------------
 
+# Just over the size the page embeds in full, so it gets statistics and a histogram.
+LARGE = FULL_ELEMENTS + 1000
+
 
 @needs_dot
 @pytest.mark.parametrize(
     "values, finite_count",
     [
-        (np.full(5000, 1e30), 5000),  # one constant: numpy's default range is [1e30 - 0.5, 1e30 + 0.5]
-        (np.full(5000, -3.0e-300), 5000),
-        (np.resize([-1.5e308, 1.5e308, 0.0], 5000), 5000),  # the span overflows to inf
-        (np.resize([0.0, np.finfo(np.float64).max], 5000), 5000),  # numpy's bin edges overflow
-        (np.full(5000, np.nan), 0),
-        (np.full(5000, np.inf), 0),
-        (np.resize([np.inf, -np.inf, np.nan], 5000), 0),
-        (np.resize([np.nan, 7.0], 5000), 2500),
+        (np.full(LARGE, 1e30), LARGE),  # one constant: numpy's default range is [1e30 - 0.5, 1e30 + 0.5]
+        (np.full(LARGE, -3.0e-300), LARGE),
+        (np.resize([-1.5e308, 1.5e308, 0.0], LARGE), LARGE),  # the span overflows to inf
+        (np.resize([0.0, np.finfo(np.float64).max], LARGE), LARGE),  # numpy's bin edges overflow
+        (np.full(LARGE, np.nan), 0),
+        (np.full(LARGE, np.inf), 0),
+        (np.resize([np.inf, -np.inf, np.nan], LARGE), 0),
+        (np.resize([np.nan, 7.0], LARGE), LARGE // 2),
     ],
     ids=[
         "constant-1e30", "constant-tiny", "span-overflows", "edges-overflow",
@@ -108,7 +111,7 @@ def test_a_large_tensor_with_awkward_values_makes_a_page(values, finite_count):
     tape = _tape_json(page.html)
     node = next(n for n in tape["nodes"].values() if n["name"] == "big")
     entry = tape["arrays"][node["value"]]
-    assert entry["shape"] == [5000] and "stats" in entry
+    assert entry["shape"] == [LARGE] and "stats" in entry
     if finite_count == 0:
         assert "hist" not in entry  # nothing finite to count
         return

@@ -1,17 +1,20 @@
-"""Every Function in the library declares its VJP rule (`vjp_rule`), and
-docs/ops.md lists each rule as the code declares it."""
+"""Every Function in the library declares its VJP rule (`vjp_rule`, a VjpRule: one
+entry per input), and docs/ops.md lists each rule as the code declares it."""
 
 from __future__ import annotations
 
+import inspect
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import tinygrad_cnn.conv
 import tinygrad_cnn.functional
 import tinygrad_cnn.ops
 from tinygrad_cnn.engine import Function
+from tinygrad_cnn.vjp_rule import VjpRule
 
 REPO = Path(__file__).resolve().parent.parent
 # The modules that define Functions, imported explicitly above.
@@ -43,9 +46,41 @@ def test_the_base_class_declares_no_rule():
 @pytest.mark.parametrize("cls", library_functions(), ids=lambda cls: cls.__name__)
 def test_every_function_declares_its_rule(cls):
     rule = cls.__dict__.get("vjp_rule")
-    assert isinstance(rule, str) and rule.strip(), f"{cls.__name__} declares no vjp_rule next to its backward"
+    assert isinstance(rule, VjpRule), f"{cls.__name__} declares no VjpRule next to its backward"
     assert rule.startswith("dL/d"), f"{cls.__name__}.vjp_rule should read 'dL/dx = ...', got {rule!r}"
-    assert "\n" not in rule
+    assert "\n" not in rule and rule.plain.strip() and "\n" not in rule.plain
+    # One entry per input of forward, in order (one for an op of any number of inputs).
+    if isinstance(cls.forward, np.ufunc):  # Add, Sub, Mul: numpy's own function is the forward
+        parameters, inputs = [], cls.forward.nin
+    else:
+        parameters = list(inspect.signature(cls.forward).parameters.values())[1:]
+        kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
+        inputs = len([p for p in parameters if p.kind in kinds and p.default is p.empty])
+    assert len(rule.entries) == inputs, (cls.__name__, list(rule.entries), inputs)
+    # Every placeholder names the upstream gradient, the result or an input of the rule.
+    known = {"g", "out", *rule.entries}
+    for text in rule.entries.values():
+        if text is not None:
+            assert set(re.findall(r"\{(\w+)\}", text)) <= known, (cls.__name__, text)
+            assert "{g}" in text or "g" not in re.findall(r"\b\w\b", text), (cls.__name__, text)  # g as a placeholder
+    # The settings it mentions are settings of the op.
+    keywords = {p.name for p in parameters if p.kind is p.KEYWORD_ONLY or p.default is not p.empty}
+    assert set(rule.settings) <= keywords, (cls.__name__, set(rule.settings) - keywords)
+
+
+def test_a_rule_is_filled_with_the_real_names_and_settings():
+    from tinygrad_cnn.conv import Conv2d
+
+    lines = Conv2d.vjp_rule.fill("loss", ["images", "conv.weight", "conv.bias"], "conv_out",
+                                 {"stride": (2, 2), "padding": (1, 1), "dilation": (1, 1), "groups": 1})
+    assert lines[1] == "∂loss/∂conv.weight = images ⋆ ∂loss/∂conv_out (valid cross-correlation), stride 2, padding 1"
+    assert lines[0].startswith("∂loss/∂images = ∂loss/∂conv_out ∗ rot180(conv.weight)")
+    assert lines[2] == "∂loss/∂conv.bias = Σ ∂loss/∂conv_out over N, H, W, stride 2, padding 1"
+    # A target gets no gradient, so no rule; an op of any number of inputs gives its one entry to each.
+    assert tinygrad_cnn.functional.CrossEntropy.vjp_rule.fill("loss", ["logits", "target"], "ce", {})[1] == ""
+    concatenated = tinygrad_cnn.ops.Concatenate.vjp_rule.fill("f", ["p", "q"], "pq", {"axis": 1})
+    assert concatenated == ["∂f/∂p = the slice of ∂f/∂pq where p sits along axis, axis 1",
+                            "∂f/∂q = the slice of ∂f/∂pq where q sits along axis, axis 1"]
 
 
 def _docs_rules() -> dict[str, str]:

@@ -37,6 +37,7 @@ from . import conv_kernels as K
 from .engine import Function, Tensor, is_grad_enabled
 from .float_errors import quietly
 from .ops import _check_float
+from .vjp_rule import VjpRule
 
 __all__ = [
     "conv2d",
@@ -83,8 +84,14 @@ class Conv2d(Function):
                                            keep_columns=True)
         return y
 
-    vjp_rule = (
-        "dL/dx = g ∗ rot180(W) (full convolution), dL/dW = x ⋆ g (valid cross-correlation), dL/db = Σ g over N, H, W"
+    vjp_rule = VjpRule(
+        {
+            "x": "{g} ∗ rot180({W}) (full convolution)",
+            "W": "{x} ⋆ {g} (valid cross-correlation)",
+            "b": "Σ {g} over N, H, W",
+        },
+        plain="dW: the input slides under the upstream gradient; dx: the rotated filter slides over it",
+        settings={"stride": 1, "padding": 0, "dilation": 1, "groups": 1},
     )
 
     def backward(self, g):
@@ -129,7 +136,11 @@ class ConvTranspose2d(Function):
         out_shape = (y.shape[0], w.shape[1] * groups, out_hw[0], out_hw[1])
         return K.conv2d_grad_input(y, w, out_shape, stride, padding, dilation, groups, work=work)
 
-    vjp_rule = "dL/dy = conv2d(g, W), dL/dW = g ⋆ y (valid cross-correlation)"
+    vjp_rule = VjpRule(
+        {"y": "conv2d({g}, {W})", "W": "{g} ⋆ {y} (valid cross-correlation)"},
+        plain="a transposed convolution's gradient is a convolution",
+        settings={"stride": 1, "padding": 0, "dilation": 1, "groups": 1},
+    )
 
     def backward(self, g):
         y, w = self.parents
@@ -152,7 +163,11 @@ class Conv2dGradWeight(Function):
         # columns: the column matrix of x, when the forward convolution kept it.
         return K.conv2d_grad_weight(x, y, weight_shape, stride, padding, dilation, groups, columns)
 
-    vjp_rule = "dL/dx = conv_transpose2d(y, g), dL/dy = conv2d(x, g)"
+    vjp_rule = VjpRule(
+        {"x": "conv_transpose2d({y}, {g})", "y": "conv2d({x}, {g})"},
+        plain="the filter-gradient operation differentiated again",
+        settings={"stride": 1, "padding": 0, "dilation": 1, "groups": 1},
+    )
 
     def backward(self, g):
         x, y = self.parents
@@ -180,7 +195,11 @@ class MaxPool2d(Function):
         y, self.argmax = K.max_pool2d_forward(x, kernel, stride, padding, dilation)
         return y
 
-    vjp_rule = "dL/dx = g routed to each window's argmax (first maximum; overlapping windows add)"
+    vjp_rule = VjpRule(
+        {"x": "{g} routed to each window's argmax (first maximum; overlapping windows add)"},
+        plain="each window's gradient goes to the cell that was its maximum; the others get 0",
+        settings={"kernel": None, "stride": None, "padding": 0, "dilation": 1},
+    )
 
     def backward(self, g):
         (x,) = self.parents
@@ -198,7 +217,11 @@ class MaxPool2dBackward(Function):
                 dilation=(1, 1)):
         return K.max_pool2d_backward(g, argmax, input_shape, kernel, stride, padding, dilation)
 
-    vjp_rule = "dL/dy = g read at each window's argmax"
+    vjp_rule = VjpRule(
+        {"y": "{g} read at each window's argmax"},
+        plain="the routing differentiated again: read where it wrote",
+        settings={"kernel": None, "stride": None, "padding": 0, "dilation": 1},
+    )
 
     def backward(self, gg):
         return (MaxPool2dGather.apply(gg, argmax=self.settings["argmax"], **_window(self.settings)),)
@@ -210,7 +233,11 @@ class MaxPool2dGather(Function):
     def forward(self, g, argmax=None, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
         return K.max_pool2d_gather(g, argmax, kernel, stride, padding, dilation)
 
-    vjp_rule = "dL/dx = g routed to each window's argmax (overlapping windows add)"
+    vjp_rule = VjpRule(
+        {"x": "{g} routed to each window's argmax (overlapping windows add)"},
+        plain="the reading differentiated again: route it back",
+        settings={"kernel": None, "stride": None, "padding": 0, "dilation": 1},
+    )
 
     def backward(self, h):
         (g,) = self.parents
@@ -229,7 +256,11 @@ class AvgPool2d(Function):
     def forward(self, x, kernel=(1, 1), stride=(1, 1), padding=(0, 0)):
         return K.avg_pool2d_forward(x, kernel, stride, padding)
 
-    vjp_rule = "dL/dx = g spread evenly over each window (g / window size)"
+    vjp_rule = VjpRule(
+        {"x": "{g} spread evenly over each window (g / window size)"},
+        plain="every cell of a window counted 1/size in the mean",
+        settings={"kernel": None, "stride": None, "padding": 0},
+    )
 
     def backward(self, g):
         (x,) = self.parents
@@ -242,7 +273,11 @@ class AvgPool2dBackward(Function):
     def forward(self, g, input_shape=(), kernel=(1, 1), stride=(1, 1), padding=(0, 0)):
         return K.avg_pool2d_backward(g, input_shape, kernel, stride, padding)
 
-    vjp_rule = "dL/dy = avg_pool2d(g)"
+    vjp_rule = VjpRule(
+        {"y": "avg_pool2d({g})"},
+        plain="spreading evenly differentiated again: average",
+        settings={"kernel": None, "stride": None, "padding": 0},
+    )
 
     def backward(self, gg):
         window = {key: self.settings[key] for key in ("kernel", "stride", "padding")}

@@ -407,9 +407,12 @@ class Function:
     VJPs such as exp's, written in terms of the result). forward may keep arrays
     on `self` for backward; backward drops them when it releases the node.
 
-    `vjp_rule` is the VJP in words, for drawings and pages: g is the upstream
-    gradient, and a rule of several inputs reads "dL/da = ..., dL/db = ...",
-    one part per input in order (Mul: "dL/da = g·b, dL/db = g·a").
+    `vjp_rule` is the VJP in words, for drawings and pages: a `VjpRule`
+    (tinygrad_cnn/vjp_rule.py) with one entry per input, in order, whose
+    placeholders the page fills with the real tensors' names and settings.
+    As a string it reads "dL/da = ..., dL/db = ..." (Mul: "dL/da = g·b,
+    dL/db = g·a"), g being the upstream gradient. A Function defined outside
+    the library may give a plain string: it is shown whole for every input.
 
     A class whose backward needs only the inputs' shapes sets
     `reads_inputs = False` (see below).
@@ -421,7 +424,7 @@ class Function:
     # the ops that keep something.
     __slots__ = ("parents", "needs_grad", "settings", "module", "released", "_output_ref", "recorded_at", "__dict__")
     uses_output = False
-    vjp_rule = ""  # no rule declared
+    vjp_rule: str = ""  # no rule declared (a library op declares a VjpRule, a str)
     # Whether backward reads the values of the inputs (Mul, MatMul, Log: yes;
     # Add, Reshape, Sum: only their shapes). Backward refuses to run if such
     # an input (or, with uses_output, the output) was changed in place after

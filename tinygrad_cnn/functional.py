@@ -35,6 +35,7 @@ from .creation import get_rng
 from .engine import Function, Tensor, is_grad_enabled
 from .float_errors import quiet, quietly
 from .ops import _as_number, _check_float, _constant, _normalize_axes, maximum, relu, sigmoid, tanh
+from .vjp_rule import VjpRule
 
 __all__ = [
     "avg_pool2d", "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "conv2d",
@@ -181,7 +182,10 @@ class Linear(Function):
                 out = out + b
         return out.reshape(x.shape[:-1] + (w.shape[0],)) if x.ndim != 2 else out
 
-    vjp_rule = "dL/dx = g·W, dL/dW = gᵀ·x (summed over the leading axes), dL/db = Σ g over the leading axes"
+    vjp_rule = VjpRule(
+        {"x": "{g}·{W}", "W": "{g}ᵀ·{x} (summed over the leading axes)", "b": "Σ {g} over the leading axes"},
+        plain="dW is the outer product of the upstream gradient and the input, summed over the batch",
+    )
 
     def backward(self, g):
         x, w = self.parents[:2]
@@ -249,7 +253,11 @@ class LeakyRelu(Function):
     def forward(self, x, negative_slope=0.01):
         return np.where(x > 0, x, x * negative_slope)
 
-    vjp_rule = "dL/dx = g·(1 if x > 0 else negative_slope)"
+    vjp_rule = VjpRule(
+        {"x": "{g}·(1 if {x} > 0 else negative_slope)"},
+        plain="the gradient passes where the input was positive, scaled by the slope elsewhere",
+        settings={"negative_slope": None},
+    )
 
     def backward(self, g):
         (x,) = self.parents
@@ -271,7 +279,10 @@ class Softplus(Function):
     def forward(self, x):
         return np.logaddexp(0, x)
 
-    vjp_rule = "dL/dx = g·σ(x)"
+    vjp_rule = VjpRule(
+        {"x": "{g}·σ({x})"},
+        plain="softplus's slope is the sigmoid",
+    )
 
     def backward(self, g):
         (x,) = self.parents
@@ -336,7 +347,10 @@ class CrossEntropy(Function):
         # inf out of the other rows' sums (0 * inf would be nan).
         return np.sum(np.where(onehot != 0, onehot * (log_sum_exp - z), 0), axis=1)
 
-    vjp_rule = "dL/dx = g·(softmax(x) − y), y the one-hot target"
+    vjp_rule = VjpRule(
+        {"x": "{g}·(softmax({x}) − {y}), y the one-hot target", "y": None},
+        plain="the predicted probabilities minus the one-hot target (the mean then divides by N)",
+    )
 
     def backward(self, g):
         logits, onehot = self.parents
@@ -425,7 +439,10 @@ class BinaryCrossEntropy(Function):
             log_1mp = np.maximum(np.log1p(-p), -100)
         return -(y * log_p + (1 - y) * log_1mp)
 
-    vjp_rule = "dL/dp = g·(p − y) / (p·(1 − p)), dL/dy = g·(ln(1 − p) − ln p)"
+    vjp_rule = VjpRule(
+        {"p": "{g}·({p} − {y}) / ({p}·(1 − {p}))", "y": "{g}·(ln(1 − {p}) − ln {p})"},
+        plain="the derivative of −(y ln p + (1 − y) ln(1 − p)) in each input",
+    )
 
     def backward(self, g):
         p, y = self.parents
@@ -561,7 +578,10 @@ class BatchNormalize(Function):
         out *= inv_std
         return out
 
-    vjp_rule = "dL/dx = inv_std·(g − mean(g) − x̂·mean(g·x̂))"
+    vjp_rule = VjpRule(
+        {"x": "inv_std·({g} − mean({g}) − x̂·mean({g}·x̂))"},
+        plain="normalising subtracts the batch mean and divides by the batch std, and both depend on every input",
+    )
 
     def backward(self, g):
         (x,) = self.parents

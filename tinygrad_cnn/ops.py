@@ -23,6 +23,7 @@ import numpy as np
 
 from .engine import Function, Tensor, _share_version
 from .float_errors import _IGNORE_ALL, _Depth, _reset_state, _set_state, quiet, quietly
+from .vjp_rule import VjpRule
 
 Axis = int | Sequence[int] | None
 
@@ -233,7 +234,10 @@ class Add(Function):
     reads_inputs = False  # backward needs only the inputs' shapes and dtypes
     forward = staticmethod(np.add)
 
-    vjp_rule = "dL/da = g, dL/db = g"
+    vjp_rule = VjpRule(
+        {"a": "{g}", "b": "{g}"},
+        plain="an addition passes the upstream gradient unchanged to both inputs",
+    )
 
     def backward(self, g):
         return g, g  # d(a+b)/da = d(a+b)/db = 1
@@ -243,7 +247,10 @@ class Sub(Function):
     reads_inputs = False  # backward needs only the inputs' shapes and dtypes
     forward = staticmethod(np.subtract)
 
-    vjp_rule = "dL/da = g, dL/db = −g"
+    vjp_rule = VjpRule(
+        {"a": "{g}", "b": "−{g}"},
+        plain="a subtraction passes the upstream gradient to a, and its negative to b",
+    )
 
     def backward(self, g):
         return g, -g
@@ -252,7 +259,10 @@ class Sub(Function):
 class Mul(Function):
     forward = staticmethod(np.multiply)
 
-    vjp_rule = "dL/da = g·b, dL/db = g·a"
+    vjp_rule = VjpRule(
+        {"a": "{g}·{b}", "b": "{g}·{a}"},
+        plain="each input's gradient is the upstream gradient times the other input",
+    )
 
     def backward(self, g):
         a, b = self.parents
@@ -265,7 +275,10 @@ class Div(Function):
     def forward(self, a, b):
         return a / b  # x / 0 is inf and 0 / 0 is nan, without warnings (see _binary)
 
-    vjp_rule = "dL/da = g / b, dL/db = −g·a / b²"
+    vjp_rule = VjpRule(
+        {"a": "{g} / {b}", "b": "−{g}·{a} / {b}²"},
+        plain="the quotient rule, one input at a time",
+    )
 
     def backward(self, g):
         a, b = self.parents
@@ -280,7 +293,10 @@ class Pow(Function):
     def forward(self, a, b):
         return np.power(a, b)  # a negative base with a fractional exponent is nan; no warning (see _binary)
 
-    vjp_rule = "dL/da = g·b·a^(b−1), dL/db = g·aᵇ·ln a"
+    vjp_rule = VjpRule(
+        {"a": "{g}·{b}·{a}^({b}−1)", "b": "{g}·aᵇ·ln {a}"},
+        plain="the power rule for the base, the exponential rule for the exponent",
+    )
 
     def backward(self, g):
         a, b = self.parents
@@ -302,7 +318,10 @@ class Maximum(Function):
     def forward(self, a, b):
         return np.maximum(a, b)
 
-    vjp_rule = "dL/da = g·m, dL/db = g·(1 − m), m = [a > b] + ½[a = b]"
+    vjp_rule = VjpRule(
+        {"a": "{g}·m", "b": "{g}·(1 − m), m = [{a} > {b}] + ½[{a} = {b}]"},
+        plain="the gradient goes to the larger input (half to each on a tie)",
+    )
 
     def backward(self, g):
         a, b = self.parents
@@ -357,7 +376,10 @@ class Neg(Function):
     def forward(self, x):
         return -x
 
-    vjp_rule = "dL/dx = −g"
+    vjp_rule = VjpRule(
+        {"x": "−{g}"},
+        plain="the upstream gradient, negated",
+    )
 
     def backward(self, g):
         return (-g,)
@@ -371,7 +393,10 @@ class Exp(Function):
     def forward(self, x):
         return np.exp(x)
 
-    vjp_rule = "dL/dx = g·eˣ"
+    vjp_rule = VjpRule(
+        {"x": "{g}·eˣ"},
+        plain="eˣ is its own derivative: the upstream gradient times the result",
+    )
 
     def backward(self, g):
         return (g * self.output,)  # d(e^x)/dx = e^x, the output itself
@@ -382,7 +407,10 @@ class Log(Function):
     def forward(self, x):
         return np.log(x)
 
-    vjp_rule = "dL/dx = g / x"
+    vjp_rule = VjpRule(
+        {"x": "{g} / {x}"},
+        plain="the derivative of ln x is 1/x",
+    )
 
     def backward(self, g):
         (x,) = self.parents
@@ -393,7 +421,10 @@ class Abs(Function):
     def forward(self, x):
         return np.abs(x)
 
-    vjp_rule = "dL/dx = g·sign(x)"
+    vjp_rule = VjpRule(
+        {"x": "{g}·sign({x})"},
+        plain="the upstream gradient, with the sign of each input element",
+    )
 
     def backward(self, g):
         (x,) = self.parents
@@ -411,7 +442,10 @@ class Sigmoid(Function):
         e = np.exp(-np.abs(x))
         return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
 
-    vjp_rule = "dL/dx = g·σ(x)·(1 − σ(x))"
+    vjp_rule = VjpRule(
+        {"x": "{g}·σ({x})·(1 − σ({x}))"},
+        plain="the sigmoid's slope, σ(1 − σ), times the upstream gradient",
+    )
 
     def backward(self, g):
         s = self.output
@@ -425,7 +459,10 @@ class Tanh(Function):
     def forward(self, x):
         return np.tanh(x)
 
-    vjp_rule = "dL/dx = g·(1 − tanh²x)"
+    vjp_rule = VjpRule(
+        {"x": "{g}·(1 − tanh²x)"},
+        plain="tanh's slope, 1 − tanh², times the upstream gradient",
+    )
 
     def backward(self, g):
         t = self.output
@@ -436,7 +473,10 @@ class Relu(Function):
     def forward(self, x):
         return np.maximum(x, 0)
 
-    vjp_rule = "dL/dx = g·[x > 0]"
+    vjp_rule = VjpRule(
+        {"x": "{g}·[{x} > 0]"},
+        plain="the gradient passes where the input was positive and is blocked (0) elsewhere: a mask",
+    )
 
     def backward(self, g):
         (x,) = self.parents
@@ -449,7 +489,11 @@ class Clip(Function):
     def forward(self, x, lo=None, hi=None):
         return np.clip(x, lo, hi)
 
-    vjp_rule = "dL/dx = g·[lo ≤ x ≤ hi]"
+    vjp_rule = VjpRule(
+        {"x": "{g}·[lo ≤ {x} ≤ hi]"},
+        plain="the gradient passes where the input was inside the bounds",
+        settings={"lo": None, "hi": None},
+    )
 
     def backward(self, g):
         (x,) = self.parents
@@ -469,7 +513,10 @@ class Cast(Function):
     def forward(self, x, dtype=None):
         return x.astype(dtype)
 
-    vjp_rule = "dL/dx = g cast back to x's dtype"
+    vjp_rule = VjpRule(
+        {"x": "{g} cast back to x's dtype"},
+        plain="a change of number type does not change the gradient, only its type",
+    )
 
     def backward(self, g):
         return (g.astype(self.parents[0].dtype),)
@@ -556,7 +603,11 @@ class Sum(Function):
     def forward(self, x, axis=None, keepdims=False):
         return np.sum(x, axis=axis, keepdims=keepdims)
 
-    vjp_rule = "dL/dx = g copied over the summed axes"
+    vjp_rule = VjpRule(
+        {"x": "{g} copied over the summed axes"},
+        plain="every summed element counts once, so each gets the upstream gradient of its sum",
+        settings={"axis": None},
+    )
 
     def backward(self, g):
         (x,) = self.parents
@@ -571,7 +622,11 @@ class Max(Function):
     def forward(self, x, axis=None, keepdims=False):
         return np.max(x, axis=axis, keepdims=keepdims)
 
-    vjp_rule = "dL/dx = g at the first maximum of each slice, 0 elsewhere"
+    vjp_rule = VjpRule(
+        {"x": "{g} at the first maximum of each slice, 0 elsewhere"},
+        plain="only the element that was the maximum changed the result",
+        settings={"axis": None},
+    )
 
     def backward(self, g):
         (x,) = self.parents
@@ -667,7 +722,10 @@ class Reshape(Function):
     def forward(self, x, shape=()):
         return x.reshape(shape)
 
-    vjp_rule = "dL/dx = g reshaped to x's shape"
+    vjp_rule = VjpRule(
+        {"x": "{g} reshaped to x's shape"},
+        plain="the same numbers in another shape: the gradient is reshaped back",
+    )
 
     def backward(self, g):
         return (g.reshape(self.parents[0].shape),)
@@ -678,7 +736,11 @@ class Permute(Function):
     def forward(self, x, axes=()):
         return np.transpose(x, axes)
 
-    vjp_rule = "dL/dx = g permuted back (inverse permutation)"
+    vjp_rule = VjpRule(
+        {"x": "{g} permuted back (inverse permutation)"},
+        plain="the axes were reordered: the gradient's axes are put back",
+        settings={"axes": None},
+    )
 
     def backward(self, g):
         # Undo the permutation: the inverse of `axes` is its argsort.
@@ -690,7 +752,10 @@ class BroadcastTo(Function):
     def forward(self, x, shape=()):
         return np.broadcast_to(x, shape)
 
-    vjp_rule = "dL/dx = g summed over the broadcast axes"
+    vjp_rule = VjpRule(
+        {"x": "{g} summed over the broadcast axes"},
+        plain="an element copied to many places gets the sum of their gradients",
+    )
 
     def backward(self, g):
         return (sum_to(g, self.parents[0].shape),)  # copies add up
@@ -701,7 +766,10 @@ class Pad(Function):
     def forward(self, x, pad_width=(), value=0.0):
         return np.pad(x, pad_width, mode="constant", constant_values=value)
 
-    vjp_rule = "dL/dx = g without the padding (its middle part)"
+    vjp_rule = VjpRule(
+        {"x": "{g} without the padding (its middle part)"},
+        plain="the padding is not an input: its gradient is dropped",
+    )
 
     def backward(self, g):
         # Padding added constants: the gradient of the input is the middle part.
@@ -716,7 +784,10 @@ class GetItem(Function):
     def forward(self, x, index=None):
         return x[index]
 
-    vjp_rule = "dL/dx = zeros of x's shape with g added at [index]"
+    vjp_rule = VjpRule(
+        {"x": "zeros of x's shape with {g} added at [index]"},
+        plain="only the elements picked out get gradient (added up where picked twice)",
+    )
 
     def backward(self, g):
         return (ScatterAdd.apply(g, shape=self.parents[0].shape, index=self.settings["index"]),)
@@ -734,7 +805,10 @@ class ScatterAdd(Function):
             np.add.at(out, index, g)  # an integer array may repeat one
         return out
 
-    vjp_rule = "dL/dx = g[index]"
+    vjp_rule = VjpRule(
+        {"x": "{g}[index]"},
+        plain="the gradient is read back at the places the values were added",
+    )
 
     def backward(self, gg):
         return (gg[self.settings["index"]],)
@@ -745,7 +819,11 @@ class Concatenate(Function):
     def forward(self, *arrays, axis=0):
         return np.concatenate(arrays, axis=axis)
 
-    vjp_rule = "dL/dxᵢ = the slice of g where xᵢ sits along axis"
+    vjp_rule = VjpRule(
+        {"xᵢ": "the slice of {g} where {xᵢ} sits along axis"},
+        plain="each input gets the slice of the gradient where it sits",
+        settings={"axis": None},
+    )
 
     def backward(self, g):
         # Each input gets back its own slice along the axis.
@@ -763,7 +841,10 @@ class Where(Function):
     def forward(self, a, b, condition=None):
         return np.where(condition, a, b)
 
-    vjp_rule = "dL/da = where(condition, g, 0), dL/db = where(condition, 0, g)"
+    vjp_rule = VjpRule(
+        {"a": "where(condition, {g}, 0)", "b": "where(condition, 0, {g})"},
+        plain="the gradient goes to the input each element was taken from",
+    )
 
     def backward(self, g):
         condition = self.settings["condition"]
@@ -998,7 +1079,10 @@ class MatMul(Function):
     def forward(self, a, b):
         return np.matmul(a, b)
 
-    vjp_rule = "dL/dA = g·Bᵀ, dL/dB = Aᵀ·g"
+    vjp_rule = VjpRule(
+        {"A": "{g}·Bᵀ", "B": "Aᵀ·{g}"},
+        plain="a matrix product's gradient is the upstream gradient times the other matrix, transposed",
+    )
 
     def backward(self, g):
         a, b = self.parents

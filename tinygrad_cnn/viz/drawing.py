@@ -34,6 +34,7 @@ import graphviz
 import numpy as np
 
 from ..engine import Function, Tensor, _ReleasedTensor, enable_grad, no_grad
+from ..vjp_rule import VjpRule
 
 __all__ = ["FORMATS", "GraphvizNotFoundError", "draw_graph", "render_graph", "retain_grads", "wire_rules"]
 
@@ -393,16 +394,51 @@ def _display_name(graph: _Graph, key: NodeKey) -> str:
     return "leaf" if tensor.requires_grad else "constant"
 
 
+def readable_names(graph: _Graph) -> tuple[dict[NodeKey, str], dict[int, str]]:
+    """Names a learner can tell apart, for the step-through page.
+
+    Ops of a kind that occurs more than once are numbered in the order the
+    forward pass ran them ("mul #3"); a result without a name of its own is
+    "output of mul #3"; a cross-entropy's one-hot input is "target".
+    Returns (value key -> name, id(op) -> name).
+    """
+    forward = list(reversed(graph.ops))  # graph.ops runs from the root back
+    counts: dict[str, int] = {}
+    for fn in forward:
+        counts[fn.name] = counts.get(fn.name, 0) + 1
+    seen: dict[str, int] = {}
+    op_names: dict[int, str] = {}
+    for fn in forward:
+        seen[fn.name] = seen.get(fn.name, 0) + 1
+        name = _snake_case(fn.name)
+        op_names[id(fn)] = f"{name} #{seen[fn.name]}" if counts[fn.name] > 1 else name
+    value_names: dict[NodeKey, str] = {}
+    for key, tensor in graph.values.items():
+        if tensor.name:
+            value_names[key] = _short_name(tensor.name)
+        elif tensor._ctx is not None:
+            value_names[key] = "output of " + op_names[id(tensor._ctx)]
+        else:
+            value_names[key] = _display_name(graph, key)
+    for fn in forward:
+        if fn.name == "CrossEntropy":
+            target = graph.op_inputs[id(fn)][1]
+            if not graph.values[target].name and not graph.values[target].requires_grad:
+                value_names[target] = "target"
+    return value_names, op_names
+
+
 def _value_label(
     graph: _Graph,
     key: NodeKey,
     options: _Options,
     step: int | None,
+    name: str | None = None,
 ) -> str:
-    """The record label of a value node: name, then data, then gradient."""
+    """The record label of a value node: name (by default its display name), then data, then gradient."""
     tensor = graph.values[key]
     p = options.precision
-    header = _display_name(graph, key)
+    header = name or _display_name(graph, key)
     if step is not None:
         header = f"#{step}  {header}"
     fields = [_escape_record(header)]
@@ -443,17 +479,14 @@ def _lines_field(title: str, lines: list[str]) -> str:
 def wire_rules(fn: Function | type[Function], n_inputs: int) -> list[str]:
     """The part of an op's `vjp_rule` that belongs to each of its inputs.
 
-    A rule "dL/da = g·b, dL/db = g·a" is split at ", dL/" into one part per
-    input, in the order of the inputs. A rule with more parts than inputs (a
-    convolution without its optional bias) gives the first parts; a rule that
-    does not split into one part per input is given whole to every input.
-    An op that declares no rule gives empty texts.
+    A library op's rule is a VjpRule, one entry per input in order ("dL/da =
+    g·b" for a, "dL/db = g·a" for b); an input that gets no gradient (a
+    target) gets "". A plain string (an op defined outside the library) is
+    given whole to every input; an op that declares no rule gives empty texts.
     """
     rule = fn.vjp_rule
-    parts = rule.split(", dL/")
-    parts = [parts[0]] + ["dL/" + part for part in parts[1:]]
-    if len(parts) >= n_inputs > 1:
-        return parts[:n_inputs]
+    if isinstance(rule, VjpRule):
+        return rule.templates(n_inputs)
     return [rule] * n_inputs
 
 
@@ -609,9 +642,11 @@ def draw_graph(
 class _Drawing:
     """Turns a collected _Graph into a graphviz.Digraph."""
 
-    def __init__(self, graph: _Graph, options: _Options) -> None:
+    def __init__(self, graph: _Graph, options: _Options, readable: bool = False) -> None:
+        """readable: number repeated ops and name results as `readable_names` does (the page's drawing)."""
         self.graph = graph
         self.options = options
+        self.value_names, self.op_names = readable_names(graph) if readable else ({}, {})
         self.dot = graphviz.Digraph("computation_graph")
         self.dot.attr(rankdir=options.rankdir, fontname="Helvetica", fontsize="11", newrank="true")
         self.dot.attr("node", fontname="Helvetica", fontsize="10")
@@ -646,7 +681,7 @@ class _Drawing:
     def _value_node(self, key: NodeKey, module: str | None) -> None:
         kind = _value_kind(self.graph, key)
         tensor = self.graph.values[key]
-        label = _value_label(self.graph, key, self.options, self.steps.get(key))
+        label = _value_label(self.graph, key, self.options, self.steps.get(key), self.value_names.get(key))
         attrs = {
             "label": graphviz.nohtml(label),
             "shape": "record",
@@ -658,7 +693,10 @@ class _Drawing:
         self._add_node(module, self.value_ids[key], attrs)
 
     def _op_node(self, fn: Function) -> None:
-        label = _escape_plain(_op_label(fn, self.options.precision))
+        label = _op_label(fn, self.options.precision)
+        if id(fn) in self.op_names:  # "mul #3": the op's name numbered, then its settings
+            label = self.op_names[id(fn)] + label[len(_snake_case(fn.name)) :]
+        label = _escape_plain(label)
         attrs = {
             "label": graphviz.nohtml(label),
             "shape": "box",

@@ -12,7 +12,9 @@ disk, needs no server and loads nothing from anywhere (a Content-Security-
 Policy forbids it).
 
 Every number on the page comes from the engine's own backward pass, recorded
-by `record_backward`; the page computes nothing but the SGD preview. When the
+by `record_backward`; the page computes nothing but the SGD preview and, for
+a clicked cell of a gradient, the terms of its sum (viz/page/explain.js, from
+the recorded arrays; a test checks that they add up to the recorded value). When the
 page is written, each op's VJP is also checked once by finite differences
 (float64, random upstream gradient), and the page marks each op pass or fail.
 """
@@ -37,6 +39,7 @@ import numpy as np
 
 from ..engine import Function, Tensor, _fit_to, enable_grad, no_grad
 from ..float_errors import quiet_region
+from ..vjp_rule import VjpRule
 from .drawing import (
     _RANKDIRS,
     COLORS,
@@ -54,9 +57,16 @@ from .recorder import Tape, TapeNode, record_backward
 
 __all__ = ["Stepper", "save_stepper", "step_through"]
 
-# Arrays up to this many elements are embedded in full (exact bytes, base64);
-# larger ones as statistics, a histogram and the first few 2-D maps.
-FULL_ELEMENTS = 4096
+# Arrays up to this many elements are embedded in full (exact bytes, base64):
+# every cell of them can be shown and explained. Larger ones as statistics, a
+# histogram and the first few 2-D maps. (LeNet's 32 feature maps of 28x28 for
+# two images, 50,176 numbers, are embedded in full; its fc1.weight is not.)
+FULL_ELEMENTS = 65536
+# A graph with modules opens collapsed above this many nodes (values and ops).
+EXPANDED_UP_TO = 40
+# window.stepper.state() gives a gradient up to this size as nested lists,
+# a larger one as its statistics (a LeNet page's state() stays quick).
+STATE_ELEMENTS = 4096
 PREVIEW_ELEMENTS = 4096
 PREVIEW_MAPS = 16
 HISTOGRAM_BINS = 30
@@ -120,7 +130,8 @@ def step_through(
     included), record it, and make the step-through page.
 
     collapse_modules: open with each module drawn as one box (the page can
-        switch); by default, whenever the graph has modules.
+        switch); by default, when the graph has modules and more than 40
+        nodes (values and ops).
     rankdir: direction of the layout, as in draw_graph; by default "LR", or
         "TB" (top to bottom) for a network of modules, which is a long chain.
     precision: significant digits of the numbers shown.
@@ -139,23 +150,24 @@ def step_through(
     if rankdir is None:
         rankdir = "TB" if has_modules else "LR"
     options = _Options(False, False, False, rankdir, precision, False, False)
-    expanded = _Drawing(graph, options)
+    expanded = _Drawing(graph, options, readable=True)
     expanded.dot.attr(nodesep="0.45", ranksep="0.5")
     svg = _render_svg(expanded.build().source)
     collapsed = None
     collapsed_svg = ""
     if has_modules:
-        collapsed = _Drawing(graph, _Options(False, False, False, rankdir, precision, True, False))
+        collapsed = _Drawing(graph, _Options(False, False, False, rankdir, precision, True, False), readable=True)
         collapsed.dot.attr(nodesep="0.45", ranksep="0.5")
         collapsed_svg = _prefix_ids(_render_svg(collapsed.build().source), "c-")
-    if collapse_modules is None:
-        collapse_modules = has_modules
+    if collapse_modules is None:  # a small model opens with every op in sight
+        collapse_modules = has_modules and len(graph.values) + len(graph.ops) > EXPANDED_UP_TO
 
     tape = record_backward(root, gradient)
     data = _PageData(graph, expanded, collapsed, tape, precision, np.random.default_rng(seed)).build()
     data["title"] = title or f"Backward pass of {_display_name(graph, graph.root_key)}"
     data["lr"] = float(lr)
     data["precision"] = int(precision)
+    data["stateElements"] = STATE_ELEMENTS
     data["collapsed"] = bool(collapse_modules and has_modules)
     data["colors"] = {**COLORS, "module": MODULE_FILL}
     return Stepper(_page(data, svg, collapsed_svg), tape)
@@ -271,8 +283,17 @@ def _render_svg(source: str) -> str:
 
 
 def _prefix_ids(svg: str, prefix: str) -> str:
-    """The second drawing's ids get a prefix, so both drawings fit in one page."""
-    return re.sub(r' id="', f' id="{prefix}', svg)
+    """The second drawing's ids get a prefix, so both drawings fit in one page.
+
+    A wire's id names both of its ends ("v1->op0", written "v1&#45;&gt;op0" in
+    the SVG): both get the prefix ("c-v1->c-op0").
+    """
+
+    def prefixed(match: re.Match) -> str:
+        ends = match.group(1).split("&#45;&gt;")
+        return ' id="' + "&#45;&gt;".join(prefix + end for end in ends) + '"'
+
+    return re.sub(r' id="([^"]*)"', prefixed, svg)
 
 
 # ---------------------------------------------------------------------------
@@ -488,21 +509,25 @@ class _PageData:
             fn = tensor._ctx
             nodes[node_id] = {
                 "name": None if tensor.name is None else str(tensor.name),
-                "label": _display_name(graph, key),
+                "label": self.expanded.value_names[key],
                 "kind": kind,
                 "shape": list(tensor.shape),
                 "dtype": np.dtype(tensor.dtype).name,
                 "value": self.arrays.add(tensor.data),
                 "op": None if fn is None else fn.name,
+                "settings": {} if fn is None else _plain_settings(fn.settings),
                 "opId": None if fn is None else self.expanded.op_ids[id(fn)],
-                "rule": "" if fn is None else type(fn).vjp_rule,
-                # Each input's part of the rule, shown on that input's wire.
-                "wireRules": [] if fn is None else wire_rules(type(fn), len(graph.op_inputs[id(fn)])),
+                "opLabel": None if fn is None else self.expanded.op_names[id(fn)],
+                "rule": "" if fn is None else str(type(fn).vjp_rule),
+                # Each input's part of the rule, with the real names and settings.
+                "ruleLines": [] if fn is None else self.rule_lines(fn, key),
+                "rulePlain": getattr(type(fn).vjp_rule, "plain", "") if fn is not None else "",
                 "module": self.expanded.value_module[key],
                 "collapsedId": self.collapsed_id(key),
                 # The op's inputs and its wires, in and out (for the forward steps).
                 "inputs": [] if fn is None else [self.expanded.value_ids[k] for k in graph.op_inputs[id(fn)]],
                 "edges": [] if fn is None else self.forward_edges(fn, node_id),
+                "collapsedEdges": [] if fn is None else self.collapsed_forward_edges(fn, key),
                 "check": None,
                 "grad": None,
             }
@@ -526,13 +551,52 @@ class _PageData:
         backward = [self.backward_step(visit) for visit in tape.visits]
         return {
             "root": self.value_id(tape.root.tensor),
-            "rootName": _display_name(graph, graph.root_key),
+            "rootName": self.root_name(),
             "seed": self.arrays.add(tape.seed),
             "nodes": nodes,
             "forward": forward,
             "backward": backward,
             "arrays": self.arrays.entries,
         }
+
+    def collapsed_wires(self, pairs: list[tuple[str | None, str | None]]) -> list[str]:
+        """The wires of the collapsed drawing between these (tail, head) elements.
+
+        A wire inside a module box is not drawn there (both ends are the box),
+        and two wires into the same box are one: each drawn wire is listed once.
+        """
+        if self.collapsed is None:
+            return []
+        drawn = {attrs["id"] for _tail, _head, attrs in self.collapsed.edges}
+        wires: list[str] = []
+        for tail, head in pairs:
+            if tail is None or head is None or tail == head:
+                continue
+            wire = f"{tail}->{head}"  # "c-v1->c-op0": the page's id, with the prefix on both ends
+            if f"{tail[2:]}->{head[2:]}" in drawn and wire not in wires:
+                wires.append(wire)
+        return wires
+
+    def rule_lines(self, fn: Function, key: tuple[str, int]) -> list[str]:
+        """The op's rule, one line per input, with the names of the page and the op's settings."""
+        rule = type(fn).vjp_rule
+        inputs = self.graph.op_inputs[id(fn)]
+        if not isinstance(rule, VjpRule):  # a plain string: the same text for every input
+            return wire_rules(fn, len(inputs))
+        names = {k: f"({name})" if " " in name else name for k, name in self.expanded.value_names.items()}
+        return rule.fill(self.root_name(), [names[k] for k in inputs], names[key], fn.settings)
+
+    def root_name(self) -> str:
+        """The loss's name in ∂loss/∂x: its own name, or L."""
+        root = self.graph.values[self.graph.root_key]
+        return str(root.name) if root.name else "L"
+
+    def collapsed_forward_edges(self, fn: Function, key: tuple[str, int]) -> list[str]:
+        """The wires of the collapsed drawing that a forward step lights up."""
+        target = self.collapsed_op(fn)
+        pairs = [(target, self.collapsed_id(key))]
+        pairs += [(self.collapsed_id(k), target) for k in self.graph.op_inputs[id(fn)]]
+        return self.collapsed_wires(pairs)
 
     def forward_edges(self, fn: Function, node_id: str) -> list[str]:
         op_id = self.expanded.op_ids[id(fn)]
@@ -553,7 +617,7 @@ class _PageData:
         step["op"] = op_id
         step["edges"] = [f"{op_id}->{node_id}"]
         target = self.collapsed_op(fn)
-        step["collapsedEdges"] = [] if target is None else [f"{target}->{self.collapsed_id(_key(visit.node.tensor))}"]
+        collapsed_pairs = [] if target is None else [(target, self.collapsed_id(_key(visit.node.tensor)))]
         step["collapsedOp"] = target
         inputs = visit.node.inputs
         output = visit.node.value
@@ -568,7 +632,8 @@ class _PageData:
         except Exception:
             local = None
         seen: dict[str, int] = {}
-        edge_of_position = []
+        edge_of_position: list[str] = []
+        collapsed_of_position: list[tuple[str, str]] = []
         for i, parent in enumerate(inputs):
             key = _key(parent.tensor) if isinstance(parent, TapeNode) else _key(fn.parents[i], fn, i)
             source = self.expanded.value_ids[key]
@@ -576,9 +641,11 @@ class _PageData:
             edge = f"{source}->{op_id}" + (f"#{seen[source]}" if seen[source] > 1 else "")
             edge_of_position.append(edge)
             if self.collapsed is not None:
-                step["collapsedEdges"].append(f"{self.collapsed_id(key)}->{target}")
+                collapsed_of_position.append((self.collapsed_id(key), target))
         for c in visit.contributions:
             step["edges"].append(edge_of_position[c.position])
+            if self.collapsed is not None:
+                collapsed_pairs.append(collapsed_of_position[c.position])
             step["contributions"].append(
                 {
                     "to": self.value_id(c.target.tensor),
@@ -592,6 +659,7 @@ class _PageData:
                     "local": None if local is None else local[c.position],
                 }
             )
+        step["collapsedEdges"] = self.collapsed_wires(collapsed_pairs)
         return step
 
 
@@ -633,11 +701,30 @@ def _html_text(text: str) -> str:
     return html.escape(re.sub("[\ud800-\udfff]", "\ufffd", text))
 
 
+def _plain_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings the page's explainers read (stride, padding, axis, ...):
+    numbers, flags and tuples of them; arrays and other objects are left out."""
+
+    def plain(value: Any) -> bool:
+        if isinstance(value, (tuple, list)):
+            return all(plain(v) for v in value)
+        return value is None or isinstance(value, (bool, int, float, str))
+
+    out: dict[str, Any] = {}
+    for name, value in settings.items():
+        if isinstance(value, np.integer):
+            value = int(value)
+        if plain(value):
+            out[name] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
 def _page(data: dict[str, Any], svg: str, collapsed_svg: str) -> str:
     parts = {
         "{{title}}": _html_text(data["title"]),
         "{{style}}": _asset("stepper.css"),
-        "{{script}}": _asset("stepper.js"),
+        # The explainers first: stepper.js uses them.
+        "{{script}}": _asset("explain.js") + "\n" + _asset("stepper.js"),
         "{{tape}}": _json_for_script(data),
         "{{svg}}": svg,
         "{{collapsed_svg}}": collapsed_svg,

@@ -3,7 +3,9 @@
 // The page holds three things: the drawing (SVG laid out by Graphviz), the
 // recorded pass (JSON in <script id="tape">) and this script. The script
 // computes no gradient: every number it shows was recorded from the engine.
-// Its only arithmetic is the SGD preview W - lr * dW and a few statistics.
+// Its only arithmetic is the SGD preview W - lr * dW, a few statistics, and
+// the terms of a clicked cell's sum (explain.js), computed from the recorded
+// arrays and shown beside the recorded value they add up to.
 //
 // Steps: step 0 shows the given tensors (inputs, parameters); then one step
 // per op result in the order the forward pass could compute them; then one
@@ -74,8 +76,9 @@
   }
   function shapeText(shape) { return "(" + shape.join(", ") + (shape.length === 1 ? ",)" : ")"); }
   function label(id) { return nodes[id].label; }
-  // d(root)/d(node), as in df/dx.
-  function d(id) { return "d" + tape.rootName + "/d" + label(id); }
+  // ∂(root)/∂(node), as in ∂f/∂x; a name of several words in parentheses.
+  function wrap(name) { return name.includes(" ") ? "(" + name + ")" : name; }
+  function d(id) { return "\u2202" + tape.rootName + "/\u2202" + wrap(label(id)); }
   function small(a) { return a.values !== null && a.size <= 4; }
   function statsText(a) {
     const s = a.stats;
@@ -128,7 +131,7 @@
       const box = g.getBBox();
       marks[prefix + id] = {
         value: svgText(g, box.x + 2, box.y + box.height + 10, "value-mark"),
-        grad: svgText(g, box.x + 2, box.y + box.height + 21, "grad-mark"),
+        grad: svgText(g, box.x + 2, box.y + box.height + 24, "grad-mark"),
       };
       const check = nodes[id].check;
       if (check && check.status !== "skip") {
@@ -170,25 +173,6 @@
     addMargin(views.collapsed.querySelector("svg"));
     views.collapsed.hidden = true;
   }
-  // The rule of the current op, beside it: one line per input that gets a
-  // gradient (its part of the rule), next to the wires that gradient flows along.
-  const ruleLayer = views.expanded.querySelector("svg g");
-  let ruleMarks = [];
-  function showRule(n, op) {
-    const box = op.getBBox();
-    const parts = [];
-    n.wireRules.forEach((part, i) => {
-      const input = nodes[n.inputs[i]];
-      const getsGradient = !(input && input.kind === "constant");
-      if (part && getsGradient && !parts.includes(part)) parts.push(part);
-    });
-    parts.forEach((part, line) => {
-      const mark = svgText(ruleLayer, box.x + box.width + 8, box.y + 10 + 12 * line, "rule-mark");
-      mark.textContent = part;
-      ruleMarks.push(mark);
-    });
-  }
-
   function elementOf(id) { // the element that shows node id in the current view
     if (view === "expanded") return document.getElementById(id);
     return document.getElementById(nodes[id].collapsedId);
@@ -202,8 +186,6 @@
 
   function drawState(s) {
     clearClasses();
-    for (const mark of ruleMarks) mark.remove();
-    ruleMarks = [];
     const prefix = view === "expanded" ? "" : "c-";
     for (const id of Object.keys(nodes)) {
       const el = elementOf(id);
@@ -238,11 +220,11 @@
       cur.scrollIntoView({ block: "nearest", inline: "nearest" });
     }
     if (s.phase === "forward") { // the op that computed it, and its wires
-      if (view === "expanded") {
-        for (const e of nodes[s.current].edges) { const el = document.getElementById(e); if (el) el.classList.add("forward-flow"); }
-        const op = document.getElementById(nodes[s.current].opId);
-        if (op) op.classList.add("current");
-      }
+      const n = nodes[s.current];
+      const edges = view === "expanded" ? n.edges : n.collapsedEdges;
+      for (const e of edges) { const el = document.getElementById(e); if (el) el.classList.add("forward-flow"); }
+      const op = view === "expanded" ? document.getElementById(n.opId) : null;
+      if (op) op.classList.add("current");
       return;
     }
     const step = tape.backward[s.k - F];
@@ -251,7 +233,6 @@
     const op = document.getElementById(view === "expanded" ? step.op : step.collapsedOp);
     if (op) op.classList.add("current");
     for (const c of step.contributions) { const el = elementOf(c.to); if (el && el !== cur) el.classList.add("receiving"); }
-    if (view === "expanded" && op && nodes[step.node].rule) showRule(nodes[step.node], op);
   }
 
   // ---------------------------------------------------------------------
@@ -264,11 +245,6 @@
     if (cls) e.className = cls;
     return e;
   }
-  function inputNames(id) {
-    const step = tape.backward.find((b) => b.node === id);
-    return step ? step.contributions.map((c) => label(c.to)) : [];
-  }
-
   function describeStep(s) {
     stepPanel.replaceChildren();
     if (s.phase === "forward") {
@@ -279,45 +255,87 @@
         return;
       }
       const id = s.current, n = nodes[id], value = arr(n.value);
-      const op = document.getElementById(n.opId);
-      const opName = op ? op.querySelector("text").textContent.split(" ")[0] : n.op;
+      const opName = n.opLabel || n.op;
       const result = small(value) ? "= " + fmtArray(value) : "has shape " + shapeText(n.shape);
       const text = `${label(id)} = ${opName}(${n.inputs.map(label).join(", ")}) ${result}`;
       stepPanel.append(el("p", "Computed " + text));
+      if (value.size > 1) stepPanel.append(grid(value, { node: id, of: "value" }, absMax(value)));
       return;
     }
     const step = tape.backward[s.k - F], id = step.node, n = nodes[id];
     const g = arr(step.grad);
-    stepPanel.append(el("h3", "Backward pass: visiting " + label(id) + (n.op ? " (" + n.op + ")" : "")));
+    stepPanel.append(el("h3", "Backward pass: visiting " + label(id) + (n.op ? " (made by " + n.opLabel + ")" : "")));
     if (id === tape.root) {
-      const seed = `d${tape.rootName}/d${tape.rootName} = 1`;
-      stepPanel.append(el("p", `Backward starts at the root with ${d(id)} = ${fmtArray(g)} (the seed: ${seed}).`));
+      const seed = g.size === 1 ? `${d(id)} = ${fmtArray(g)}` : `${d(id)}: the gradient given to backward`;
+      stepPanel.append(el("p", `Backward starts at the root: ${seed} (a number's derivative with respect to itself is 1: the seed).`));
     } else {
       const parts = tape.backward.slice(0, s.k - F).flatMap((b) => b.contributions.filter((c) => c.to === id));
       const from = parts.length > 1 ? " (the sum of " + parts.length + " contributions)" : "";
       const value = small(g) ? fmtArray(g) : "shape " + shapeText(g.shape) + ", " + statsText(g);
       stepPanel.append(el("p", `The gradient that arrived here is complete${from}: ${d(id)} = ${value}`));
     }
+    if (g.size > 1) stepPanel.append(grid(g, { node: id, of: "grad" }, absMax(g)));
     if (!n.op) {
       stepPanel.append(el("p", label(id) + " is a leaf: backward adds this gradient to its .grad, and stops here."));
       return;
     }
-    if (n.rule) stepPanel.append(el("p", "Rule of " + n.op + ": "), el("div", n.rule, "formula rule"));
+    if (n.rule) {
+      // One line per input that gets a gradient: the rule with the real names and settings.
+      const lines = n.ruleLines.filter((line, i) => line && nodes[n.inputs[i]].kind !== "constant");
+      stepPanel.append(el("p", "Rule of " + n.opLabel + " (its VJP):"), el("div", [...new Set(lines)].join("\n"), "formula rule"));
+      if (n.rulePlain) stepPanel.append(el("p", "In words: " + n.rulePlain + ".", "hint"));
+    }
     if (step.contributions.length === 0) stepPanel.append(el("p", "None of its inputs needs a gradient."));
     for (const c of step.contributions) {
       stepPanel.append(el("div", contributionText(id, g, c), "formula"));
     }
+    if (step.contributions.length && (g.size > 1 || step.contributions.some((c) => arr(c.added).size > 1))) showArrays(step, id, g);
+  }
+  // The step as arrays: what the op read (its inputs' values), the upstream
+  // gradient (above), and each input's part, whose cells can be explained; at a
+  // node that receives several contributions, before + part = after.
+  function showArrays(step, id, g) {
+    const n = nodes[id];
+    const used = el("div", undefined, "arrays");
+    used.append(el("h3", "What the VJP reads: the values of " + n.op + "'s inputs"));
+    [...new Set(n.inputs)].forEach((input) => {
+      const v = arr(nodes[input].value);
+      used.append(el("div", label(input) + (nodes[input].kind === "constant" ? " (no gradient)" : ""), "grid-title"));
+      used.append(grid(v, { node: input, of: "value" }, absMax(v)));
+    });
+    stepPanel.append(used);
+    for (const c of step.contributions) {
+      const part = arr(c.added);
+      const box = el("div", undefined, "arrays");
+      box.append(el("h3", `What ${n.op} passes back to ${label(c.to)} (input ${c.position}): click a cell to see its sum`));
+      box.append(grid(part, { node: c.to, of: "part", position: c.position }, absMax(part),
+        (flat) => showExplanation(box, id, c.position, flat)));
+      if (c.before !== null) {
+        const before = arr(c.before), after = arr(c.after);
+        box.append(el("h3", `${label(c.to)} is used more than once: its gradient so far + this part = its gradient now (contribution ${c.k} of ${c.n})`));
+        const sum = el("div", undefined, "sum-row");
+        sum.append(grid(before, { node: c.to, of: "before" }, absMax(before)), el("span", "+", "op-sign"),
+          grid(part, { node: c.to, of: "part-sum" }, absMax(part)), el("span", "=", "op-sign"),
+          grid(after, { node: c.to, of: "after" }, absMax(after)));
+        box.append(sum);
+      }
+      stepPanel.append(box);
+    }
   }
 
+  function opLabelOf(id) { return nodes[id].opLabel || nodes[id].op; }
   function contributionText(id, g, c) {
     const added = arr(c.added), returned = arr(c.returned), after = arr(c.after);
     let text;
     if (small(added) && g.size === 1 && c.local !== null) {
-      // The chain rule in numbers: df/dx = df/dq * dq/dx.
-      const local = `d${label(id)}/d${label(c.to)}`;
-      text = `${d(c.to)} = ${d(id)} \u00b7 ${local} = ${fmt(g.values[0])} \u00b7 ${fmt(c.local)} = ${fmtArray(added)}`;
+      // The chain rule in numbers: ∂f/∂x = ∂f/∂q · ∂q/∂x. At the root's own op
+      // the upstream factor is ∂f/∂f = 1, and the local derivative is the whole answer.
+      const local = `\u2202${wrap(label(id))}/\u2202${wrap(label(c.to))}`;
+      const upstream = id === tape.root ? `\u2202${tape.rootName}/\u2202${tape.rootName}` : d(id);
+      const localName = id === tape.root ? local + " (local)" : local;
+      text = `${d(c.to)} = ${upstream} \u00b7 ${localName} = ${fmt(g.values[0])} \u00b7 ${fmt(c.local)} = ${fmtArray(added)}`;
     } else if (small(added)) {
-      text = d(c.to) + " = VJP(" + d(id) + ") = " + fmtArray(added);
+      text = d(c.to) + " = VJP of " + opLabelOf(id) + " applied to " + d(id) + " = " + fmtArray(added);
     } else {
       text = d(c.to) + ": shape " + shapeText(added.shape) + "\n  " + statsText(added);
     }
@@ -341,7 +359,7 @@
   const details = document.getElementById("details");
   let selected = null;
   let lr = tape.lr;
-  let sharedScale = true;
+  let sharedScale = false; // value and gradient each get a colour scale of their own
 
   // Diverging colours: blue below zero, white at zero, red above.
   function colour(v, max) {
@@ -376,8 +394,13 @@
     let counts, lo, hi;
     if (a.hist) ({ counts, lo, hi } = a.hist);
     else {
-      lo = a.stats.min; hi = a.stats.max; counts = new Array(30).fill(0);
-      for (const v of a.values) counts[Math.min(29, Math.floor(((v - lo) / (hi - lo || 1)) * 30))]++;
+      // Only finite values can be placed on the axis (the page gets no histogram of a large array without any).
+      const finite = a.values ? Array.from(a.values).filter(Number.isFinite) : [];
+      if (finite.length === 0) return el("div", "no histogram: the array has no finite value (all inf or nan)", "hint");
+      lo = Infinity; hi = -Infinity;
+      for (const v of finite) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+      counts = new Array(30).fill(0);
+      for (const v of finite) counts[Math.min(29, Math.floor(((v - lo) / (hi - lo || 1)) * 30))]++;
     }
     const c = el("canvas");
     c.width = 240; c.height = 60;
@@ -393,7 +416,7 @@
     if (a.shape.length < 2) return null;
     if (a.values) {
       const h = a.shape[a.shape.length - 2], w = a.shape[a.shape.length - 1];
-      return { values: a.values, count: Math.min(a.size / (h * w), 16), h, w, all: a.size / (h * w) };
+      return { values: a.values, count: a.size / (h * w), h, w, all: a.size / (h * w) }; // every map
     }
     if (a.preview) {
       const [count, h, w] = a.preview.shape;
@@ -425,6 +448,232 @@
     if (a.size > 64) box.append(el("div", statsText(a), "stats"), histogram(a));
   }
 
+  // ---------------------------------------------------------------------
+  // Arrays as grids of cells: numbers and colours, every cell clickable.
+  // ---------------------------------------------------------------------
+  // Up to NUMBERS_UP_TO elements the cells show their numbers; up to CELLS_UP_TO
+  // they are coloured cells (the number in the tooltip); larger arrays are
+  // drawn as one heatmap canvas per 2-D map, every map of them.
+  const NUMBERS_UP_TO = 100;
+  const CELLS_UP_TO = 4096;
+  // A grid: ref = {node, of} names what it shows (of: "value", "grad" for the
+  // upstream gradient, "part" for what the op passed back, "before"/"after").
+  // Its cells carry their flat index, so an explanation can find them.
+  function grid(a, ref, max, onCell) {
+    const box = el("div", undefined, "grid");
+    box.dataset.node = ref.node; box.dataset.of = ref.of;
+    if (ref.position !== undefined) box.dataset.position = ref.position;
+    box.append(el("div", "shape " + shapeText(a.shape) + " " + a.dtype + (a.values ? "" : " (too large to embed in full)"), "hint"));
+    if (!a.values) { showArray(box, a, absMax(a)); return box; }
+    const shape = a.shape.length === 0 ? [1, 1] : a.shape.length === 1 ? [1, a.shape[0]] : a.shape;
+    const h = shape[shape.length - 2], w = shape[shape.length - 1];
+    const lead = shape.slice(0, -2);
+    const count = lead.reduce((n, d) => n * d, 1);
+    const maps = el("div", undefined, "maps-grid");
+    // A 4-D tensor: one row of maps per first index (an image, an out-channel), separated.
+    // (A single in-channel, as in a first layer's filters (32, 1, 3, 3): all maps in one wrapped row.)
+    const perRow = lead.length >= 2 && lead[lead.length - 1] > 1 ? lead[lead.length - 1] : count;
+    if (a.size > CELLS_UP_TO && count > 64) { // many small maps (a conv layer's filters): one strip per row
+      for (let m = 0; m < count; m += perRow) {
+        const strip = el("div", undefined, "map-row");
+        strip.append(el("div", "[" + Explain.unravel(m, lead).slice(0, -1).join(", ") + ", 0.." + (perRow - 1) + "]", "map-label"));
+        strip.append(stripCanvas(a, m * h * w, perRow, h, w, max, onCell));
+        maps.append(strip);
+      }
+      box.append(maps, scaleBar(max), el("div", statsText(a), "stats"));
+      return box;
+    }
+    let row = null;
+    for (let m = 0; m < count; m++) {
+      if (m % perRow === 0) { row = el("div", undefined, "map-row"); maps.append(row); }
+      const where = lead.length ? "[" + Explain.unravel(m, lead).join(", ") + "]" : "";
+      const map = el("div", undefined, "map");
+      if (where) map.append(el("div", where, "map-label"));
+      map.append(a.size <= CELLS_UP_TO ? cellTable(a, m * h * w, h, w, max, onCell) : mapCanvas(a, m * h * w, h, w, max, onCell));
+      row.append(map);
+    }
+    box.append(maps, scaleBar(max));
+    if (a.size > NUMBERS_UP_TO) box.append(el("div", statsText(a), "stats"));
+    return box;
+  }
+  function cellTable(a, offset, h, w, max, onCell) {
+    const table = el("table", undefined, a.size <= NUMBERS_UP_TO ? "cells numbers" : h * w <= 64 ? "cells roomy" : "cells");
+    for (let r = 0; r < h; r++) {
+      const tr = el("tr");
+      for (let c = 0; c < w; c++) {
+        const flat = offset + r * w + c, v = a.values[flat];
+        const td = el("td", a.size <= NUMBERS_UP_TO ? fmt(v) : undefined);
+        td.dataset.flat = flat;
+        td.title = fmt(v);
+        const [R, G, B] = colour(v, a.size <= NUMBERS_UP_TO ? 1.6 * max : max); // paler behind numbers, so they stay readable
+        td.style.background = `rgb(${R},${G},${B})`;
+        if (onCell) td.addEventListener("click", () => onCell(flat));
+        tr.append(td);
+      }
+      table.append(tr);
+    }
+    return table;
+  }
+  // `count` maps of h x w side by side on one canvas, a grey column between them.
+  function stripCanvas(a, offset, count, h, w, max, onCell) {
+    const zoom = Math.max(1, Math.min(8, Math.floor(360 / (count * (w + 1)))));
+    const c = el("canvas");
+    c.width = count * (w + 1) - 1; c.height = h;
+    c.style.width = c.width * zoom + "px"; c.style.height = h * zoom + "px";
+    const ctx = c.getContext("2d"), img = ctx.createImageData(c.width, h);
+    for (let m = 0; m < count; m++) for (let r = 0; r < h; r++) for (let col = 0; col <= w; col++) {
+      const x = m * (w + 1) + col;
+      if (x >= c.width) continue;
+      const rgb = col === w ? [150, 150, 150] : colour(a.values[offset + (m * h + r) * w + col], max);
+      img.data.set([...rgb, 255], 4 * (r * c.width + x));
+    }
+    ctx.putImageData(img, 0, 0);
+    if (onCell) {
+      c.addEventListener("click", (e) => {
+        const box = c.getBoundingClientRect();
+        const x = Math.floor(((e.clientX - box.left) / box.width) * c.width), r = Math.floor(((e.clientY - box.top) / box.height) * h);
+        const m = Math.floor(x / (w + 1)), col = x % (w + 1);
+        if (col < w && m < count) onCell(offset + (m * h + Math.min(r, h - 1)) * w + col);
+      });
+    }
+    return canvasWrap(c, offset, count, h, w, 1);
+  }
+  function mapCanvas(a, offset, h, w, max, onCell) {
+    const c = heatmap(a.values, offset, h, w, max);
+    if (onCell) {
+      c.addEventListener("click", (e) => {
+        const box = c.getBoundingClientRect();
+        const r = Math.min(h - 1, Math.floor(((e.clientY - box.top) / box.height) * h));
+        const col = Math.min(w - 1, Math.floor(((e.clientX - box.left) / box.width) * w));
+        onCell(offset + r * w + col);
+      });
+    }
+    return canvasWrap(c, offset, 1, h, w, 0);
+  }
+  // A heatmap canvas in a box that can hold markers over its cells (the
+  // explanation's outlines): it knows which flat indices it draws, `count`
+  // maps of h x w from `offset`, `gap` columns apart.
+  function canvasWrap(c, offset, count, h, w, gap) {
+    const wrap = el("div", undefined, "canvas-wrap");
+    Object.assign(wrap.dataset, { offset, count, h, w, gap });
+    wrap.append(c);
+    return wrap;
+  }
+  // The element that stands for cell `flat` of a grid: its table cell, or a
+  // marker laid over its heatmap (made when first asked for).
+  function cellElement(grid, flat) {
+    const td = grid.querySelector(`td[data-flat="${flat}"]`);
+    if (td) return td;
+    for (const wrap of grid.querySelectorAll(".canvas-wrap")) {
+      const { offset, count, h, w, gap } = Object.fromEntries(Object.entries(wrap.dataset).map(([k, v]) => [k, Number(v)]));
+      const local = flat - offset;
+      if (local < 0 || local >= count * h * w) continue;
+      const old = wrap.querySelector(`.cell-mark[data-flat="${flat}"]`);
+      if (old) return old;
+      const m = Math.floor(local / (h * w)), r = Math.floor((local % (h * w)) / w), col = local % w;
+      const { left, top, scale } = canvasGeometry(wrap);
+      const mark = el("div", undefined, "cell-mark");
+      mark.dataset.flat = flat;
+      Object.assign(mark.style, {
+        left: left + (m * (w + gap) + col) * scale + "px",
+        top: top + r * scale + "px",
+        width: Math.max(scale, 3) + "px", height: Math.max(scale, 3) + "px",
+      });
+      wrap.append(mark);
+      return mark;
+    }
+    return null;
+  }
+  // Where a wrap's canvas sits and how large its cells are drawn, read once:
+  // reading the layout after each new marker would make the browser lay out
+  // the panel again for every one of them.
+  const geometry = new WeakMap();
+  function canvasGeometry(wrap) {
+    if (!geometry.has(wrap)) {
+      const c = wrap.querySelector("canvas");
+      geometry.set(wrap, { left: c.offsetLeft + c.clientLeft, top: c.offsetTop + c.clientTop, scale: c.clientWidth / c.width });
+    }
+    return geometry.get(wrap);
+  }
+  const LIGHTS = ["term", "term-now", "patch", "explained"];
+  function unlight(classes) {
+    for (const cls of classes) stepPanel.querySelectorAll("." + cls).forEach((e) => e.classList.remove(cls));
+    stepPanel.querySelectorAll(".cell-mark").forEach((mark) => { if (!LIGHTS.some((c) => mark.classList.contains(c))) mark.remove(); });
+  }
+
+  // ---------------------------------------------------------------------
+  // "Where does this number come from?": explain(nodeId, position, flat)
+  // ---------------------------------------------------------------------
+  function explain(nodeId, position, flat) {
+    const step = tape.backward.find((b) => b.node === nodeId);
+    if (!step || !nodes[nodeId].op) throw new Error(`explain: node ${nodeId} is not the result of an op that backward visited`);
+    const c = step.contributions.find((x) => x.position === position);
+    if (!c) throw new Error(`explain: ${nodes[nodeId].op} passed no gradient to its input ${position}`);
+    const part = arr(c.added);
+    if (!Number.isInteger(flat) || flat < 0 || flat >= part.size) {
+      throw new RangeError(`explain: flatIndex ${flat} is outside the input's ${part.size} elements`);
+    }
+    const n = nodes[nodeId];
+    const ref = (id, index) => ({ node: id, a: arr(index) });
+    const ctx = {
+      inputs: n.inputs.map((id) => ref(id, nodes[id].value)),
+      output: ref(nodeId, n.value),
+      g: ref(nodeId, step.grad),
+      settings: n.settings,
+    };
+    const result = Explain.element(n.op, ctx, position, flat);
+    return { value: part.values ? part.values[flat] : null, to: c.to, ...result };
+  }
+  // The sum, written out, and its cells lit up in the step's grids.
+  let explainTimer = null;
+  function showExplanation(box, nodeId, position, flat) {
+    const out = box.querySelector(".explanation") || el("div", undefined, "explanation");
+    out.replaceChildren();
+    box.append(out);
+    clearInterval(explainTimer);
+    unlight(LIGHTS);
+    const e = explain(nodeId, position, flat);
+    const cellOf = (node, of, flatIndex) => {
+      const grid = stepPanel.querySelector(`.grid[data-node="${node}"][data-of="${of}"]`);
+      return grid ? cellElement(grid, flatIndex) : null;
+    };
+    const here = cellOf(e.to, "part", flat);
+    if (here) here.classList.add("explained");
+    const name = `${d(e.to)}[${Explain.unravel(flat, nodes[e.to].shape).join(", ")}]`;
+    if (e.missing) { out.append(el("p", name + ": " + e.missing, "hint")); return; }
+    const cellsOfTerm = (t) => t.factors.map((f) => cellOf(f.node, f.of, Explain.ravel(f.index, nodes[f.node].shape)));
+    for (const t of e.terms) for (const cell of cellsOfTerm(t)) if (cell) cell.classList.add("term");
+    const sum = e.terms.reduce((s, t) => s + t.product, 0);
+    out.append(el("div", `${name} = ${fmt(e.value)} is the sum of ${e.terms.length} term${e.terms.length === 1 ? "" : "s"} (Σ = ${fmt(sum)}):`, "formula"));
+    const lines = e.terms.slice(0, 40).map((t) => {
+      const parts = t.factors.map((f) => `${f.of === "grad" ? "g" : label(f.node)}[${f.index.join(",")}]`);
+      const numbers = t.factors.map((f) => fmt(f.value));
+      if (t.weight !== 1) { parts.push(fmt(t.weight)); numbers.push(fmt(t.weight)); }
+      return `  ${parts.join(" · ")} = ${numbers.join(" · ")} = ${fmt(t.product)}${t.note ? "   (" + t.note + ")" : ""}`;
+    });
+    if (e.terms.length > 40) lines.push(`  ... and ${e.terms.length - 40} more terms`);
+    out.append(el("div", lines.join("\n"), "formula terms"));
+    // Step through the terms: one term's cells at a time (for a filter's
+    // gradient, the input patch sliding over the image).
+    const walk = el("button", "\u25B6 step through the terms");
+    let t = 0;
+    walk.addEventListener("click", () => {
+      clearInterval(explainTimer);
+      t = 0;
+      explainTimer = setInterval(() => {
+        unlight(["term-now", "patch"]);
+        if (t >= e.terms.length) { clearInterval(explainTimer); return; }
+        const term = e.terms[t++];
+        for (const cell of cellsOfTerm(term)) if (cell) cell.classList.add("term-now");
+        for (const index of term.patch || []) {
+          const cell = cellOf(term.factors[0].node, "value", Explain.ravel(index, nodes[term.factors[0].node].shape));
+          if (cell) cell.classList.add("patch");
+        }
+      }, playDelay());
+    });
+    out.append(walk);
+  }
+
   function showDetails(id, s) {
     selected = id;
     document.querySelectorAll(".selected").forEach((e) => e.classList.remove("selected"));
@@ -444,7 +693,7 @@
     if (sharedScale) max = gmax = Math.max(max, gmax);
     details.append(el("h3", "value"));
     if (!s.computed.has(id) && s.phase === "forward") details.append(el("p", "not computed yet", "hint"));
-    else showArray(details, value, max);
+    else details.append(grid(value, { node: id, of: "shown-value" }, max));
     details.append(el("h3", "gradient " + d(id)));
     if (grad === null) {
       const why = n.kind === "constant" ? "none: a constant needs no gradient" : "none yet: backward has not reached it";
@@ -455,7 +704,7 @@
       if (s.received[id] !== undefined && s.received[id] < all) {
         details.append(el("p", `so far ${s.received[id]} of ${all} contributions`, "hint"));
       }
-      showArray(details, grad, gmax);
+      details.append(grid(grad, { node: id, of: "shown-grad" }, gmax));
       if (sharedScale && mapsOf(grad) && absMax(grad) < 0.25 * max) {
         details.append(el("p", "The gradient is tiny next to the values: untick the box below to give it a scale of its own.", "hint"));
       }
@@ -588,9 +837,12 @@
     if (timer !== null) { clearInterval(timer); timer = null; button.textContent = "\u25B6 play"; return; }
     if (k === STEPS - 1) go(0);
     button.textContent = "\u23F8 pause";
-    timer = setInterval(() => { if (k >= STEPS - 1) play(); else go(k + 1); }, 800);
+    timer = setInterval(() => { if (k >= STEPS - 1) play(); else go(k + 1); }, playDelay());
   }
+  function playDelay() { return Number(document.getElementById("speed").value) || 800; }
+  document.getElementById("speed").addEventListener("change", () => { if (timer !== null) { play(); play(); } });
   function setView(name) {
+    if (name !== "expanded" && name !== "collapsed") throw new TypeError(`setView: the view must be "expanded" or "collapsed", got ${name}`);
     view = hasCollapsed ? name : "expanded";
     views.expanded.hidden = view !== "expanded";
     views.collapsed.hidden = view !== "collapsed";
@@ -613,6 +865,7 @@
     if (e.key === "ArrowRight") { go(k + 1); e.preventDefault(); }
     else if (e.key === "ArrowLeft") { go(k - 1); e.preventDefault(); }
     else if (e.key === "Home") go(0);
+    else if (e.key === "End") go(STEPS - 1);
     else if (e.key === " ") { play(); e.preventDefault(); }
   });
   document.querySelectorAll(".swatch[data-color]").forEach((s) => { s.style.background = tape.colors[s.dataset.color]; });
@@ -621,8 +874,10 @@
   // For tests and for the curious: window.stepper
   // ---------------------------------------------------------------------
   // state().nodes[id].grad is the gradient as displayed: null before backward
-  // reaches the node; nested lists for a tensor the page holds in full (up to
-  // 4096 elements); for a larger one {"summary": {mean, std, min, max, norm}}.
+  // reaches the node; nested lists for a tensor of up to tape.stateElements
+  // (4096) elements; for a larger one {"summary": {mean, std, min, max, norm}}.
+  // state().wires: the ids of the wires drawn as gradient wires at this step
+  // (forwardWires: the forward step's), in the view shown.
   function state() {
     const s = stateAt(k);
     const out = { step: k, phase: s.phase, current: s.current, nodes: {} };
@@ -631,12 +886,17 @@
       let grad = null;
       if (s.grads[id] !== undefined) {
         const a = arr(s.grads[id]);
-        grad = a.values ? nested(Array.from(a.values), a.shape) : { summary: a.stats };
+        grad = a.values && a.size <= tape.stateElements ? nested(Array.from(a.values), a.shape) : { summary: a.stats };
       }
       out.nodes[id] = { name: n.name, label: n.label, shape: n.shape, grad, check: n.check ? n.check.status : null };
     }
+    // The wires drawn as gradient (orange) and forward (blue) wires in the view shown.
+    const shown = views[view];
+    out.view = view;
+    out.wires = Array.from(shown.querySelectorAll("g.edge.flow"), (e) => e.id);
+    out.forwardWires = Array.from(shown.querySelectorAll("g.edge.forward-flow"), (e) => e.id);
     return JSON.parse(JSON.stringify(out));
   }
-  window.stepper = { steps: STEPS, go, next: () => go(k + 1), prev: () => go(k - 1), state };
+  window.stepper = { steps: STEPS, go, next: () => go(k + 1), prev: () => go(k - 1), state, setView, explain };
   setView(view);
 })();
