@@ -36,7 +36,7 @@ import numpy as np
 from . import conv_kernels as K
 from .engine import Function, Tensor, is_grad_enabled
 from .float_errors import quietly
-from .ops import _check_float
+from .ops import _check_float, depends_on
 
 __all__ = [
     "conv2d",
@@ -184,7 +184,8 @@ class MaxPool2d(Function):
 
     def backward(self, g):
         (x,) = self.parents
-        return (MaxPool2dBackward.apply(g, argmax=self.argmax, input_shape=x.shape, **_window(self.settings)),)
+        gx = MaxPool2dBackward.apply(g, argmax=self.argmax, input_shape=x.shape, **_window(self.settings))
+        return (depends_on(gx, x),)  # through the argmax, a mask: see ops.DependsOn
 
 
 class MaxPool2dBackward(Function):
@@ -233,7 +234,8 @@ class AvgPool2d(Function):
 
     def backward(self, g):
         (x,) = self.parents
-        return (AvgPool2dBackward.apply(g, input_shape=x.shape, **self.settings),)
+        # Linear in g and independent of x; tied to x anyway (with derivative 0), as PyTorch does.
+        return (depends_on(AvgPool2dBackward.apply(g, input_shape=x.shape, **self.settings), x),)
 
 
 class AvgPool2dBackward(Function):

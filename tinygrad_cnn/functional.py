@@ -34,7 +34,7 @@ from .conv import avg_pool2d, conv2d, conv_transpose2d, max_pool2d
 from .creation import get_rng
 from .engine import Function, Tensor, is_grad_enabled
 from .float_errors import quiet, quietly
-from .ops import _as_number, _check_float, _constant, _normalize_axes, maximum, relu, sigmoid, tanh
+from .ops import _as_number, _check_float, _constant, _normalize_axes, depends_on, maximum, relu, sigmoid, tanh
 
 __all__ = [
     "avg_pool2d", "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "conv2d",
@@ -255,7 +255,7 @@ class LeakyRelu(Function):
         (x,) = self.parents
         # The derivative is 1 where x > 0 and negative_slope elsewhere (at 0 too, as in PyTorch).
         slope = np.where(x.data > 0, 1, self.settings["negative_slope"]).astype(g.dtype)
-        return (g * _constant(slope),)
+        return (depends_on(g * _constant(slope), x),)
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:

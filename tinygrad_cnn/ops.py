@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine import Function, Tensor, _share_version
+from .engine import Function, Tensor, _share_version, is_grad_enabled
 from .float_errors import _IGNORE_ALL, _Depth, _reset_state, _set_state, quiet, quietly
 
 Axis = int | Sequence[int] | None
@@ -34,6 +34,47 @@ Axis = int | Sequence[int] | None
 def _constant(array: np.ndarray) -> Tensor:
     """A tensor that never needs a gradient (masks, indices, ...)."""
     return Tensor._make(array)
+
+
+class DependsOn(Function):
+    """`value` as it is, recorded as a function of `inputs` too, with derivative 0 in them.
+
+    The gradient of relu, abs, clip, max, maximum and the pooling ops depends
+    on the input x only through a mask ([x > 0], the position of a maximum),
+    so as a function of x it is piecewise constant: its derivative in x is 0
+    (where it exists). It still depends on x, as in PyTorch: under
+    create_graph=True the gradient must carry a graph, so that it can be
+    differentiated again and give exactly 0 (not a "no graph" error).
+    `depends_on` records this node only while the backward pass is recorded.
+    """
+
+    reads_inputs = False  # it needs only the inputs' shapes
+
+    def forward(self, value, *inputs):
+        return value
+
+    vjp_rule = "dL/dvalue = g, dL/dx = 0 (for each tied input x)"
+
+    def backward(self, g):
+        value, *inputs = self.parents
+        zeros = [_zero_gradient(x) if needs else None for x, needs in zip(inputs, self.needs_grad[1:])]
+        return (g, *zeros)
+
+
+def depends_on(value: Tensor, *inputs: Tensor) -> Tensor:
+    """`value`, tied to those of `inputs` that require grad with a zero derivative,
+    while gradients are recorded (inside a backward pass with create_graph=True);
+    else `value` itself (see DependsOn)."""
+    if not is_grad_enabled():
+        return value
+    tied = [x for x in inputs if x.requires_grad]
+    return DependsOn.apply(value, *tied) if tied else value
+
+
+def _zero_gradient(x: Tensor) -> Tensor:
+    """0 in x's shape and dtype: the gradient of a DependsOn node for its input x,
+    itself tied to x, so that every higher derivative is 0 too."""
+    return depends_on(_constant(np.zeros(x.shape, dtype=x.dtype)), x)
 
 
 def _as_tensor(value: Any, like: Tensor, op: str) -> Tensor:
@@ -309,7 +350,7 @@ class Maximum(Function):
         # The larger input gets the gradient; a tie splits it evenly, as PyTorch does.
         to_a = (a.data > b.data) + 0.5 * (a.data == b.data)
         to_a = _constant(to_a.astype(g.dtype))
-        return g * to_a, g * (1 - to_a)
+        return depends_on(g * to_a, a, b), depends_on(g * (1 - to_a), a, b)
 
 
 add = _binary(Add, "add", "a + b, with broadcasting.")
@@ -397,7 +438,7 @@ class Abs(Function):
 
     def backward(self, g):
         (x,) = self.parents
-        return (g * _constant(np.sign(x.data)),)  # sign(0) = 0, as in PyTorch
+        return (depends_on(g * _constant(np.sign(x.data)), x),)  # sign(0) = 0, as in PyTorch
 
 
 class Sigmoid(Function):
@@ -442,7 +483,7 @@ class Relu(Function):
         (x,) = self.parents
         # The gradient passes where x > 0; at exactly 0 it is 0 (as in PyTorch).
         # A boolean mask multiplies without a conversion pass (and keeps g's dtype).
-        return (g * _constant(x.data > 0),)
+        return (depends_on(g * _constant(x.data > 0), x),)
 
 
 class Clip(Function):
@@ -459,7 +500,7 @@ class Clip(Function):
             inside &= x.data >= lo
         if hi is not None:
             inside &= x.data <= hi
-        return (g * _constant(inside.astype(g.dtype)),)
+        return (depends_on(g * _constant(inside.astype(g.dtype)), x),)
 
 
 class Cast(Function):
@@ -580,7 +621,7 @@ class Max(Function):
             g = g.reshape(_kept_shape(x.shape, axes))
         # Only the maximum of each reduced slice gets the gradient; with ties,
         # the first one (as numpy's argmax picks).
-        return (g.broadcast_to(x.shape) * _constant(_first_max_mask(x.data, axes)),)
+        return (depends_on(g.broadcast_to(x.shape) * _constant(_first_max_mask(x.data, axes)), x),)
 
 
 def _kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
