@@ -333,9 +333,22 @@ class Pow(Function):
                 # a = 0: use the power 0 there, so the slope is 0 * a^0 = 0.
                 power = where(b.data == 0, _constant(np.zeros((), dtype=power.dtype)), power)
             ga = g * b * a**power  # d(a^b)/da = b a^(b-1)
-        # d(a^b)/db = a^b log(a): only computed when the exponent needs it, so a
-        # constant exponent never takes the log of a negative base.
-        gb = g * self.output * a.log() if self.needs_grad[1] else None
+            undefined = np.isnan(self.output.data)
+            if undefined.any():
+                # Where a^b is nan, so is its slope. b a^(b-1) alone would say 0
+                # at a = -inf for b = 0.5 ((-inf)^-0.5 = 0), where sqrt(-inf) is nan.
+                ga = where(undefined, _constant(np.array(np.nan, dtype=ga.dtype)), ga)
+        gb = None
+        if self.needs_grad[1]:
+            # d(a^b)/db = a^b log(a): only computed when the exponent needs it, so a
+            # constant exponent never takes the log of a negative base.
+            a_log_a = self.output * a.log()
+            zero_base = (a.data == 0) & (b.data >= 0)
+            if zero_base.any():
+                # At a = 0, a^b log(a) is 0 * -inf = nan (b > 0) or 1 * -inf (b = 0);
+                # the limit for b > 0 is 0, and PyTorch uses 0 for b >= 0.
+                a_log_a = where(zero_base, _constant(np.zeros((), dtype=a_log_a.dtype)), a_log_a)
+            gb = g * a_log_a
         return ga, gb
 
 
