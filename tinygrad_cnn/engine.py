@@ -550,10 +550,36 @@ def _seed_gradient(output: Tensor, gradient: Any, where: str) -> Tensor:
         raise TypeError(
             f"{where}: gradient must be a Tensor, an array or a number, got {type(gradient).__name__} {gradient!r}"
         )
-    grad = gradient if isinstance(gradient, Tensor) else Tensor(_as_array(gradient, output.dtype))
+    if isinstance(gradient, Tensor):
+        grad = gradient
+    else:
+        grad = Tensor(_as_array(_real_gradient_array(gradient, output, where), output.dtype))
     if grad.shape != output.shape:
         raise ValueError(f"{where}: gradient has shape {grad.shape} but the output has shape {output.shape}")
     return grad
+
+
+def _real_gradient_array(gradient: Any, output: Tensor, where: str) -> np.ndarray:
+    """The user's upstream gradient as an array of real numbers, or a clear error.
+
+    A complex gradient is refused, as in PyTorch for a real output: converting
+    it would drop its imaginary part (numpy only warns). Strings and other
+    non-numbers are refused before numpy's "could not convert" message."""
+    try:
+        array = np.asarray(gradient)
+    except ValueError as error:  # a ragged nested list
+        raise ValueError(f"{where}: gradient for the output of shape {output.shape} is not an array: {error}") from None
+    if array.dtype.kind == "c":
+        raise TypeError(
+            f"{where}: gradient is complex (dtype {array.dtype}), but the output of shape {output.shape} is real "
+            f"({output.dtype}); its imaginary part would be lost. Pass a real gradient"
+        )
+    if array.dtype.kind not in "fiub":
+        raise TypeError(
+            f"{where}: gradient must hold numbers, got an array of dtype {array.dtype} "
+            f"for the output of shape {output.shape}"
+        )
+    return array
 
 
 def topological_order(roots: Sequence[Tensor]) -> list[Tensor]:

@@ -144,7 +144,7 @@ def _as_number(value: Any, op: str, name: str) -> float:
     raise TypeError(f"{op}: {name} must be a number, got {type(value).__name__} {value!r}")
 
 
-def _as_float(x: Tensor) -> Tensor:
+def _as_float(x: Tensor, op: str) -> Tensor:
     """An integer or bool tensor as float32 (PyTorch's default dtype); a float tensor as it is.
 
     The one place where float ops (exp, log, sigmoid, division, ...) promote
@@ -153,8 +153,22 @@ def _as_float(x: Tensor) -> Tensor:
     gradient, so the conversion needs none either.
     """
     if x.data.dtype.kind in "iub":
+        _check_float_if_requires_grad(x, op)
         return _constant(x.data.astype(np.float32))
     return x
+
+
+def _check_float_if_requires_grad(x: Tensor, op: str) -> None:
+    """A tensor that requires grad holds floats: Tensor(...) and requires_grad_
+    make sure of it, but an integer array written into `.data` afterwards
+    would make the op treat it as a constant, and the tensor would silently
+    leave the graph (PyTorch refuses such an assignment)."""
+    if x.requires_grad and x.data.dtype.kind != "f":
+        raise TypeError(
+            f"{op}: a tensor that requires grad holds {x.data.dtype} data (shape {x.shape}); it must hold "
+            "floats, or it would get no gradient. Was an integer array assigned to .data? "
+            "Assign a float array (e.g. values.astype(np.float32))"
+        )
 
 
 def _check_float(x: Tensor, op: str, name: str = "input") -> None:
@@ -204,7 +218,7 @@ def _broadcast_error(op: str, *tensors: Tensor) -> ValueError:
 _apply = Function.apply.__func__
 
 
-def _promote_mixed(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+def _promote_mixed(a: Tensor, b: Tensor, op: str) -> tuple[Tensor, Tensor]:
     """Operands of different dtypes, promoted as PyTorch does: an integer tensor
     meeting a float tensor takes the float's dtype (numpy would make int64 with
     float32 a float64). Other pairs are left to numpy's rules, which agree with
@@ -212,11 +226,24 @@ def _promote_mixed(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
     bool array with a float one keeps the float dtype, with no conversion pass
     (ReLU's backward multiplies g by a boolean mask on every step)."""
     a_kind, b_kind = a.data.dtype.kind, b.data.dtype.kind
+    for tensor in (a, b):
+        _check_float_if_requires_grad(tensor, op)
     if a_kind == "f" and b_kind in "iu":
         b = _constant(b.data.astype(a.data.dtype))
     elif b_kind == "f" and a_kind in "iu":
         a = _constant(a.data.astype(b.data.dtype))
     return a, b
+
+
+def _not_an_array_error(op: str, *tensors: Tensor) -> TypeError:
+    for position, tensor in enumerate(tensors):
+        if isinstance(tensor, Tensor) and not isinstance(tensor.data, np.ndarray):
+            return TypeError(
+                f"{op}: operand {position} holds a {type(tensor.data).__name__} in .data, not a numpy array; "
+                "assign arrays to .data (e.g. t.data = np.asarray(values, dtype=np.float32))"
+            )
+    kinds = " and ".join(type(t).__name__ for t in tensors)
+    return TypeError(f"{op}: unsupported operands {kinds}; expected Tensors (or a Tensor and a number)")
 
 
 def _binary(cls: type[Function], op: str, doc: str) -> Callable[[Any, Any], Tensor]:
@@ -227,12 +254,16 @@ def _binary(cls: type[Function], op: str, doc: str) -> Callable[[Any, Any], Tens
     """
 
     def binary_op(a: Any, b: Any) -> Tensor:
-        if not isinstance(b, Tensor):
-            b = _as_tensor(b, a, op)
-        elif not isinstance(a, Tensor):
-            a = _as_tensor(a, b, op)
-        if a.data.dtype is not b.data.dtype:  # rare: the dtypes differ (an identity test is fast)
-            a, b = _promote_mixed(a, b)
+        try:
+            if not isinstance(b, Tensor):
+                b = _as_tensor(b, a, op)
+            elif not isinstance(a, Tensor):
+                a = _as_tensor(a, b, op)
+            mixed = a.data.dtype is not b.data.dtype  # rare: the dtypes differ (an identity test is fast)
+        except AttributeError:  # something other than an array was assigned to .data
+            raise _not_an_array_error(op, a, b) from None
+        if mixed:
+            a, b = _promote_mixed(a, b, op)
         # numpy's floating-point warnings off, as `quietly` does, written out here
         # to spare the hottest ops a second Python call (float_errors.py).
         switch = not _Depth.count
@@ -384,7 +415,7 @@ def div(a: Any, b: Any) -> Tensor:
     elif not isinstance(a, Tensor):
         a = _as_tensor(a, b, "div")
     if a.data.dtype.kind != "f" and b.data.dtype.kind != "f":
-        a, b = _as_float(a), _as_float(b)  # 7 / 2 = 3.5, as in PyTorch
+        a, b = _as_float(a, "div"), _as_float(b, "div")  # 7 / 2 = 3.5, as in PyTorch
     return _div(a, b)
 
 
@@ -536,17 +567,17 @@ def neg(x: Tensor) -> Tensor:
 
 def exp(x: Tensor) -> Tensor:
     """e^x elementwise (integer and bool inputs are computed in float32)."""
-    return Exp.apply(_as_float(x))
+    return Exp.apply(_as_float(x, "exp"))
 
 
 def log(x: Tensor) -> Tensor:
     """Natural logarithm; log(0) = -inf without a warning (integer and bool inputs in float32)."""
-    return Log.apply(_as_float(x))
+    return Log.apply(_as_float(x, "log"))
 
 
 def sqrt(x: Tensor) -> Tensor:
     """Square root, as x ** 0.5 (integer and bool inputs in float32)."""
-    return pow(_as_float(x), 0.5)
+    return pow(_as_float(x, "sqrt"), 0.5)
 
 
 def abs(x: Tensor) -> Tensor:  # noqa: A001
@@ -556,12 +587,12 @@ def abs(x: Tensor) -> Tensor:  # noqa: A001
 
 def sigmoid(x: Tensor) -> Tensor:
     """1 / (1 + e^-x), computed without overflow for any x (integer and bool inputs in float32)."""
-    return Sigmoid.apply(_as_float(x))
+    return Sigmoid.apply(_as_float(x, "sigmoid"))
 
 
 def tanh(x: Tensor) -> Tensor:
     """Hyperbolic tangent (integer and bool inputs are computed in float32)."""
-    return Tanh.apply(_as_float(x))
+    return Tanh.apply(_as_float(x, "tanh"))
 
 
 def relu(x: Tensor) -> Tensor:
@@ -579,7 +610,7 @@ def clip(x: Tensor, lo: float | None = None, hi: float | None = None) -> Tensor:
         if all(bound is None or bound.is_integer() for bound in (lo, hi)):
             lo, hi = (None if bound is None else int(bound) for bound in (lo, hi))  # stays an integer tensor
         else:
-            x = _as_float(x)  # an integer tensor clipped at 1.5 is computed in float32, as in PyTorch
+            x = _as_float(x, "clip")  # an integer tensor clipped at 1.5 is computed in float32, as in PyTorch
     if lo is not None and hi is not None and lo > hi:
         raise ValueError(f"clip: lo={lo} is greater than hi={hi}")
     return Clip.apply(x, lo=lo, hi=hi)
