@@ -268,6 +268,7 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
 class Softplus(Function):
     """log(1 + e^x), computed as logaddexp(0, x) so it never overflows."""
 
+    @quietly  # logaddexp(0, nan) is nan: without numpy's "invalid value" warning, as everywhere
     def forward(self, x):
         return np.logaddexp(0, x)
 
