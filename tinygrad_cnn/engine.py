@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import operator
+import threading
 import weakref
 from collections.abc import Sequence
 from typing import Any
@@ -34,11 +35,32 @@ from .float_errors import quiet_region
 # ---------------------------------------------------------------------------
 
 
-class _GradMode:
+class _GradModeState(threading.local):
+    """Whether ops record the graph, per thread, as in PyTorch: a `no_grad()`
+    block, or a backward pass (which records only with create_graph=True),
+    in one thread does not stop another thread's forward pass from being
+    recorded. The class attributes are each thread's starting values."""
+
     enabled = True
     # The dotted path of the nn.Module whose forward is running ("conv1",
     # "features.0"), recorded on each Function so drawings can group ops.
     module_path: str | None = None
+    # The recorder of the step-through page while one is switched on in this
+    # thread (`viz.record_backward`), else None. Off, it costs the backward
+    # pass one `is not None` test per node and per wire.
+    recorder: Any = None
+
+    def __init__(self) -> None:
+        # Run once in each thread that uses the state: values set on the
+        # instance are read faster than the class's defaults (apply reads
+        # them for every op).
+        self.enabled = True
+        self.module_path = None
+        self.recorder = None
+
+
+# The one instance: reading `_GradMode.enabled` gives the calling thread's value.
+_GradMode = _GradModeState()
 
 
 def is_grad_enabled() -> bool:
@@ -464,7 +486,8 @@ class Function:
         out.name = None
         out._retains_grad = False
         out._version = 0
-        if _GradMode.enabled:
+        mode = _GradMode  # this thread's modes, looked up once
+        if mode.enabled:
             if len(inputs) == 2:  # the common case, with no new tuple to make
                 needs_grad = _PAIR_FLAGS[inputs[0].requires_grad][inputs[1].requires_grad]
             else:
@@ -473,7 +496,7 @@ class Function:
                 fn.parents = inputs
                 fn.needs_grad = needs_grad
                 fn.settings = settings
-                fn.module = _GradMode.module_path
+                fn.module = mode.module_path
                 fn.released = False
                 fn.recorded_at = _InPlaceChanges.count
                 if _AnomalyMode.enabled:
@@ -627,12 +650,6 @@ def _fit_to(grad: Tensor, like: np.ndarray) -> Tensor:
     return grad
 
 
-# The recorder of the step-through page while one is switched on
-# (`viz.record_backward`), else None. Off, it costs the backward pass one
-# `is not None` test per node and per wire.
-_recorder = None
-
-
 def run_backward(
     roots: Sequence[Tensor],
     root_grads: Sequence[Tensor],
@@ -658,7 +675,7 @@ def run_backward(
     wanted = dict.fromkeys(inputs) if inputs is not None else None
     anomaly = _AnomalyMode.enabled
     changes = _InPlaceChanges.count
-    recorder = _recorder
+    recorder = _GradMode.recorder
     if recorder is not None:
         recorder.start(order, grads)
 
