@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from . import conv_kernels as K
-from .engine import Function, Tensor, is_grad_enabled
+from .engine import Function, Tensor, is_grad_enabled, trust_forward
 from .float_errors import quietly
 from .ops import _check_float, depends_on
 
@@ -249,6 +249,11 @@ class AvgPool2dBackward(Function):
     def backward(self, gg):
         window = {key: self.settings[key] for key in ("kernel", "stride", "padding")}
         return (AvgPool2d.apply(gg, **window),)
+
+
+# These forwards never write into their input arrays (see engine.trust_forward).
+trust_forward(Conv2d, ConvTranspose2d, Conv2dGradWeight, MaxPool2d, MaxPool2dBackward, MaxPool2dGather, AvgPool2d,
+              AvgPool2dBackward)
 
 
 # ---------------------------------------------------------------------------

@@ -257,12 +257,18 @@ class Tensor:
 
         Detached from a leaf (a parameter, say), it shares the leaf's version
         counter too, so an in-place change through it is seen by backward.
-        (Not from a computed tensor: the link would keep its graph alive.)
+        Detached from a computed tensor, it has a counter of its own, and each
+        in-place change through it is also counted on that tensor, through a
+        weak reference: a strong one would keep the whole graph alive for as
+        long as the detached tensor lives (`losses.append(loss.detach())`).
         """
         out = Tensor._make(self.data)
         owner = self._base if isinstance(self, _ViewTensor) else self
         if owner._ctx is None:
             _share_version(out, owner)
+        else:
+            out.__class__ = _DetachedTensor  # same slots, so the class can change in place
+            out._base = weakref.ref(owner)
         return out
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
@@ -365,6 +371,14 @@ _TICKETS_KEPT = 64
 def bump_version(tensor: Tensor) -> None:
     """Record that `tensor`'s array was changed in place (call it after the change)."""
     owner = tensor._base if isinstance(tensor, _ViewTensor) else tensor
+    if isinstance(owner, _DetachedTensor):
+        source = owner._base()  # the computed tensor it was detached from, if still alive
+        if source is not None:
+            _count_change(source)
+    _count_change(owner)
+
+
+def _count_change(owner: Tensor) -> None:
     owner._version += 1
     _InPlaceChanges.count += 1
     tickets = getattr(owner, "_change_tickets", None)
@@ -392,6 +406,19 @@ class _ViewTensor(Tensor):
     @_version.setter
     def _version(self, value: int) -> None:
         pass  # a view has no counter of its own (copy.deepcopy and pickle set it)
+
+
+class _DetachedTensor(Tensor):
+    """The result of `detach()` on a computed tensor: a leaf sharing its array.
+
+    Its `_base` slot holds a weak reference to that tensor (the owner of the
+    memory), and bump_version counts every in-place change of it there too,
+    so backward through the graph sees the change (PyTorch shares one
+    version counter between them). Being weak, the reference does not keep
+    the graph alive: once the tensor is gone, nothing can read its values.
+    """
+
+    __slots__ = ()
 
 
 def _share_version(view: Tensor, base: Tensor) -> Tensor:
@@ -450,6 +477,13 @@ class Function:
     # the node was recorded. A Function defined outside the library keeps
     # the safe default, True.
     reads_inputs = True
+    # A forward that wrote into its input arrays would change tensors that
+    # the graph (and this node's own backward) still reads: the gradient
+    # would be silently wrong. So forward gets read-only arrays, and a write
+    # raises (PyTorch refuses it too). The library's own ops, whose forwards
+    # never write into their inputs, turn the guard off (`trust_forward`):
+    # it costs a few flag changes per op.
+    guards_inputs = True
 
     def forward(self, *arrays: np.ndarray, **settings: Any) -> np.ndarray:
         raise NotImplementedError
@@ -474,7 +508,10 @@ class Function:
     def apply(cls, *inputs: Tensor, **settings: Any) -> Tensor:
         """Run the op forward, and record it if any input requires grad."""
         fn = cls()
-        data = fn.forward(*map(_data_of, inputs), **settings)
+        if cls.guards_inputs:
+            data = _forward_with_read_only_inputs(fn, inputs, settings)
+        else:
+            data = fn.forward(*map(_data_of, inputs), **settings)
         if type(data) is not np.ndarray:  # numpy returns scalars for 0-d results
             data = np.asarray(data)
         # Tensor._make written out: these lines run for every op.
@@ -532,6 +569,37 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{self.name}>"
+
+
+def trust_forward(*functions: type[Function]) -> None:
+    """Mark library ops whose forward never writes into its input arrays: apply
+    calls them without the read-only guard (see Function.guards_inputs)."""
+    for function in functions:
+        function.guards_inputs = False
+
+
+def _forward_with_read_only_inputs(fn: Function, inputs: Sequence[Tensor], settings: dict[str, Any]) -> np.ndarray:
+    """fn.forward on the inputs' arrays, made read-only while it runs."""
+    arrays = [tensor.data for tensor in inputs]
+    made_read_only = []
+    for array in arrays:
+        if isinstance(array, np.ndarray) and array.flags.writeable:
+            array.flags.writeable = False
+            made_read_only.append(array)
+    try:
+        return fn.forward(*arrays, **settings)
+    except ValueError as error:
+        if "read-only" not in str(error):
+            raise
+        shapes = ", ".join(str(tuple(np.shape(a))) for a in arrays)
+        raise RuntimeError(
+            f"{fn.name}.forward wrote into one of its input arrays (shapes {shapes}) in place: the graph "
+            "still reads those tensors, so backward would use the changed values and give a wrong gradient. "
+            "Compute into a new array instead (e.g. out = x + 1, or x = x.copy() first)"
+        ) from error
+    finally:
+        for array in made_read_only:
+            array.flags.writeable = True
 
 
 # For the hot path of apply: object creation without a call to __init__, and
