@@ -36,7 +36,7 @@ import numpy as np
 from . import conv_kernels as K
 from .engine import Function, Tensor, is_grad_enabled, trust_forward
 from .float_errors import quietly
-from .ops import _check_float, depends_on
+from .ops import _check_float, depends_on, promote_floats
 
 __all__ = [
     "conv2d",
@@ -319,7 +319,7 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int | 
 
     x: (N, C, H, W); weight: (O, C // groups, KH, KW); bias: (O,) or None.
     Returns (N, O, OH, OW) with OH = (H + 2*ph - dh*(KH-1) - 1) // sh + 1 (same for W).
-    Padding is with zeros; the output dtype is the common dtype of x and weight.
+    Padding is with zeros; the output dtype is the common dtype of x, weight and bias.
     """
     op = "conv2d"
     _check_tensor_4d(x, op, "input", "(N, C, H, W)")
@@ -349,6 +349,7 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int | 
             f"padded input of size {padded} (input shape {x.shape}, padding {padding})"
         )
     _check_bias(bias, o, op)
+    x, weight, bias = promote_floats(x, weight, bias)  # mixed float dtypes: the widest (docs/ops.md, dtypes)
     inputs = (x, weight) if bias is None else (x, weight, bias)
     return Conv2d.apply(*inputs, stride=stride, padding=padding, dilation=dilation, groups=groups, out_hw=None)
 
@@ -399,6 +400,7 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
             f"{weight.shape}, stride {stride}, padding {padding}, dilation {dilation}); reduce the padding"
         )
     _check_bias(bias, c_out_per_group * groups, op)
+    x, weight, bias = promote_floats(x, weight, bias)  # mixed float dtypes: the widest (docs/ops.md, dtypes)
     y = ConvTranspose2d.apply(x, weight, stride=stride, padding=padding, dilation=dilation, groups=groups,
                               out_hw=out_hw)
     return _add_bias(y, bias)

@@ -171,6 +171,24 @@ def _check_float_if_requires_grad(x: Tensor, op: str) -> None:
         )
 
 
+def promote_floats(*tensors: Tensor | None) -> list[Tensor | None]:
+    """Float tensors of different dtypes, each cast to their common dtype.
+
+    The library's one rule for mixed float dtypes, numpy's promotion (as
+    `x32 - y64` gives float64): an op on float tensors of different dtypes
+    computes in, and returns, the widest of them, and each input's gradient
+    comes back in its own dtype (the Cast's VJP). For the ops that take more
+    than one float tensor as separate arguments (conv2d and its bias, the
+    losses' targets, batch norm's statistics); the binary ops and matmul get
+    the same from numpy. None entries (an absent bias) are passed through.
+    """
+    present = [t for t in tensors if t is not None]
+    dtype = np.result_type(*(t.data.dtype for t in present))
+    if all(t.data.dtype == dtype for t in present):
+        return list(tensors)
+    return [t if t is None or t.data.dtype == dtype else t.astype(dtype) for t in tensors]
+
+
 def _check_float(x: Tensor, op: str, name: str = "input") -> None:
     """For ops that PyTorch does not define on integers (softmax, mean, conv2d, ...): a TypeError."""
     if x.data.dtype.kind != "f":
