@@ -78,3 +78,15 @@ def test_a_list_assigned_to_data_is_a_clear_error(use) -> None:
     p.data = [1.0, 2.0, 3.0]
     with pytest.raises(TypeError, match=r"holds a list in .data, not a numpy array"):
         use(p)
+
+
+@pytest.mark.parametrize("use", [lambda p: tg.relu(p), lambda p: p.sum(), lambda p: p[0:2]],
+                         ids=["relu", "sum", "slice"])
+def test_integer_data_in_a_leaf_is_refused_by_backward_before_grad_is_written(use) -> None:
+    # Ops that accept integers (relu, sum, indexing) pass the tensor on; backward refuses to
+    # accumulate an integer gradient into it, naming the tensor.
+    p = tg.Tensor(np.ones(3), requires_grad=True, name="w")
+    p.data = np.arange(3)
+    with pytest.raises(TypeError, match=r"backward: the tensor 'w' requires grad but holds int64 data in .data"):
+        use(p).sum().backward()
+    assert p.grad is None

@@ -907,6 +907,9 @@ def _cycle_collector_paused():
 
 
 def _accumulate(leaf: Tensor, grad: Tensor, create_graph: bool) -> None:
+    data = leaf.data
+    if type(data) is not np.ndarray or data.dtype.kind != "f":
+        raise _not_float_data_error(leaf)
     if create_graph and (grad._ctx is not None or leaf.grad is not None):
         # Keep the graph of the gradient (and of an earlier .grad), so it can
         # be differentiated again. A gradient without a graph is copied below,
@@ -920,6 +923,21 @@ def _accumulate(leaf: Tensor, grad: Tensor, create_graph: bool) -> None:
     else:
         # Not in place, so a .grad kept from an earlier step stays as it was.
         leaf.grad = Tensor._make(leaf.grad.data + grad.data)
+
+
+def _not_float_data_error(leaf: Tensor) -> TypeError:
+    """A tensor that requires grad must hold a float array; `.data` is a plain
+    attribute (as in PyTorch), so an assignment is only seen when it is used."""
+    held = f"{leaf.data.dtype} data" if isinstance(leaf.data, np.ndarray) else f"a {type(leaf.data).__name__}"
+    return TypeError(
+        f"backward: {_describe_leaf(leaf)} requires grad but holds {held} in .data; a tensor that requires grad "
+        "must hold a float array (was something else assigned to .data?). Assign a float array, e.g. "
+        "p.data = values.astype(np.float32)"
+    )
+
+
+def _describe_leaf(leaf: Tensor) -> str:
+    return f"the tensor {leaf.name!r}" if leaf.name else "a tensor"
 
 
 def grad(
