@@ -39,7 +39,7 @@ torch = pytest.importorskip("torch")
 TF = torch.nn.functional
 
 DEFAULT_PROGRAMS = 250  # seeds; each runs in float64 and in float32
-SLOW_PROGRAMS = 2000
+SLOW_PROGRAMS = 6000
 
 # |ours - theirs| <= atol + rtol * |theirs|, per stage and dtype.
 TOLERANCES = {np.float64: (1e-7, 1e-9), np.float32: (2e-3, 2e-4)}
@@ -73,22 +73,44 @@ class Report:
     failures: list[str] = field(default_factory=list)
     ops: Counter = field(default_factory=Counter)
     kinds: Counter = field(default_factory=Counter)  # stages by kind: value, gradient, second-order gradient
+    float32_by_accuracy: int = 0  # float32 stages passed by their distance to the float64 result
+    float32_overflow: int = 0  # float32 stages not compared: PyTorch's float32 overflowed
 
-    def check(self, stage: str, ours: Any, theirs: Any, rtol: float, atol: float) -> None:
+    def check(self, stage: str, ours: Any, theirs: Any, rtol: float, atol: float, truth: Any = None) -> None:
+        """Compare one stage. `truth` (float32 stages): PyTorch's float64 result for the same program."""
         self.stages += 1
         self.kinds[stage.rsplit(", ", 1)[-1].split(" of leaf")[0]] += 1
         ours = np.zeros_like(theirs) if ours is None else np.asarray(ours, dtype=np.float64)
         theirs = np.asarray(theirs, dtype=np.float64)
-        same_nan = np.array_equal(np.isnan(ours), np.isnan(theirs))
-        finite = ~np.isnan(theirs)
-        close = ours.shape == theirs.shape and same_nan and np.allclose(
-            ours[finite], theirs[finite], rtol=rtol, atol=atol
-        )
-        if close:
+        if ours.shape != theirs.shape:
+            self.failures.append(f"{stage}: shape {ours.shape}, PyTorch's {theirs.shape}")
+            return
+        if _close(ours, theirs, rtol, atol):
             self.passed += 1
-        else:
-            error = np.max(np.abs(ours - theirs)) if ours.shape == theirs.shape else "shape"
-            self.failures.append(f"{stage}: max |difference| {error}")
+            return
+        if truth is not None:
+            # float32 rounding: an ill-conditioned program (a batch norm of a batch norm,
+            # a gradient that cancels to 1e-13) leaves both libraries far from the exact
+            # result. Ours passes when it is no further from PyTorch's float64 result
+            # than a few times PyTorch's own float32 error.
+            if not np.isfinite(theirs[np.isfinite(truth)]).all():
+                self.float32_overflow += 1  # PyTorch's float32 overflowed where float64 did not
+                return
+            ours_error = np.max(np.abs(ours - truth), initial=0.0)
+            theirs_error = np.max(np.abs(theirs - truth), initial=0.0)
+            if ours_error <= 4 * theirs_error + atol:
+                self.passed += 1
+                self.float32_by_accuracy += 1
+                return
+        self.failures.append(f"{stage}: max |difference| {np.max(np.abs(ours - theirs))}")
+
+
+def _close(ours: np.ndarray, theirs: np.ndarray, rtol: float, atol: float) -> bool:
+    """Equal within |ours - theirs| <= atol + rtol |theirs|, with nan in the same places."""
+    if not np.array_equal(np.isnan(ours), np.isnan(theirs)):
+        return False
+    known = ~np.isnan(theirs)
+    return bool(np.allclose(ours[known], theirs[known], rtol=rtol, atol=atol))
 
 
 class Program:
@@ -357,69 +379,86 @@ def _torch_batch_norm(x: Any, gamma: Any, beta: Any) -> Any:
     return (x - mean) / torch.sqrt(var + 1e-5) * gamma.reshape(shape) + beta.reshape(shape)
 
 
-def run_program(seed: int, dtype: type, report: Report) -> None:
-    """Build program `seed` in `dtype`, run it in both libraries and compare every stage into `report`."""
-    program = Program(seed, dtype)
+def run_program(seed: int, report: Report) -> None:
+    """Build program `seed` in float64 and in float32, run it in both libraries, and
+    compare every stage into `report`."""
     with np.errstate(all="ignore"):
-        _compare(program, seed, report)
+        truth = _compare(Program(seed, np.float64), seed, report, truth=None)
+        _compare(Program(seed, np.float32), seed, report, truth=truth)
+
+
+def _compare(program: Program, seed: int, report: Report, truth: dict[str, np.ndarray] | None) -> dict:
+    """Run and compare one program; return PyTorch's results by stage (the float64
+    ones are the reference of the float32 run)."""
+    rtol, atol = TOLERANCES[program.dtype]
+    out, loss = program.build()
     report.programs += 1
     report.ops.update(program.ops)
-
-
-def _compare(program: Program, seed: int, report: Report) -> None:
-    rtol, atol = TOLERANCES[program.dtype]
     name = f"program {seed} ({np.dtype(program.dtype).name}: {' -> '.join(program.ops)})"
-    out, loss = program.build()
-    name = f"program {seed} ({np.dtype(program.dtype).name}: {' -> '.join(program.ops)})"
-    report.check(f"{name}, value", out.ours.data, out.theirs.detach().numpy(force=True), rtol, atol)
-    report.check(f"{name}, loss", loss.ours.data, loss.theirs.detach().numpy(force=True), rtol, atol)
+    results = {"value": out.theirs.detach().numpy(), "loss": loss.theirs.detach().numpy()}
+
+    def check(stage: str, ours: Any, theirs: np.ndarray) -> None:
+        reference = None if truth is None else truth[stage]
+        report.check(f"{name}, {stage}", ours, theirs, rtol, atol, reference)
+
+    check("value", out.ours.data, results["value"])
+    check("loss", loss.ours.data, results["loss"])
     second_order = program.dtype == np.float64
     leaves = program.leaves
-    # (numpy(force=True) below: PyTorch may return a ZeroTensor, which plain numpy() refuses.)
     ours = tg.grad(loss.ours, [p.ours for p in leaves], create_graph=second_order, allow_unused=True)
     theirs = torch.autograd.grad(loss.theirs, [p.theirs for p in leaves], create_graph=second_order,
                                  allow_unused=True)
     for i, (g, h) in enumerate(zip(ours, theirs)):
-        expected = np.zeros(leaves[i].shape) if h is None else h.detach().numpy(force=True)
-        report.check(f"{name}, gradient of leaf {i}", None if g is None else g.data, expected, rtol, atol)
+        results[f"gradient of leaf {i}"] = _numpy(h, leaves[i])
+        check(f"gradient of leaf {i}", None if g is None else g.data, results[f"gradient of leaf {i}"])
     if not second_order:
-        return
+        return results
     # Second order: d/dleaves of sum_i <grad_i, u_i>, with random directions u_i.
     directions = [program.rng.standard_normal(p.shape) for p in leaves]
     ours_dot = [(g * tg.Tensor(u)).sum() for g, u in zip(ours, directions) if g is not None]
     theirs_dot = [(h * torch.from_numpy(u)).sum() for h, u in zip(theirs, directions) if h is not None]
     if not any(t.requires_grad for t in theirs_dot):
         report.second_order_skipped += 1  # PyTorch's gradients carry no graph: nothing to differentiate
-        return
+        return results
     ours_total = sum(ours_dot[1:], ours_dot[0])
     if not ours_total.requires_grad:
         report.stages += 1
         report.kinds["second-order graph"] += 1
         report.failures.append(f"{name}, second order: our first-order gradients carry no graph, PyTorch's do")
-        return
+        return results
     theirs_total = sum(theirs_dot[1:], theirs_dot[0])
     ours2 = tg.grad(ours_total, [p.ours for p in leaves], allow_unused=True)
     theirs2 = torch.autograd.grad(theirs_total, [p.theirs for p in leaves], allow_unused=True)
     for i, (g, h) in enumerate(zip(ours2, theirs2)):
-        expected = np.zeros(leaves[i].shape) if h is None else h.detach().numpy(force=True)
-        report.check(f"{name}, second-order gradient of leaf {i}", None if g is None else g.data, expected,
-                     rtol, atol)
+        check(f"second-order gradient of leaf {i}", None if g is None else g.data, _numpy(h, leaves[i]))
+    return results
+
+
+def _numpy(gradient: Any, leaf: Pair) -> np.ndarray:
+    """A PyTorch gradient as an array: None (unused) and PyTorch's ZeroTensor (the
+    second derivative of abs, say) are zeros. (numpy() refuses a ZeroTensor,
+    and numpy(force=True) on one crashes PyTorch 2.13 with a segmentation fault.)"""
+    if gradient is None or gradient._is_zerotensor():
+        return np.zeros(leaf.shape)
+    return gradient.detach().numpy()
 
 
 def run(programs: int, first_seed: int = 0, stop_at_first_failure: bool = False) -> Report:
+    """Programs first_seed, first_seed + 1, ..., each in float64 and float32."""
     report = Report()
     for seed in range(first_seed, first_seed + programs):
-        for dtype in (np.float64, np.float32):
-            run_program(seed, dtype, report)
-            if stop_at_first_failure and report.failures:
-                return report
+        run_program(seed, report)
+        if stop_at_first_failure and report.failures:
+            return report
     return report
 
 
 def _summary(report: Report) -> str:
     return (f"{report.programs} programs, {report.stages} stages compared, {report.passed} passed, "
             f"{len(report.failures)} failed, {report.second_order_skipped} second-order stages without a "
-            f"graph in PyTorch; by kind: {dict(report.kinds)}; ops used: {sum(report.ops.values())}")
+            f"graph in PyTorch; by kind: {dict(report.kinds)}; float32 stages passed by their distance to the "
+            f"float64 result: {report.float32_by_accuracy}, not compared (PyTorch's float32 overflowed): "
+            f"{report.float32_overflow}; ops used: {sum(report.ops.values())}")
 
 
 # The op families every budget must have exercised (so the test cannot pass by running nothing).
