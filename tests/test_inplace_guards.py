@@ -4,7 +4,9 @@ in-place change through `detach()` of a computed tensor that the graph reads."""
 
 from __future__ import annotations
 
+import copy
 import gc
+import pickle
 import weakref
 
 import numpy as np
@@ -105,3 +107,12 @@ def test_detach_without_an_inplace_change_leaves_backward_alone() -> None:
     assert not d.requires_grad and d.grad_fn is None and np.shares_memory(d.data, h.data)
     y.backward()
     np.testing.assert_array_equal(x.grad.data, [8.0, 16.0])
+
+
+def test_detach_of_a_computed_tensor_pickles_and_copies_as_a_plain_tensor() -> None:
+    x = tg.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    kept = (x * 2.0).detach()
+    for copied in (pickle.loads(pickle.dumps(kept)), copy.deepcopy(kept)):
+        assert type(copied) is tg.Tensor and not copied.requires_grad
+        np.testing.assert_array_equal(copied.data, [2.0, 4.0])
+        assert not np.shares_memory(copied.data, kept.data)

@@ -420,6 +420,11 @@ class _DetachedTensor(Tensor):
 
     __slots__ = ()
 
+    def __reduce__(self) -> tuple:
+        # Pickled and copied as a plain tensor: a weak reference cannot be
+        # pickled, and a copy shares no memory with the tensor it came from.
+        return (Tensor, (self.data, False, None, self.name))
+
 
 def _share_version(view: Tensor, base: Tensor) -> Tensor:
     """Mark `view` (a result of a view op on `base`) as sharing base's version counter."""
