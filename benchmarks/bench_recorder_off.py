@@ -54,7 +54,7 @@ def _without_hook(source: str) -> str:
         if line.strip() == "if recorder is not None:":
             skip_deeper_than = indent
             continue
-        if line.strip() == "recorder = _recorder":
+        if line.strip() == "recorder = _GradMode.recorder":
             continue
         kept.append(line)
     return "\n".join(kept) + "\n"

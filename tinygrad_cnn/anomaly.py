@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import traceback
 from typing import Any
 
@@ -31,8 +32,19 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _TRACE_FRAMES = 6
 
 
-class _AnomalyMode:
+class _AnomalyModeState(threading.local):
+    """Anomaly mode is per thread, like grad mode: a `detect_anomaly()` block
+    in one thread neither slows down nor stops another thread (and two threads
+    entering and leaving their blocks cannot switch each other's mode off)."""
+
     enabled = False
+
+    def __init__(self) -> None:
+        self.enabled = False  # on the instance, in each thread: faster to read than the class default
+
+
+# The one instance: reading `_AnomalyMode.enabled` gives the calling thread's value.
+_AnomalyMode = _AnomalyModeState()
 
 
 class AnomalyError(RuntimeError):

@@ -34,9 +34,9 @@ from typing import Any
 import numpy as np
 
 from . import conv_kernels as K
-from .engine import Function, Tensor, is_grad_enabled
+from .engine import Function, Tensor, is_grad_enabled, trust_forward
 from .float_errors import quietly
-from .ops import _check_float
+from .ops import _check_float, depends_on, promote_floats
 from .vjp_rule import VjpRule
 
 __all__ = [
@@ -203,7 +203,8 @@ class MaxPool2d(Function):
 
     def backward(self, g):
         (x,) = self.parents
-        return (MaxPool2dBackward.apply(g, argmax=self.argmax, input_shape=x.shape, **_window(self.settings)),)
+        gx = MaxPool2dBackward.apply(g, argmax=self.argmax, input_shape=x.shape, **_window(self.settings))
+        return (depends_on(gx, x),)  # through the argmax, a mask: see ops.DependsOn
 
 
 class MaxPool2dBackward(Function):
@@ -264,7 +265,8 @@ class AvgPool2d(Function):
 
     def backward(self, g):
         (x,) = self.parents
-        return (AvgPool2dBackward.apply(g, input_shape=x.shape, **self.settings),)
+        # Linear in g and independent of x; tied to x anyway (with derivative 0), as PyTorch does.
+        return (depends_on(AvgPool2dBackward.apply(g, input_shape=x.shape, **self.settings), x),)
 
 
 class AvgPool2dBackward(Function):
@@ -282,6 +284,11 @@ class AvgPool2dBackward(Function):
     def backward(self, gg):
         window = {key: self.settings[key] for key in ("kernel", "stride", "padding")}
         return (AvgPool2d.apply(gg, **window),)
+
+
+# These forwards never write into their input arrays (see engine.trust_forward).
+trust_forward(Conv2d, ConvTranspose2d, Conv2dGradWeight, MaxPool2d, MaxPool2dBackward, MaxPool2dGather, AvgPool2d,
+              AvgPool2dBackward)
 
 
 # ---------------------------------------------------------------------------
@@ -347,7 +354,7 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int | 
 
     x: (N, C, H, W); weight: (O, C // groups, KH, KW); bias: (O,) or None.
     Returns (N, O, OH, OW) with OH = (H + 2*ph - dh*(KH-1) - 1) // sh + 1 (same for W).
-    Padding is with zeros; the output dtype is the common dtype of x and weight.
+    Padding is with zeros; the output dtype is the common dtype of x, weight and bias.
     """
     op = "conv2d"
     _check_tensor_4d(x, op, "input", "(N, C, H, W)")
@@ -377,6 +384,7 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int | 
             f"padded input of size {padded} (input shape {x.shape}, padding {padding})"
         )
     _check_bias(bias, o, op)
+    x, weight, bias = promote_floats(x, weight, bias)  # mixed float dtypes: the widest (docs/ops.md, dtypes)
     inputs = (x, weight) if bias is None else (x, weight, bias)
     return Conv2d.apply(*inputs, stride=stride, padding=padding, dilation=dilation, groups=groups, out_hw=None)
 
@@ -427,6 +435,7 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
             f"{weight.shape}, stride {stride}, padding {padding}, dilation {dilation}); reduce the padding"
         )
     _check_bias(bias, c_out_per_group * groups, op)
+    x, weight, bias = promote_floats(x, weight, bias)  # mixed float dtypes: the widest (docs/ops.md, dtypes)
     y = ConvTranspose2d.apply(x, weight, stride=stride, padding=padding, dilation=dilation, groups=groups,
                               out_hw=out_hw)
     return _add_bias(y, bias)

@@ -620,8 +620,9 @@ def max_pool2d_backward(gy: np.ndarray, argmax: np.ndarray, input_shape: tuple[i
     Otherwise, for each tap ``k`` the windows won by ``k`` send their gradient
     to the input position under that tap: ``gx[tap k] += gy * (argmax == k)``,
     ``KH*KW`` strided updates. (Multiplying by the 0/1 mask is much faster than
-    a masked assignment; the price is that a NaN or infinite ``gy`` entry also
-    puts NaN, ``0 * inf``, on the other positions of its window.)
+    a masked assignment, but a NaN or infinite ``gy`` entry would also put NaN,
+    ``0 * inf``, on the other positions of its window, where PyTorch has 0: so
+    a ``gy`` that is not all finite takes the masked assignment.)
     """
     kh, kw = kernel
     ph, pw = padding
@@ -634,9 +635,14 @@ def max_pool2d_backward(gy: np.ndarray, argmax: np.ndarray, input_shape: tuple[i
     else:
         won_by_k = _scratch_array("mask", gy.shape, bool)
         routed = _scratch_array("routed", gy.shape, gy.dtype)
+        finite = bool(np.isfinite(gy).all())
         for k in range(kh * kw):
             np.equal(argmax, k, out=won_by_k)
-            np.multiply(gy, won_by_k, out=routed)
+            if finite:
+                np.multiply(gy, won_by_k, out=routed)
+            else:
+                routed.fill(0)
+                np.copyto(routed, gy, where=won_by_k)
             _tap(gx, k // kw, k % kw, out_hw, stride, dilation)[...] += routed
     if padding != (0, 0):
         gx = np.ascontiguousarray(gx[:, :, ph : ph + h, pw : pw + w])

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import operator
+import threading
 import weakref
 from collections.abc import Sequence
 from typing import Any
@@ -34,11 +35,32 @@ from .float_errors import quiet_region
 # ---------------------------------------------------------------------------
 
 
-class _GradMode:
+class _GradModeState(threading.local):
+    """Whether ops record the graph, per thread, as in PyTorch: a `no_grad()`
+    block, or a backward pass (which records only with create_graph=True),
+    in one thread does not stop another thread's forward pass from being
+    recorded. The class attributes are each thread's starting values."""
+
     enabled = True
     # The dotted path of the nn.Module whose forward is running ("conv1",
     # "features.0"), recorded on each Function so drawings can group ops.
     module_path: str | None = None
+    # The recorder of the step-through page while one is switched on in this
+    # thread (`viz.record_backward`), else None. Off, it costs the backward
+    # pass one `is not None` test per node and per wire.
+    recorder: Any = None
+
+    def __init__(self) -> None:
+        # Run once in each thread that uses the state: values set on the
+        # instance are read faster than the class's defaults (apply reads
+        # them for every op).
+        self.enabled = True
+        self.module_path = None
+        self.recorder = None
+
+
+# The one instance: reading `_GradMode.enabled` gives the calling thread's value.
+_GradMode = _GradModeState()
 
 
 def is_grad_enabled() -> bool:
@@ -235,12 +257,18 @@ class Tensor:
 
         Detached from a leaf (a parameter, say), it shares the leaf's version
         counter too, so an in-place change through it is seen by backward.
-        (Not from a computed tensor: the link would keep its graph alive.)
+        Detached from a computed tensor, it has a counter of its own, and each
+        in-place change through it is also counted on that tensor, through a
+        weak reference: a strong one would keep the whole graph alive for as
+        long as the detached tensor lives (`losses.append(loss.detach())`).
         """
         out = Tensor._make(self.data)
         owner = self._base if isinstance(self, _ViewTensor) else self
         if owner._ctx is None:
             _share_version(out, owner)
+        else:
+            out.__class__ = _DetachedTensor  # same slots, so the class can change in place
+            out._base = weakref.ref(owner)
         return out
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
@@ -343,6 +371,14 @@ _TICKETS_KEPT = 64
 def bump_version(tensor: Tensor) -> None:
     """Record that `tensor`'s array was changed in place (call it after the change)."""
     owner = tensor._base if isinstance(tensor, _ViewTensor) else tensor
+    if isinstance(owner, _DetachedTensor):
+        source = owner._base()  # the computed tensor it was detached from, if still alive
+        if source is not None:
+            _count_change(source)
+    _count_change(owner)
+
+
+def _count_change(owner: Tensor) -> None:
     owner._version += 1
     _InPlaceChanges.count += 1
     tickets = getattr(owner, "_change_tickets", None)
@@ -370,6 +406,24 @@ class _ViewTensor(Tensor):
     @_version.setter
     def _version(self, value: int) -> None:
         pass  # a view has no counter of its own (copy.deepcopy and pickle set it)
+
+
+class _DetachedTensor(Tensor):
+    """The result of `detach()` on a computed tensor: a leaf sharing its array.
+
+    Its `_base` slot holds a weak reference to that tensor (the owner of the
+    memory), and bump_version counts every in-place change of it there too,
+    so backward through the graph sees the change (PyTorch shares one
+    version counter between them). Being weak, the reference does not keep
+    the graph alive: once the tensor is gone, nothing can read its values.
+    """
+
+    __slots__ = ()
+
+    def __reduce__(self) -> tuple:
+        # Pickled and copied as a plain tensor: a weak reference cannot be
+        # pickled, and a copy shares no memory with the tensor it came from.
+        return (Tensor, (self.data, False, None, self.name))
 
 
 def _share_version(view: Tensor, base: Tensor) -> Tensor:
@@ -431,6 +485,13 @@ class Function:
     # the node was recorded. A Function defined outside the library keeps
     # the safe default, True.
     reads_inputs = True
+    # A forward that wrote into its input arrays would change tensors that
+    # the graph (and this node's own backward) still reads: the gradient
+    # would be silently wrong. So forward gets read-only arrays, and a write
+    # raises (PyTorch refuses it too). The library's own ops, whose forwards
+    # never write into their inputs, turn the guard off (`trust_forward`):
+    # it costs a few flag changes per op.
+    guards_inputs = True
 
     def forward(self, *arrays: np.ndarray, **settings: Any) -> np.ndarray:
         raise NotImplementedError
@@ -455,7 +516,10 @@ class Function:
     def apply(cls, *inputs: Tensor, **settings: Any) -> Tensor:
         """Run the op forward, and record it if any input requires grad."""
         fn = cls()
-        data = fn.forward(*map(_data_of, inputs), **settings)
+        if cls.guards_inputs:
+            data = _forward_with_read_only_inputs(fn, inputs, settings)
+        else:
+            data = fn.forward(*map(_data_of, inputs), **settings)
         if type(data) is not np.ndarray:  # numpy returns scalars for 0-d results
             data = np.asarray(data)
         # Tensor._make written out: these lines run for every op.
@@ -467,7 +531,8 @@ class Function:
         out.name = None
         out._retains_grad = False
         out._version = 0
-        if _GradMode.enabled:
+        mode = _GradMode  # this thread's modes, looked up once
+        if mode.enabled:
             if len(inputs) == 2:  # the common case, with no new tuple to make
                 needs_grad = _PAIR_FLAGS[inputs[0].requires_grad][inputs[1].requires_grad]
             else:
@@ -476,7 +541,7 @@ class Function:
                 fn.parents = inputs
                 fn.needs_grad = needs_grad
                 fn.settings = settings
-                fn.module = _GradMode.module_path
+                fn.module = mode.module_path
                 fn.released = False
                 fn.recorded_at = _InPlaceChanges.count
                 if _AnomalyMode.enabled:
@@ -512,6 +577,37 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{self.name}>"
+
+
+def trust_forward(*functions: type[Function]) -> None:
+    """Mark library ops whose forward never writes into its input arrays: apply
+    calls them without the read-only guard (see Function.guards_inputs)."""
+    for function in functions:
+        function.guards_inputs = False
+
+
+def _forward_with_read_only_inputs(fn: Function, inputs: Sequence[Tensor], settings: dict[str, Any]) -> np.ndarray:
+    """fn.forward on the inputs' arrays, made read-only while it runs."""
+    arrays = [tensor.data for tensor in inputs]
+    made_read_only = []
+    for array in arrays:
+        if isinstance(array, np.ndarray) and array.flags.writeable:
+            array.flags.writeable = False
+            made_read_only.append(array)
+    try:
+        return fn.forward(*arrays, **settings)
+    except ValueError as error:
+        if "read-only" not in str(error):
+            raise
+        shapes = ", ".join(str(tuple(np.shape(a))) for a in arrays)
+        raise RuntimeError(
+            f"{fn.name}.forward wrote into one of its input arrays (shapes {shapes}) in place: the graph "
+            "still reads those tensors, so backward would use the changed values and give a wrong gradient. "
+            "Compute into a new array instead (e.g. out = x + 1, or x = x.copy() first)"
+        ) from error
+    finally:
+        for array in made_read_only:
+            array.flags.writeable = True
 
 
 # For the hot path of apply: object creation without a call to __init__, and
@@ -553,10 +649,36 @@ def _seed_gradient(output: Tensor, gradient: Any, where: str) -> Tensor:
         raise TypeError(
             f"{where}: gradient must be a Tensor, an array or a number, got {type(gradient).__name__} {gradient!r}"
         )
-    grad = gradient if isinstance(gradient, Tensor) else Tensor(_as_array(gradient, output.dtype))
+    if isinstance(gradient, Tensor):
+        grad = gradient
+    else:
+        grad = Tensor(_as_array(_real_gradient_array(gradient, output, where), output.dtype))
     if grad.shape != output.shape:
         raise ValueError(f"{where}: gradient has shape {grad.shape} but the output has shape {output.shape}")
     return grad
+
+
+def _real_gradient_array(gradient: Any, output: Tensor, where: str) -> np.ndarray:
+    """The user's upstream gradient as an array of real numbers, or a clear error.
+
+    A complex gradient is refused, as in PyTorch for a real output: converting
+    it would drop its imaginary part (numpy only warns). Strings and other
+    non-numbers are refused before numpy's "could not convert" message."""
+    try:
+        array = np.asarray(gradient)
+    except ValueError as error:  # a ragged nested list
+        raise ValueError(f"{where}: gradient for the output of shape {output.shape} is not an array: {error}") from None
+    if array.dtype.kind == "c":
+        raise TypeError(
+            f"{where}: gradient is complex (dtype {array.dtype}), but the output of shape {output.shape} is real "
+            f"({output.dtype}); its imaginary part would be lost. Pass a real gradient"
+        )
+    if array.dtype.kind not in "fiub":
+        raise TypeError(
+            f"{where}: gradient must hold numbers, got an array of dtype {array.dtype} "
+            f"for the output of shape {output.shape}"
+        )
+    return array
 
 
 def topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
@@ -604,12 +726,6 @@ def _fit_to(grad: Tensor, like: np.ndarray) -> Tensor:
     return grad
 
 
-# The recorder of the step-through page while one is switched on
-# (`viz.record_backward`), else None. Off, it costs the backward pass one
-# `is not None` test per node and per wire.
-_recorder = None
-
-
 def run_backward(
     roots: Sequence[Tensor],
     root_grads: Sequence[Tensor],
@@ -635,7 +751,7 @@ def run_backward(
     wanted = dict.fromkeys(inputs) if inputs is not None else None
     anomaly = _AnomalyMode.enabled
     changes = _InPlaceChanges.count
-    recorder = _recorder
+    recorder = _GradMode.recorder
     if recorder is not None:
         recorder.start(order, grads)
 
@@ -799,6 +915,9 @@ def _cycle_collector_paused():
 
 
 def _accumulate(leaf: Tensor, grad: Tensor, create_graph: bool) -> None:
+    data = leaf.data
+    if type(data) is not np.ndarray or data.dtype.kind != "f":
+        raise _not_float_data_error(leaf)
     if create_graph and (grad._ctx is not None or leaf.grad is not None):
         # Keep the graph of the gradient (and of an earlier .grad), so it can
         # be differentiated again. A gradient without a graph is copied below,
@@ -812,6 +931,21 @@ def _accumulate(leaf: Tensor, grad: Tensor, create_graph: bool) -> None:
     else:
         # Not in place, so a .grad kept from an earlier step stays as it was.
         leaf.grad = Tensor._make(leaf.grad.data + grad.data)
+
+
+def _not_float_data_error(leaf: Tensor) -> TypeError:
+    """A tensor that requires grad must hold a float array; `.data` is a plain
+    attribute (as in PyTorch), so an assignment is only seen when it is used."""
+    held = f"{leaf.data.dtype} data" if isinstance(leaf.data, np.ndarray) else f"a {type(leaf.data).__name__}"
+    return TypeError(
+        f"backward: {_describe_leaf(leaf)} requires grad but holds {held} in .data; a tensor that requires grad "
+        "must hold a float array (was something else assigned to .data?). Assign a float array, e.g. "
+        "p.data = values.astype(np.float32)"
+    )
+
+
+def _describe_leaf(leaf: Tensor) -> str:
+    return f"the tensor {leaf.name!r}" if leaf.name else "a tensor"
 
 
 def grad(

@@ -32,9 +32,20 @@ import numpy as np
 
 from .conv import avg_pool2d, conv2d, conv_transpose2d, max_pool2d
 from .creation import get_rng
-from .engine import Function, Tensor, is_grad_enabled
+from .engine import Function, Tensor, is_grad_enabled, trust_forward
 from .float_errors import quiet, quietly
-from .ops import _as_number, _check_float, _constant, _normalize_axes, maximum, relu, sigmoid, tanh
+from .ops import (
+    _as_number,
+    _check_float,
+    _constant,
+    _normalize_axes,
+    depends_on,
+    maximum,
+    promote_floats,
+    relu,
+    sigmoid,
+    tanh,
+)
 from .vjp_rule import VjpRule
 
 __all__ = [
@@ -82,22 +93,28 @@ def _reduce(loss: Tensor, reduction: str, count: int | None = None) -> Tensor:
     return total / (loss.size if count is None else count)
 
 
-def _float_target(target: Any, input: Tensor, op: str) -> Tensor:
-    """A target of the same shape as `input`, as a float Tensor of input's dtype.
+def _float_target(target: Any, input: Tensor, op: str) -> tuple[Tensor, Tensor]:
+    """The input and a target of the same shape, as float Tensors of one dtype.
 
-    Arrays and lists become constant tensors; integer or bool tensors (0/1
-    labels) are converted; a float tensor of another dtype is cast (keeping
-    its gradient, if it has one).
+    The target is taken as the other operand of `input - target` would be:
+    a float Tensor or numpy array keeps its dtype, and two float dtypes
+    promote to the wider (float32 with float64 gives float64; each gradient
+    comes back in its tensor's own dtype). Lists and Python numbers, and
+    integer or bool targets (0/1 labels), take the input's dtype.
     """
     if not isinstance(target, Tensor):
-        target = _constant(np.asarray(target, dtype=input.dtype))
+        array = np.asarray(target)
+        if not (isinstance(target, (np.ndarray, np.generic)) and array.dtype.kind == "f"):
+            array = np.asarray(target, dtype=input.dtype)
+        target = _constant(array)
     if target.shape != input.shape:
         raise ValueError(
             f"{op}: target shape {target.shape} does not match input shape {input.shape}; they must be equal"
         )
-    if target.dtype != input.dtype:
+    if target.dtype.kind != "f":
         target = target.astype(input.dtype)
-    return target
+    input, target = promote_floats(input, target)
+    return input, target
 
 
 def _check_weight(weight: Any, input: Tensor, name: str, op: str) -> Tensor:
@@ -176,10 +193,7 @@ class Linear(Function):
         out = rows @ w.T
         if bias:
             b = bias[0]
-            if b.dtype == out.dtype:
-                out += b
-            else:  # a float64 bias with float32 x and W promotes, as x @ W.T + b would
-                out = out + b
+            out += b  # one dtype: linear() promotes mixed float dtypes first
         return out.reshape(x.shape[:-1] + (w.shape[0],)) if x.ndim != 2 else out
 
     vjp_rule = VjpRule(
@@ -236,6 +250,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             raise ValueError(
                 f"linear: bias has shape {bias.shape}, expected ({weight.shape[0]},) for weight of shape {weight.shape}"
             )
+    input, weight, bias = promote_floats(input, weight, bias)  # mixed float dtypes: the widest (docs/ops.md)
     if bias is None:
         return Linear.apply(input, weight)
     return Linear.apply(input, weight, bias)
@@ -263,7 +278,7 @@ class LeakyRelu(Function):
         (x,) = self.parents
         # The derivative is 1 where x > 0 and negative_slope elsewhere (at 0 too, as in PyTorch).
         slope = np.where(x.data > 0, 1, self.settings["negative_slope"]).astype(g.dtype)
-        return (g * _constant(slope),)
+        return (depends_on(g * _constant(slope), x),)
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
@@ -276,6 +291,7 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
 class Softplus(Function):
     """log(1 + e^x), computed as logaddexp(0, x) so it never overflows."""
 
+    @quietly  # logaddexp(0, nan) is nan: without numpy's "invalid value" warning, as everywhere
     def forward(self, x):
         return np.logaddexp(0, x)
 
@@ -409,7 +425,7 @@ def _soft_cross_entropy(input: Tensor, target: Any, ignore_index: int, reduction
             f"got {target_shape}; for class indices of shape {(input.shape[0],) + input.shape[2:]} "
             "use an integer dtype (e.g. target.astype(np.int64))"
         )
-    target = _float_target(target, input, op)
+    input, target = _float_target(target, input, op)
     # A composite of log_softmax: its gradient, and the gradient of that, come from the chain rule.
     loss = -(target * log_softmax(input, axis=1)).sum(axis=1)
     return _reduce(loss, reduction)
@@ -468,7 +484,7 @@ def binary_cross_entropy(
     """
     _check_float_tensor(input, "input", "binary_cross_entropy")
     _check_reduction(reduction, "binary_cross_entropy")
-    target = _float_target(target, input, "binary_cross_entropy")
+    input, target = _float_target(target, input, "binary_cross_entropy")
     # As in PyTorch, every input and target must lie in [0, 1]; nan does not.
     # (A loss of nan, or of a target outside [0, 1], would train silently wrong.)
     for name, tensor in (("input", input), ("target", target)):
@@ -482,9 +498,12 @@ def binary_cross_entropy(
                 f"binary_cross_entropy: {name} must hold {what} in [0, 1], got {outside.size} element(s) "
                 f"outside (e.g. {outside.flat[0]}) in a tensor of shape {tensor.shape}{hint}"
             )
+    if weight is not None:
+        weight = _check_weight(weight, input, "weight", "binary_cross_entropy")
+        input, target, weight = promote_floats(input, target, weight)
     loss = BinaryCrossEntropy.apply(input, target)
     if weight is not None:
-        loss = loss * _check_weight(weight, input, "weight", "binary_cross_entropy")
+        loss = loss * weight
     return _reduce(loss, reduction)
 
 
@@ -504,16 +523,20 @@ def binary_cross_entropy_with_logits(
     op = "binary_cross_entropy_with_logits"
     _check_float_tensor(input, "input", op)
     _check_reduction(reduction, op)
-    target = _float_target(target, input, op)
+    input, target = _float_target(target, input, op)
+    if pos_weight is not None:
+        pos_weight = _check_weight(pos_weight, input, "pos_weight", op)
+    if weight is not None:
+        weight = _check_weight(weight, input, "weight", op)
+    input, target, pos_weight, weight = promote_floats(input, target, pos_weight, weight)
     # -log(1 - sigmoid(x)) = x + softplus(-x), so the negative term is (1 - y)(x + softplus(-x)).
     softplus_neg = Softplus.apply(-input)
     if pos_weight is None:
         loss = (1 - target) * input + softplus_neg
     else:
-        pos_weight = _check_weight(pos_weight, input, "pos_weight", op)
         loss = (1 - target) * input + (1 + (pos_weight - 1) * target) * softplus_neg
     if weight is not None:
-        loss = loss * _check_weight(weight, input, "weight", op)
+        loss = loss * weight
     return _reduce(loss, reduction)
 
 
@@ -526,7 +549,7 @@ def mse_loss(input: Tensor, target: Any, *, reduction: str = "mean") -> Tensor:
     """Mean squared error: the mean of (input - target)^2 (shapes must be equal)."""
     _check_float_tensor(input, "input", "mse_loss")
     _check_reduction(reduction, "mse_loss")
-    target = _float_target(target, input, "mse_loss")
+    input, target = _float_target(target, input, "mse_loss")
     diff = input - target
     return _reduce(diff * diff, reduction)
 
@@ -600,6 +623,10 @@ class BatchNormalize(Function):
         return (inv_std * (g - g_mean - xhat * gx_mean),)
 
 
+# These forwards never write into their input arrays (see engine.trust_forward).
+trust_forward(Linear, LeakyRelu, Softplus, CrossEntropy, BinaryCrossEntropy, BatchNormalize)
+
+
 def batch_norm(
     input: Tensor,
     running_mean: Tensor | None,
@@ -641,6 +668,9 @@ def batch_norm(
             )
     momentum = _as_number(momentum, op, "momentum")
     eps = _as_number(eps, op, "eps")
+    # Mixed float dtypes compute in the widest (docs/ops.md, dtypes); the
+    # running statistics keep their own dtype, and count too when they are used.
+    input, weight, bias = promote_floats(input, weight, bias)
     # The statistics are per channel: reduce over every axis except axis 1,
     # and keep them in shape (1, C, 1, ...) so they broadcast against the input.
     axes = (0,) + tuple(range(2, input.ndim))
@@ -679,12 +709,14 @@ def batch_norm(
     # Evaluation is an affine map per channel, y = x * scale + shift, with
     # scale = gamma / sqrt(running_var + eps) and shift = beta - running_mean * scale:
     # two passes over the input instead of four.
+    stats = promote_floats(input, weight, bias, _constant(running_mean.data), _constant(running_var.data))
+    input, weight, bias, mean, var = stats
     with quiet():  # a negative running variance gives nan, as in PyTorch, without numpy's warning
-        inv_std = 1 / np.sqrt(running_var.data.astype(input.dtype) + eps)
+        inv_std = 1 / np.sqrt(var.data + eps)
     scale = _constant(inv_std.reshape(stat_shape))
     if weight is not None:
         scale = scale * weight.reshape(stat_shape)
-    shift = -_constant(running_mean.data.astype(input.dtype).reshape(stat_shape)) * scale
+    shift = -_constant(mean.data.reshape(stat_shape)) * scale
     if bias is not None:
         shift = shift + bias.reshape(stat_shape)
     return input * scale + shift

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine import Function, Tensor, _share_version
+from .engine import Function, Tensor, _share_version, is_grad_enabled, trust_forward
 from .float_errors import _IGNORE_ALL, _Depth, _reset_state, _set_state, quiet, quietly
 from .vjp_rule import VjpRule
 
@@ -35,6 +35,50 @@ Axis = int | Sequence[int] | None
 def _constant(array: np.ndarray) -> Tensor:
     """A tensor that never needs a gradient (masks, indices, ...)."""
     return Tensor._make(array)
+
+
+class DependsOn(Function):
+    """`value` as it is, recorded as a function of `inputs` too, with derivative 0 in them.
+
+    The gradient of relu, abs, clip, max, maximum and the pooling ops depends
+    on the input x only through a mask ([x > 0], the position of a maximum),
+    so as a function of x it is piecewise constant: its derivative in x is 0
+    (where it exists). It still depends on x, as in PyTorch: under
+    create_graph=True the gradient must carry a graph, so that it can be
+    differentiated again and give exactly 0 (not a "no graph" error).
+    `depends_on` records this node only while the backward pass is recorded.
+    """
+
+    reads_inputs = False  # it needs only the inputs' shapes
+
+    def forward(self, value, *inputs):
+        return value
+
+    vjp_rule = VjpRule(
+        {"value": "{g}", "x": "0 (for each tied input x)"},
+        plain="the value passes the gradient through; the inputs it is tied to get 0",
+    )
+
+    def backward(self, g):
+        value, *inputs = self.parents
+        zeros = [_zero_gradient(x) if needs else None for x, needs in zip(inputs, self.needs_grad[1:])]
+        return (g, *zeros)
+
+
+def depends_on(value: Tensor, *inputs: Tensor) -> Tensor:
+    """`value`, tied to those of `inputs` that require grad with a zero derivative,
+    while gradients are recorded (inside a backward pass with create_graph=True);
+    else `value` itself (see DependsOn)."""
+    if not is_grad_enabled():
+        return value
+    tied = [x for x in inputs if x.requires_grad]
+    return DependsOn.apply(value, *tied) if tied else value
+
+
+def _zero_gradient(x: Tensor) -> Tensor:
+    """0 in x's shape and dtype: the gradient of a DependsOn node for its input x,
+    itself tied to x, so that every higher derivative is 0 too."""
+    return depends_on(_constant(np.zeros(x.shape, dtype=x.dtype)), x)
 
 
 def _as_tensor(value: Any, like: Tensor, op: str) -> Tensor:
@@ -104,7 +148,7 @@ def _as_number(value: Any, op: str, name: str) -> float:
     raise TypeError(f"{op}: {name} must be a number, got {type(value).__name__} {value!r}")
 
 
-def _as_float(x: Tensor) -> Tensor:
+def _as_float(x: Tensor, op: str) -> Tensor:
     """An integer or bool tensor as float32 (PyTorch's default dtype); a float tensor as it is.
 
     The one place where float ops (exp, log, sigmoid, division, ...) promote
@@ -113,8 +157,40 @@ def _as_float(x: Tensor) -> Tensor:
     gradient, so the conversion needs none either.
     """
     if x.data.dtype.kind in "iub":
+        _check_float_if_requires_grad(x, op)
         return _constant(x.data.astype(np.float32))
     return x
+
+
+def _check_float_if_requires_grad(x: Tensor, op: str) -> None:
+    """A tensor that requires grad holds floats: Tensor(...) and requires_grad_
+    make sure of it, but an integer array written into `.data` afterwards
+    would make the op treat it as a constant, and the tensor would silently
+    leave the graph (PyTorch refuses such an assignment)."""
+    if x.requires_grad and x.data.dtype.kind != "f":
+        raise TypeError(
+            f"{op}: a tensor that requires grad holds {x.data.dtype} data (shape {x.shape}); it must hold "
+            "floats, or it would get no gradient. Was an integer array assigned to .data? "
+            "Assign a float array (e.g. values.astype(np.float32))"
+        )
+
+
+def promote_floats(*tensors: Tensor | None) -> list[Tensor | None]:
+    """Float tensors of different dtypes, each cast to their common dtype.
+
+    The library's one rule for mixed float dtypes, numpy's promotion (as
+    `x32 - y64` gives float64): an op on float tensors of different dtypes
+    computes in, and returns, the widest of them, and each input's gradient
+    comes back in its own dtype (the Cast's VJP). For the ops that take more
+    than one float tensor as separate arguments (conv2d and its bias, the
+    losses' targets, batch norm's statistics); the binary ops and matmul get
+    the same from numpy. None entries (an absent bias) are passed through.
+    """
+    present = [t for t in tensors if t is not None]
+    dtype = np.result_type(*(t.data.dtype for t in present))
+    if all(t.data.dtype == dtype for t in present):
+        return list(tensors)
+    return [t if t is None or t.data.dtype == dtype else t.astype(dtype) for t in tensors]
 
 
 def _check_float(x: Tensor, op: str, name: str = "input") -> None:
@@ -164,7 +240,7 @@ def _broadcast_error(op: str, *tensors: Tensor) -> ValueError:
 _apply = Function.apply.__func__
 
 
-def _promote_mixed(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+def _promote_mixed(a: Tensor, b: Tensor, op: str) -> tuple[Tensor, Tensor]:
     """Operands of different dtypes, promoted as PyTorch does: an integer tensor
     meeting a float tensor takes the float's dtype (numpy would make int64 with
     float32 a float64). Other pairs are left to numpy's rules, which agree with
@@ -172,11 +248,24 @@ def _promote_mixed(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
     bool array with a float one keeps the float dtype, with no conversion pass
     (ReLU's backward multiplies g by a boolean mask on every step)."""
     a_kind, b_kind = a.data.dtype.kind, b.data.dtype.kind
+    for tensor in (a, b):
+        _check_float_if_requires_grad(tensor, op)
     if a_kind == "f" and b_kind in "iu":
         b = _constant(b.data.astype(a.data.dtype))
     elif b_kind == "f" and a_kind in "iu":
         a = _constant(a.data.astype(b.data.dtype))
     return a, b
+
+
+def _not_an_array_error(op: str, *tensors: Tensor) -> TypeError:
+    for position, tensor in enumerate(tensors):
+        if isinstance(tensor, Tensor) and not isinstance(tensor.data, np.ndarray):
+            return TypeError(
+                f"{op}: operand {position} holds a {type(tensor.data).__name__} in .data, not a numpy array; "
+                "assign arrays to .data (e.g. t.data = np.asarray(values, dtype=np.float32))"
+            )
+    kinds = " and ".join(type(t).__name__ for t in tensors)
+    return TypeError(f"{op}: unsupported operands {kinds}; expected Tensors (or a Tensor and a number)")
 
 
 def _binary(cls: type[Function], op: str, doc: str) -> Callable[[Any, Any], Tensor]:
@@ -187,12 +276,16 @@ def _binary(cls: type[Function], op: str, doc: str) -> Callable[[Any, Any], Tens
     """
 
     def binary_op(a: Any, b: Any) -> Tensor:
-        if not isinstance(b, Tensor):
-            b = _as_tensor(b, a, op)
-        elif not isinstance(a, Tensor):
-            a = _as_tensor(a, b, op)
-        if a.data.dtype is not b.data.dtype:  # rare: the dtypes differ (an identity test is fast)
-            a, b = _promote_mixed(a, b)
+        try:
+            if not isinstance(b, Tensor):
+                b = _as_tensor(b, a, op)
+            elif not isinstance(a, Tensor):
+                a = _as_tensor(a, b, op)
+            mixed = a.data.dtype is not b.data.dtype  # rare: the dtypes differ (an identity test is fast)
+        except AttributeError:  # something other than an array was assigned to .data
+            raise _not_an_array_error(op, a, b) from None
+        if mixed:
+            a, b = _promote_mixed(a, b, op)
         # numpy's floating-point warnings off, as `quietly` does, written out here
         # to spare the hottest ops a second Python call (float_errors.py).
         switch = not _Depth.count
@@ -308,9 +401,22 @@ class Pow(Function):
                 # a = 0: use the power 0 there, so the slope is 0 * a^0 = 0.
                 power = where(b.data == 0, _constant(np.zeros((), dtype=power.dtype)), power)
             ga = g * b * a**power  # d(a^b)/da = b a^(b-1)
-        # d(a^b)/db = a^b log(a): only computed when the exponent needs it, so a
-        # constant exponent never takes the log of a negative base.
-        gb = g * self.output * a.log() if self.needs_grad[1] else None
+            undefined = np.isnan(self.output.data)
+            if undefined.any():
+                # Where a^b is nan, so is its slope. b a^(b-1) alone would say 0
+                # at a = -inf for b = 0.5 ((-inf)^-0.5 = 0), where sqrt(-inf) is nan.
+                ga = where(undefined, _constant(np.array(np.nan, dtype=ga.dtype)), ga)
+        gb = None
+        if self.needs_grad[1]:
+            # d(a^b)/db = a^b log(a): only computed when the exponent needs it, so a
+            # constant exponent never takes the log of a negative base.
+            a_log_a = self.output * a.log()
+            zero_base = (a.data == 0) & (b.data >= 0)
+            if zero_base.any():
+                # At a = 0, a^b log(a) is 0 * -inf = nan (b > 0) or 1 * -inf (b = 0);
+                # the limit for b > 0 is 0, and PyTorch uses 0 for b >= 0.
+                a_log_a = where(zero_base, _constant(np.zeros((), dtype=a_log_a.dtype)), a_log_a)
+            gb = g * a_log_a
         return ga, gb
 
 
@@ -328,7 +434,7 @@ class Maximum(Function):
         # The larger input gets the gradient; a tie splits it evenly, as PyTorch does.
         to_a = (a.data > b.data) + 0.5 * (a.data == b.data)
         to_a = _constant(to_a.astype(g.dtype))
-        return g * to_a, g * (1 - to_a)
+        return depends_on(g * to_a, a, b), depends_on(g * (1 - to_a), a, b)
 
 
 add = _binary(Add, "add", "a + b, with broadcasting.")
@@ -349,7 +455,7 @@ def div(a: Any, b: Any) -> Tensor:
     elif not isinstance(a, Tensor):
         a = _as_tensor(a, b, "div")
     if a.data.dtype.kind != "f" and b.data.dtype.kind != "f":
-        a, b = _as_float(a), _as_float(b)  # 7 / 2 = 3.5, as in PyTorch
+        a, b = _as_float(a, "div"), _as_float(b, "div")  # 7 / 2 = 3.5, as in PyTorch
     return _div(a, b)
 
 
@@ -428,7 +534,7 @@ class Abs(Function):
 
     def backward(self, g):
         (x,) = self.parents
-        return (g * _constant(np.sign(x.data)),)  # sign(0) = 0, as in PyTorch
+        return (depends_on(g * _constant(np.sign(x.data)), x),)  # sign(0) = 0, as in PyTorch
 
 
 class Sigmoid(Function):
@@ -482,7 +588,7 @@ class Relu(Function):
         (x,) = self.parents
         # The gradient passes where x > 0; at exactly 0 it is 0 (as in PyTorch).
         # A boolean mask multiplies without a conversion pass (and keeps g's dtype).
-        return (g * _constant(x.data > 0),)
+        return (depends_on(g * _constant(x.data > 0), x),)
 
 
 class Clip(Function):
@@ -503,7 +609,7 @@ class Clip(Function):
             inside &= x.data >= lo
         if hi is not None:
             inside &= x.data <= hi
-        return (g * _constant(inside.astype(g.dtype)),)
+        return (depends_on(g * _constant(inside.astype(g.dtype)), x),)
 
 
 class Cast(Function):
@@ -529,17 +635,17 @@ def neg(x: Tensor) -> Tensor:
 
 def exp(x: Tensor) -> Tensor:
     """e^x elementwise (integer and bool inputs are computed in float32)."""
-    return Exp.apply(_as_float(x))
+    return Exp.apply(_as_float(x, "exp"))
 
 
 def log(x: Tensor) -> Tensor:
     """Natural logarithm; log(0) = -inf without a warning (integer and bool inputs in float32)."""
-    return Log.apply(_as_float(x))
+    return Log.apply(_as_float(x, "log"))
 
 
 def sqrt(x: Tensor) -> Tensor:
     """Square root, as x ** 0.5 (integer and bool inputs in float32)."""
-    return pow(_as_float(x), 0.5)
+    return pow(_as_float(x, "sqrt"), 0.5)
 
 
 def abs(x: Tensor) -> Tensor:  # noqa: A001
@@ -549,12 +655,12 @@ def abs(x: Tensor) -> Tensor:  # noqa: A001
 
 def sigmoid(x: Tensor) -> Tensor:
     """1 / (1 + e^-x), computed without overflow for any x (integer and bool inputs in float32)."""
-    return Sigmoid.apply(_as_float(x))
+    return Sigmoid.apply(_as_float(x, "sigmoid"))
 
 
 def tanh(x: Tensor) -> Tensor:
     """Hyperbolic tangent (integer and bool inputs are computed in float32)."""
-    return Tanh.apply(_as_float(x))
+    return Tanh.apply(_as_float(x, "tanh"))
 
 
 def relu(x: Tensor) -> Tensor:
@@ -572,7 +678,7 @@ def clip(x: Tensor, lo: float | None = None, hi: float | None = None) -> Tensor:
         if all(bound is None or bound.is_integer() for bound in (lo, hi)):
             lo, hi = (None if bound is None else int(bound) for bound in (lo, hi))  # stays an integer tensor
         else:
-            x = _as_float(x)  # an integer tensor clipped at 1.5 is computed in float32, as in PyTorch
+            x = _as_float(x, "clip")  # an integer tensor clipped at 1.5 is computed in float32, as in PyTorch
     if lo is not None and hi is not None and lo > hi:
         raise ValueError(f"clip: lo={lo} is greater than hi={hi}")
     return Clip.apply(x, lo=lo, hi=hi)
@@ -635,7 +741,7 @@ class Max(Function):
             g = g.reshape(_kept_shape(x.shape, axes))
         # Only the maximum of each reduced slice gets the gradient; with ties,
         # the first one (as numpy's argmax picks).
-        return (g.broadcast_to(x.shape) * _constant(_first_max_mask(x.data, axes)),)
+        return (depends_on(g.broadcast_to(x.shape) * _constant(_first_max_mask(x.data, axes)), x),)
 
 
 def _kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
@@ -1134,6 +1240,14 @@ def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
     (j,) = _normalize_axes(axis2, x.ndim, "swapaxes")
     axes[i], axes[j] = axes[j], axes[i]
     return transpose(x, tuple(axes))
+
+
+# The forwards above never write into their input arrays: apply skips the
+# read-only guard that protects the forward of a user's own Function.
+trust_forward(
+    DependsOn, Add, Sub, Mul, Div, Pow, Maximum, Neg, Exp, Log, Abs, Sigmoid, Tanh, Relu, Clip, Cast, Sum, Max,
+    Reshape, Permute, BroadcastTo, Pad, GetItem, ScatterAdd, Concatenate, Where, MatMul,
+)
 
 
 # ---------------------------------------------------------------------------

@@ -168,14 +168,16 @@ class _Recorder:
 @contextlib.contextmanager
 def recording() -> Iterator[_Recorder]:
     """Switch the recorder on for one backward pass run inside the block."""
-    if engine._recorder is not None:
+    # Per thread (engine._GradMode is thread-local): a backward pass run by
+    # another thread meanwhile is neither recorded nor disturbs this one.
+    if engine._GradMode.recorder is not None:
         raise RuntimeError("record_backward: a backward pass is being recorded already")
     recorder = _Recorder()
-    engine._recorder = recorder
+    engine._GradMode.recorder = recorder
     try:
         yield recorder
     finally:
-        engine._recorder = None
+        engine._GradMode.recorder = None
 
 
 def record_backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> Tape:
