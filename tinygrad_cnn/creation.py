@@ -90,3 +90,34 @@ def zeros_like(t: Tensor, requires_grad: bool = False) -> Tensor:
 def ones_like(t: Tensor, requires_grad: bool = False) -> Tensor:
     """Ones with the shape and dtype of t."""
     return Tensor(np.ones_like(t.data), requires_grad=requires_grad)
+
+
+# ---------------------------------------------------------------------------
+# dtype names and numpy arrays, as PyTorch spells them
+# ---------------------------------------------------------------------------
+
+# PyTorch's dtype names for numpy's dtypes: `tg.zeros(3, dtype=tg.float64)`,
+# `x.to(tg.int64)`, `x.dtype == tg.float32`. They are numpy's scalar types.
+float16 = half = np.float16
+float32 = np.float32
+float64 = double = np.float64
+uint8 = np.uint8
+int8 = np.int8
+int16 = np.int16
+int32 = np.int32
+int64 = long = np.int64
+bool_ = np.bool_  # exported as tinygrad_cnn.bool, PyTorch's name
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor that shares memory with a numpy array, as PyTorch's from_numpy.
+
+    The dtype is kept (a float64 array gives a float64 tensor), and writing
+    into one is seen by the other. For a tensor with memory of its own use
+    `Tensor(array.copy())`.
+    """
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy ndarray, got {type(array).__name__}")
+    if array.dtype.kind not in "fiub":
+        raise TypeError(f"from_numpy: unsupported dtype {array.dtype}; a tensor holds float, int or bool data")
+    return Tensor(array)
