@@ -208,3 +208,20 @@ def test_idiom(idiom, tmp_path):
         pytest.skip("PyTorch is not installed: ours ran, the comparison is skipped")
     theirs = _run(idiom, real_torch, real_torch.nn, real_torch.nn.functional, os.path.join(tmp_path, "torch.pt"))
     _assert_same(_plain(ours), _plain(theirs), idiom.name)
+
+
+def test_the_comparison_catches_differences():
+    # A negative control: a different value, dtype, shape or type must fail the comparison.
+    same = np.array([1.0, 2.0], dtype=np.float32)
+    _assert_same([same, 3, "x"], [same.copy(), 3, "x"], "equal")
+    for ours, theirs in [
+        (same, same + 1e-3),
+        (same, same.astype(np.float64)),
+        (same, same.reshape(2, 1)),
+        (3, 3.5),
+        (1, True),
+        ([same], [same, same]),
+        ("loss 0.500", "loss 0.501"),
+    ]:
+        with pytest.raises(AssertionError):
+            _assert_same(ours, theirs, "different")

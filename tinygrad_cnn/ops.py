@@ -1394,10 +1394,11 @@ _NUMPY_OPERATORS: dict[np.ufunc, Callable[[Any, Any], Tensor]] = {
 }
 
 
-def _numpy_hint(name: str) -> str:
+def _numpy_hint(name: str, arguments: int) -> str:
     own = f"t.{name}(...)" if hasattr(Tensor, name) else "the tensor ops"
+    rest = ", ..." if arguments > 1 else ""
     return (f"numpy would compute on the bare array and drop the graph (no gradient). Use {own}; for a plain "
-            f"numpy result without gradient, call numpy on the array: np.{name}(t.numpy())")
+            f"numpy result without gradient, call numpy on the array: np.{name}(t.numpy(){rest})")
 
 
 def numpy_ufunc_on_tensor(self: Tensor, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
@@ -1408,13 +1409,15 @@ def numpy_ufunc_on_tensor(self: Tensor, ufunc: np.ufunc, method: str, *inputs: A
     if kwargs.get("out") is not None:
         raise TypeError(f"np.{ufunc.__name__} with out=: numpy cannot write a tensor's result into an array in "
                         "place (e.g. `arr += t`); write `arr = arr + t` (a Tensor), or use t.numpy()")
-    raise TypeError(f"np.{ufunc.__name__} does not take a tinygrad_cnn Tensor: " + _numpy_hint(ufunc.__name__))
+    hint = _numpy_hint(ufunc.__name__, len(inputs))
+    raise TypeError(f"np.{ufunc.__name__} does not take a tinygrad_cnn Tensor: {hint}")
 
 
 def numpy_function_on_tensor(self: Tensor, func: Callable, types: Any, args: Any, kwargs: Any) -> Any:
     """numpy's function protocol (np.mean(t), np.concatenate([t, u])): a TypeError naming the fix."""
     name = func.__name__
-    raise TypeError(f"np.{name} does not take a tinygrad_cnn Tensor: " + _numpy_hint(name))
+    hint = _numpy_hint(name, len(args) + len(kwargs))
+    raise TypeError(f"np.{name} does not take a tinygrad_cnn Tensor: {hint}")
 
 
 # ---------------------------------------------------------------------------

@@ -72,7 +72,17 @@ def save(obj: Tensor | dict[str, Any], path: str | os.PathLike) -> None:
         _KIND_KEY: np.array(kind),
         _TENSOR_KEYS_KEY: np.array(tensor_keys, dtype=str),
     }
-    atomic_write(path, lambda file: np.savez(file, **described, **arrays))
+    atomic_write(path, lambda file: _write_archive(file, {**described, **arrays}))
+
+
+def _write_archive(file: Any, arrays: dict[str, np.ndarray]) -> None:
+    """An .npz archive, as np.savez writes it: one .npy member per array, uncompressed,
+    with pickled (object) arrays refused. (np.savez itself would take a key named
+    "file" or "allow_pickle" for one of its own arguments.)"""
+    with zipfile.ZipFile(file, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for key, array in arrays.items():
+            with archive.open(key + ".npy", mode="w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
 
 
 def load(path: str | os.PathLike) -> Tensor | OrderedDict[str, Any]:
@@ -99,7 +109,7 @@ def load(path: str | os.PathLike) -> Tensor | OrderedDict[str, Any]:
         kind = str(archive[_KIND_KEY])
         tensor_keys = set(archive[_TENSOR_KEYS_KEY].tolist())
         described = {_FORMAT_KEY, _KIND_KEY, _TENSOR_KEYS_KEY}
-        entries = OrderedDict(
+        entries: OrderedDict[str, Any] = OrderedDict(
             (key, Tensor(archive[key]) if key in tensor_keys else archive[key])
             for key in archive.files
             if key not in described
