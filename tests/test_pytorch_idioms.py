@@ -49,6 +49,7 @@ IDIOMS = [
     Idiom("max dim fields", "out = torch.max(torch.tensor(a), dim=0)\nresult = (out.values, out.indices)"),
     Idiom("min dim keepdim", "result = tuple(torch.tensor(a).min(dim=1, keepdim=True))"),
     Idiom("max of all", "result = torch.tensor(a).max()"),
+    Idiom("max of two tensors", "x = torch.tensor(a)\nresult = (torch.max(x, -x), x.min(x.t().t() * 2))"),
     Idiom("argmax dim", "result = torch.tensor(a).argmax(dim=1)"),
     Idiom("argmin dim keepdim", "result = torch.argmin(torch.tensor(a), dim=0, keepdim=True)"),
     Idiom("var dim (unbiased by default)", "result = torch.tensor(a).var(dim=1)"),

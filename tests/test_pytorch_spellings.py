@@ -200,6 +200,18 @@ def test_clone_is_a_differentiable_copy(rng, shape):
     assert not (x.data == 7).any()
 
 
+def test_transpose_of_two_axes_is_never_silently_read_two_ways():
+    m = tg.randn(2, 3)
+    assert m.transpose(1, 0).shape == (3, 2)  # numpy's permutation and PyTorch's swap agree
+    with pytest.raises(ValueError, match=r"transpose: axes \(0, 1\) are ambiguous for a matrix: numpy reads them as "
+                                         r"the identity permutation .* PyTorch as a swap"):
+        m.transpose(0, 1)
+    with pytest.raises(ValueError, match=r"transpose: axes \(1, 2\) are not a permutation of the 3 axes .*; to swap "
+                                         r"two axes, as PyTorch's transpose\(dim0, dim1\) does, use swapaxes\(1, 2\)"):
+        tg.randn(2, 3, 4).transpose(1, 2)
+    assert tg.randn(2, 3, 4).swapaxes(1, 2).shape == (2, 4, 3)
+
+
 def test_t_and_contiguous():
     m = tg.randn(2, 3)
     assert m.t().shape == (3, 2) and tg.randn(4).t().shape == (4,)

@@ -700,7 +700,10 @@ def max(x: Tensor, axis: Axis = None, keepdims: bool | None = None, *, dim: int 
     Given PyTorch's `dim=`, it returns what PyTorch returns: the pair
     (values, indices), `values, indices = x.max(dim=1)`. Given numpy's `axis`
     (by keyword or position), it returns the values only, as numpy does.
+    Given a second tensor, `max(x, y)`, it is PyTorch's elementwise `maximum`.
     """
+    if isinstance(axis, Tensor):
+        return maximum(x, axis)
     keepdims = keepdims_arg("max", keepdims, keepdim)
     values = _reduce(Max, x, axis_arg("max", axis, dim), keepdims, "max")
     if dim is None:
@@ -712,8 +715,11 @@ def min(x: Tensor, axis: Axis = None, keepdims: bool | None = None, *, dim: int 
         keepdim: bool | None = None) -> Tensor | ValuesIndices:
     """Minimum over `axis`, as -max(-x); the gradient goes to the first minimum.
 
-    Given PyTorch's `dim=`, it returns the pair (values, indices), as PyTorch does.
+    Given PyTorch's `dim=`, it returns the pair (values, indices), as PyTorch does;
+    given a second tensor, `min(x, y)`, it is the elementwise `minimum`.
     """
+    if isinstance(axis, Tensor):
+        return minimum(x, axis)
     keepdims = keepdims_arg("min", keepdims, keepdim)
     values = -_reduce(Max, -x, axis_arg("min", axis, dim), keepdims, "min")
     if dim is None:
@@ -933,11 +939,29 @@ def reshape(x: Tensor, *shape: Any) -> Tensor:
 
 
 def transpose(x: Tensor, *axes: Any) -> Tensor:
-    """Permute the axes, numpy's way: no arguments reverses them."""
+    """Permute the axes, numpy's way: no arguments reverses them.
+
+    PyTorch's transpose(dim0, dim1) swaps two axes instead; that is
+    `swapaxes(dim0, dim1)` here. The one call that would silently mean two
+    different things, `transpose(0, 1)` on a matrix (numpy: no change;
+    PyTorch: the transpose), is refused with a message naming both.
+    """
+    pair_of_ints = len(axes) == 2 and not isinstance(axes[0], (tuple, list))
     axes = tuple(reversed(range(x.ndim))) if not axes else _shape_arg(axes, "transpose", "axes")
+    if pair_of_ints and x.ndim == 2 and tuple(a % 2 for a in axes) == (0, 1):
+        raise ValueError(
+            f"transpose: axes {axes} are ambiguous for a matrix: numpy reads them as the identity permutation "
+            "(no change), PyTorch as a swap of the two axes; write x.T, x.t() or x.swapaxes(0, 1) for the "
+            "transpose, or leave the call out"
+        )
     in_range = all(-x.ndim <= a < x.ndim for a in axes)
     if not in_range or sorted(a % x.ndim for a in axes) != list(range(x.ndim)):
-        raise ValueError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of shape {x.shape}")
+        swap_hint = ""
+        if pair_of_ints and x.ndim > 2:
+            swap_hint = f"; to swap two axes, as PyTorch's transpose(dim0, dim1) does, use swapaxes{axes}"
+        raise ValueError(
+            f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of shape {x.shape}{swap_hint}"
+        )
     axes = tuple(a % x.ndim for a in axes)
     if axes == tuple(range(x.ndim)):
         return x
