@@ -1,7 +1,7 @@
 """Stateless neural-network functions, used as `from tinygrad_cnn import functional as F`.
 
-The names, argument order and defaults follow `torch.nn.functional`, with
-numpy's `axis` instead of PyTorch's `dim`.
+The names, argument order and defaults follow `torch.nn.functional`; an
+axis is PyTorch's `dim=` or numpy's `axis=` (either one).
 
 * Layers: `linear`, `batch_norm`, `dropout`, and the convolution and pooling
   ops re-exported from `tinygrad_cnn.conv` (`conv2d`, `conv_transpose2d`,
