@@ -67,6 +67,11 @@ IDIOMS = [
     Idiom("size()", "result = torch.tensor(a).size()"),
     Idiom("size(d)", "x = torch.tensor(a)\nresult = (x.size(0), x.size(-1))"),
     Idiom("numel and dim", "x = torch.tensor(images)\nresult = (x.numel(), x.dim())"),
+    Idiom("counting parameters", "model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.Flatten(), nn.Linear(8 * 5 * 3, 10))\n"
+          "result = sum(p.numel() for p in model.parameters() if p.requires_grad)"),
+    Idiom("view(x.size(0), -1)", "x = torch.tensor(images)\nresult = x.view(x.size(0), -1)"),
+    Idiom("accuracy", "logits = torch.tensor(a)\ny = torch.tensor([0, 3, 2])\n"
+          "result = (logits.argmax(dim=1) == y).float().mean().item()"),
     Idiom("view", "result = torch.tensor(a).view(2, -1)"),
     Idiom("view(-1)", "result = torch.tensor(images).view(-1)"),
     Idiom("view of a transpose", "torch.tensor(a).t().view(-1)", raises=RuntimeError),
@@ -80,6 +85,10 @@ IDIOMS = [
     Idiom("bool() of a mask", "result = (torch.tensor(a) > 0).float().bool()"),
     Idiom("to(dtype)", "result = torch.tensor(a).to(torch.float64)"),
     Idiom("to(device)", "x = torch.tensor(a)\nresult = (x.to('cpu') is x, x.cpu() is x, str(x.device))"),
+    Idiom("choosing a device",
+          "device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')\n"
+          "model = nn.Linear(4, 2).to(device)\nx = torch.tensor(a).to(device)\n"
+          "result = (str(device), model.cpu() is model, str(x.device), torch.cuda.device_count())"),
     Idiom("to(device, dtype)", "result = torch.tensor(a).to('cpu', torch.float64)"),
     Idiom("dtype names", "result = torch.zeros(2, 3, dtype=torch.float64) + torch.ones(2, 3, dtype=torch.int64)"),
     Idiom("dtype comparison", "result = torch.tensor(a).dtype == torch.float32"),

@@ -1,6 +1,6 @@
 """tinygrad_cnn: a small reverse-mode autograd engine for learning and training CNNs."""
 
-from . import data, functional, inplace, memory, nn, ops, optim, viz
+from . import cuda, data, functional, inplace, memory, nn, ops, optim, viz
 from .anomaly import detect_anomaly, is_anomaly_enabled
 from .creation import (
     arange,
@@ -94,7 +94,7 @@ __all__ = [
     "manual_seed",
     "matmul", "maximum", "minimum", "no_grad", "ones", "ones_like", "ops", "pad", "rand", "randn", "relu",
     "sigmoid", "sqrt", "stack", "tanh", "tensor", "uniform", "where", "zeros", "zeros_like",
-    "data", "functional", "inplace", "memory", "nn", "optim", "viz",
+    "cuda", "data", "functional", "inplace", "memory", "nn", "optim", "viz",
     # PyTorch's spellings. (bool, float, int, long, double, half, sum, max and min are
     # attributes too, but left out of `import *`, which would hide Python's built-ins.)
     "argmax", "argmin", "cat", "clamp", "clone", "device", "flatten", "float16", "float32", "float64",

@@ -426,6 +426,10 @@ class Module:
                 bump_version(tensor)
         return self
 
+    def cpu(self) -> Module:
+        """Returns self: every tensor is on the CPU already (PyTorch's `model.cpu()`)."""
+        return self
+
     def double(self) -> Module:
         """Cast parameters and buffers to float64 (for gradient checks); returns self."""
         return self.to(np.float64)
