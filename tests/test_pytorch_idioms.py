@@ -92,6 +92,7 @@ IDIOMS = [
     Idiom("to(device, dtype)", "result = torch.tensor(a).to('cpu', torch.float64)"),
     Idiom("dtype names", "result = torch.zeros(2, 3, dtype=torch.float64) + torch.ones(2, 3, dtype=torch.int64)"),
     Idiom("dtype comparison", "result = torch.tensor(a).dtype == torch.float32"),
+    Idiom("tensor copies", "x = torch.tensor(a)\nx[0, 0] = 100.0\nresult = (float(a[0, 0]), x)"),
     Idiom("from_numpy shares memory", "x = torch.from_numpy(a)\na[0, 0] = 100.0\nresult = x"),
     # Values as Python numbers
     Idiom("float(loss)", "result = float(torch.tensor(a).mean())"),

@@ -364,6 +364,9 @@ def test_from_numpy_shares_memory_and_keeps_the_dtype():
     t = tg.from_numpy(array)
     array[1] = 4.0
     assert t.dtype == np.float64 and t.data[1] == 4.0
+    copied = tg.tensor(array, requires_grad=True)  # torch.tensor copies
+    array[2] = 5.0
+    assert copied.data[2] == 0.0 and copied.requires_grad and copied.dtype == np.float64
     with pytest.raises(TypeError, match="from_numpy: expected a numpy ndarray, got list"):
         tg.from_numpy([1.0])
     with pytest.raises(TypeError, match="from_numpy: unsupported dtype <U1"):

@@ -21,6 +21,7 @@ from .creation import (
     ones_like,
     rand,
     randn,
+    tensor,
     uint8,
     uniform,
     zeros,
@@ -79,7 +80,6 @@ from .ops import (
 )
 from .serialization import load, save
 
-tensor = Tensor
 device = Device
 # PyTorch's names of numpy's scalar types (tinygrad_cnn.float32 is np.float32).
 bool = bool_  # noqa: A001

@@ -109,12 +109,24 @@ int64 = long = np.int64
 bool_ = np.bool_  # exported as tinygrad_cnn.bool, PyTorch's name
 
 
+def tensor(data: Any, dtype: Any = None, requires_grad: bool = False, name: str | None = None) -> Tensor:
+    """PyTorch's torch.tensor: a new tensor holding its own copy of `data`.
+
+    Unlike `Tensor(array)`, which shares a numpy array's memory, a numpy array
+    is copied, so writing into the tensor (`t[0] = 1`) leaves the array as it
+    was; `from_numpy` is the sharing form. Python floats become float32.
+    """
+    if isinstance(data, np.ndarray):
+        data = data.copy()
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype, name=name)
+
+
 def from_numpy(array: np.ndarray) -> Tensor:
     """A tensor that shares memory with a numpy array, as PyTorch's from_numpy.
 
     The dtype is kept (a float64 array gives a float64 tensor), and writing
     into one is seen by the other. For a tensor with memory of its own use
-    `Tensor(array.copy())`.
+    `tinygrad_cnn.tensor(array)`.
     """
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy: expected a numpy ndarray, got {type(array).__name__}")
