@@ -54,7 +54,7 @@ def test_unsupported_data_is_a_type_error(data: object) -> None:
 def test_tensor_properties() -> None:
     t = tg.Tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True, name="w")
     assert isinstance(t.data, np.ndarray)
-    assert t.shape == (2, 3) and t.ndim == 2 and t.dtype == np.float32 and t.size == 6
+    assert t.shape == (2, 3) and t.ndim == 2 and t.dtype == np.float32 and t.numel() == 6
     assert t.requires_grad and t.grad is None and t.name == "w" and t.is_leaf and t.grad_fn is None
     assert len(t) == 2
 

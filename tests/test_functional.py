@@ -527,7 +527,7 @@ def test_dropout_statistics(p):
     np.testing.assert_allclose(kept, 1 / (1 - p), rtol=1e-6)
     # Inverted dropout preserves the mean. Each element has variance p / (1 - p):
     # allow five standard deviations of the mean of 200,000 of them.
-    assert abs(out.data.mean() - 1) < 5 * np.sqrt(p / (1 - p) / x.size)
+    assert abs(out.data.mean() - 1) < 5 * np.sqrt(p / (1 - p) / x.numel())
 
 
 def test_dropout_gradient_is_the_mask(rng):
@@ -603,7 +603,7 @@ def test_batch_norm_training(rng, shape, affine):
     running_var = Tensor(rng.uniform(0.5, 2, channels))
     old_mean, old_var = running_mean.data.copy(), running_var.data.copy()
     axes = (0,) + tuple(range(2, len(shape)))
-    n = x.size // channels
+    n = x.numel() // channels
     out = F.batch_norm(x, running_mean, running_var, w, b, training=True, momentum=0.3, eps=1e-3)
     mean, var = x.data.mean(axis=axes), x.data.var(axis=axes)
     expected = _bn_reference(x.data, mean, var, 1e-3, None if w is None else w.data, None if b is None else b.data)

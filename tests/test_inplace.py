@@ -283,7 +283,7 @@ def test_views_share_the_version_of_their_base(make_view) -> None:
     with tg.no_grad():
         view.zero_()  # writes into w's memory: bumps w too
     assert w._version == 2 and view._version == 2
-    assert not w.data.any() or view.size < w.size
+    assert not w.data.any() or view.numel() < w.numel()
 
 
 def test_weight_changed_through_its_transpose_is_detected() -> None:

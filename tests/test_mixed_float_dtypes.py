@@ -62,7 +62,7 @@ CASES: dict[str, tuple[Op, list[np.ndarray], list[bool]]] = {
 def _run(op: Op, arrays: list[np.ndarray], grads: list[bool], dtypes: tuple[type, ...]):
     tensors = [tg.Tensor(a.astype(d), requires_grad=g) for a, d, g in zip(arrays, dtypes, grads)]
     out = op(*tensors)
-    upstream = np.linspace(-1.0, 1.0, out.size).reshape(out.shape)
+    upstream = np.linspace(-1.0, 1.0, out.numel()).reshape(out.shape)
     out.backward(upstream.astype(out.dtype))
     return out, tensors
 

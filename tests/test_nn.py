@@ -441,7 +441,7 @@ def test_softmax_dim_and_axis():
         out = layer(x).data
         np.testing.assert_allclose(out.sum(axis=axis), 1.0, rtol=1e-5)
     np.testing.assert_allclose(np.exp(nn.LogSoftmax(dim=1)(x).data), nn.Softmax(dim=1)(x).data, rtol=1e-5)
-    with pytest.raises(ValueError, match="Softmax: give dim or axis, not both"):
+    with pytest.raises(TypeError, match="Softmax: give axis .* or dim .*, not both"):
         nn.Softmax(dim=0, axis=1)
 
 

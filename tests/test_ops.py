@@ -513,7 +513,8 @@ def test_concatenate_input_without_grad_gets_none() -> None:
 def test_reshape_transpose_identity_return_the_same_tensor() -> None:
     x = tg.randn(2, 3)
     assert x.reshape(2, 3) is x
-    assert x.transpose(0, 1) is x
+    assert x.transpose((0, 1)) is x  # a permutation given as one tuple is numpy's, unambiguous
+    assert tg.randn(2, 3, 4).transpose(0, 1, 2).shape == (2, 3, 4)
     assert x.broadcast_to(2, 3) is x
 
 

@@ -1,43 +1,90 @@
 """tinygrad_cnn: a small reverse-mode autograd engine for learning and training CNNs."""
 
-from . import data, functional, inplace, memory, nn, ops, optim, viz
+from . import cuda, data, functional, inplace, memory, nn, ops, optim, viz
 from .anomaly import detect_anomaly, is_anomaly_enabled
 from .creation import (
     arange,
+    bool_,
     eye,
+    float16,
+    float32,
+    float64,
+    from_numpy,
     full,
     get_rng,
+    int8,
+    int16,
+    int32,
+    int64,
     manual_seed,
     ones,
     ones_like,
     rand,
     randn,
+    tensor,
+    uint8,
     uniform,
     zeros,
     zeros_like,
 )
-from .engine import Function, Tensor, enable_grad, grad, is_grad_enabled, no_grad
+from .creation import (
+    double as double,  # not in __all__: see there
+)
+from .creation import (
+    half as half,
+)
+from .creation import (
+    long as long,
+)
+from .engine import Device, Function, Tensor, enable_grad, grad, inference_mode, is_grad_enabled, no_grad
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .memory import keep_freed_memory
+from .nn.summary import summary
 from .ops import (
     abs,
+    argmax,
+    argmin,
+    cat,
+    clamp,
     clip,
+    clone,
     concatenate,
     exp,
+    flatten,
     log,
     matmul,
     maximum,
+    mean,
     minimum,
     pad,
     relu,
+    reshape,
     sigmoid,
     sqrt,
+    squeeze,
     stack,
+    std,
     tanh,
+    unsqueeze,
+    var,
     where,
 )
+from .ops import (
+    max as max,  # noqa: A004
+)
+from .ops import (
+    min as min,  # noqa: A004
+)
+from .ops import (
+    sum as sum,  # noqa: A004
+)
+from .serialization import load, save
 
-tensor = Tensor
+device = Device
+# PyTorch's names of numpy's scalar types (tinygrad_cnn.float32 is np.float32).
+bool = bool_  # noqa: A001
+float = float32  # noqa: A001
+int = int32  # noqa: A001
 
 __all__ = [
     "Function", "GradcheckError", "Tensor", "abs", "arange", "clip", "concatenate", "detect_anomaly",
@@ -47,6 +94,11 @@ __all__ = [
     "manual_seed",
     "matmul", "maximum", "minimum", "no_grad", "ones", "ones_like", "ops", "pad", "rand", "randn", "relu",
     "sigmoid", "sqrt", "stack", "tanh", "tensor", "uniform", "where", "zeros", "zeros_like",
-    "data", "functional", "inplace", "memory", "nn", "optim", "viz",
+    "cuda", "data", "functional", "inplace", "memory", "nn", "optim", "viz",
+    # PyTorch's spellings. (bool, float, int, long, double, half, sum, max and min are
+    # attributes too, but left out of `import *`, which would hide Python's built-ins.)
+    "argmax", "argmin", "cat", "clamp", "clone", "device", "flatten", "float16", "float32", "float64",
+    "from_numpy", "inference_mode", "int8", "int16", "int32", "int64", "load", "mean", "reshape", "save",
+    "squeeze", "std", "summary", "uint8", "unsqueeze", "var",
 ]
 __version__ = "0.1.0"

@@ -6,6 +6,7 @@ Public functions (PyTorch's names, argument order and semantics):
     conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1)
     max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1)
     avg_pool2d(x, kernel_size, stride=None, padding=0)
+    adaptive_avg_pool2d(x, output_size)
 
 Layout is NCHW for activations; conv2d weights are ``(out, in // groups, kh, kw)``,
 conv_transpose2d weights ``(in, out // groups, kh, kw)``.
@@ -25,6 +26,8 @@ Pooling follows the same pattern: `MaxPool2d`'s VJP is `MaxPool2dBackward`
 (route each window's gradient to its first maximum), whose VJP is
 `MaxPool2dGather` (read the value at each window's maximum), whose VJP is
 `MaxPool2dBackward` again. `AvgPool2d` and `AvgPool2dBackward` are each other's VJP.
+Adaptive average pooling is a composite: two matrix products with constant
+averaging matrices, so its gradient comes from matmul's.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ import numpy as np
 from . import conv_kernels as K
 from .engine import Function, Tensor, is_grad_enabled, trust_forward
 from .float_errors import quietly
-from .ops import _check_float, depends_on, promote_floats
+from .ops import _as_int, _check_float, _constant, depends_on, promote_floats
 from .vjp_rule import VjpRule
 
 __all__ = [
@@ -44,6 +47,7 @@ __all__ = [
     "conv_transpose2d",
     "max_pool2d",
     "avg_pool2d",
+    "adaptive_avg_pool2d",
     "Conv2d",
     "ConvTranspose2d",
     "Conv2dGradWeight",
@@ -490,3 +494,60 @@ def avg_pool2d(x: Tensor, kernel_size: int | Pair, stride: int | Pair | None = N
     """
     kernel, stride, padding, _ = _pool_arguments("avg_pool2d", x, kernel_size, stride, padding, 1)
     return AvgPool2d.apply(x, kernel=kernel, stride=stride, padding=padding)
+
+
+def adaptive_pool_matrix(size_in: int, size_out: int, dtype: Any) -> np.ndarray:
+    """The (size_out, size_in) matrix whose row i averages the input cells of window i.
+
+    PyTorch's rule: window i covers [floor(i * n / m), ceil((i + 1) * n / m)) for
+    n input cells and m outputs. When m divides n the windows are n / m cells
+    wide and do not overlap; otherwise neighbouring windows may share a cell.
+    """
+    matrix = np.zeros((size_out, size_in), dtype=dtype)
+    for i in range(size_out):
+        start = (i * size_in) // size_out
+        end = -(-((i + 1) * size_in) // size_out)  # ceiling division
+        matrix[i, start:end] = 1 / (end - start)
+    return matrix
+
+
+def _adaptive_output_size(output_size: Any, input_hw: Pair, op: str) -> Pair:
+    """An int, or a pair whose entries are ints or None (None keeps that input size)."""
+    if isinstance(output_size, (tuple, list)) and len(output_size) == 2:
+        sizes = tuple(input_hw[i] if size is None else _as_int(size, op, "output_size")
+                      for i, size in enumerate(output_size))
+    elif isinstance(output_size, (tuple, list)):
+        raise TypeError(f"{op}: output_size must be an int or a pair (height, width), got {output_size!r}")
+    else:
+        size = _as_int(output_size, op, "output_size")
+        sizes = (size, size)
+    if sizes[0] < 1 or sizes[1] < 1:
+        raise ValueError(f"{op}: output_size must be positive, got {output_size!r}")
+    return sizes
+
+
+def adaptive_avg_pool2d(x: Tensor, output_size: int | tuple[int | None, int | None]) -> Tensor:
+    """Average pooling to a fixed output size, whatever the input's height and width.
+
+    x: (N, C, H, W) or (C, H, W). output_size: an int or (out_h, out_w) (None
+    keeps that input size). Window i along an axis of n cells covers
+    [floor(i n / m), ceil((i + 1) n / m)), as in PyTorch; output sizes larger
+    than the input repeat cells.
+
+    The average over a window of rows times a window of columns is separable,
+    so y = A X Bᵀ per channel, with A (out_h, H) and B (out_w, W) the averaging
+    matrices of `adaptive_pool_matrix`; the VJP is dL/dX = Aᵀ G B (docs/convolution.md).
+    """
+    op = "adaptive_avg_pool2d"
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: input must be a Tensor, got {type(x).__name__}")
+    _check_float(x, op, "input")
+    if x.ndim not in (3, 4):
+        raise ValueError(f"{op}: input must be (N, C, H, W) or (C, H, W), got shape {x.shape}")
+    height, width = x.shape[-2:]
+    if height == 0 or width == 0:
+        raise ValueError(f"{op}: input of shape {x.shape} has an empty spatial axis")
+    out_h, out_w = _adaptive_output_size(output_size, (height, width), op)
+    rows = _constant(adaptive_pool_matrix(height, out_h, x.dtype))  # (out_h, H)
+    columns = _constant(adaptive_pool_matrix(width, out_w, x.dtype).T)  # (W, out_w)
+    return rows @ x @ columns  # matmul broadcasts the matrices over N and C

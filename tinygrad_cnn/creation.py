@@ -90,3 +90,46 @@ def zeros_like(t: Tensor, requires_grad: bool = False) -> Tensor:
 def ones_like(t: Tensor, requires_grad: bool = False) -> Tensor:
     """Ones with the shape and dtype of t."""
     return Tensor(np.ones_like(t.data), requires_grad=requires_grad)
+
+
+# ---------------------------------------------------------------------------
+# dtype names and numpy arrays, as PyTorch spells them
+# ---------------------------------------------------------------------------
+
+# PyTorch's dtype names for numpy's dtypes: `tg.zeros(3, dtype=tg.float64)`,
+# `x.to(tg.int64)`, `x.dtype == tg.float32`. They are numpy's scalar types.
+float16 = half = np.float16
+float32 = np.float32
+float64 = double = np.float64
+uint8 = np.uint8
+int8 = np.int8
+int16 = np.int16
+int32 = np.int32
+int64 = long = np.int64
+bool_ = np.bool_  # exported as tinygrad_cnn.bool, PyTorch's name
+
+
+def tensor(data: Any, dtype: Any = None, requires_grad: bool = False, name: str | None = None) -> Tensor:
+    """PyTorch's torch.tensor: a new tensor holding its own copy of `data`.
+
+    Unlike `Tensor(array)`, which shares a numpy array's memory, a numpy array
+    is copied, so writing into the tensor (`t[0] = 1`) leaves the array as it
+    was; `from_numpy` is the sharing form. Python floats become float32.
+    """
+    if isinstance(data, np.ndarray):
+        data = data.copy()
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype, name=name)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor that shares memory with a numpy array, as PyTorch's from_numpy.
+
+    The dtype is kept (a float64 array gives a float64 tensor), and writing
+    into one is seen by the other. For a tensor with memory of its own use
+    `tinygrad_cnn.tensor(array)`.
+    """
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy ndarray, got {type(array).__name__}")
+    if array.dtype.kind not in "fiub":
+        raise TypeError(f"from_numpy: unsupported dtype {array.dtype}; a tensor holds float, int or bool data")
+    return Tensor(array)

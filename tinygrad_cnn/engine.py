@@ -94,6 +94,16 @@ def no_grad() -> _SetGradMode:
     return _SetGradMode(False)
 
 
+def inference_mode(mode: bool = True) -> _SetGradMode:
+    """PyTorch's `inference_mode`: here the same as `no_grad()` (nothing is recorded).
+
+    `with inference_mode():` or `@inference_mode()`; inference_mode(False) records as usual.
+    """
+    if not isinstance(mode, bool):
+        raise TypeError(f"inference_mode: mode must be True or False, got {type(mode).__name__} {mode!r}")
+    return _SetGradMode(not mode)
+
+
 def enable_grad() -> _SetGradMode:
     """Turn recording back on inside a `no_grad` block."""
     return _SetGradMode(True)
@@ -169,6 +179,71 @@ def _tensor_items(items: list | tuple) -> list:
     return values
 
 
+class SizeMethod:
+    """`t.size`: PyTorch's method. `t.size()` is the shape, `t.size(d)` the length of dimension d.
+
+    numpy's `a.size` is an attribute holding the number of elements; here that
+    is `t.numel()`. The numpy habit (`t.size == 0`, `x / t.size`, `if t.size:`)
+    raises a TypeError that says so, instead of silently comparing a method.
+    """
+
+    __slots__ = ("_shape",)
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self._shape = shape
+
+    def __call__(self, dim: int | None = None) -> tuple[int, ...] | int:
+        if dim is None:
+            return self._shape
+        if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+            raise TypeError(f"size: dim must be an int, got {type(dim).__name__} {dim!r}")
+        ndim = len(self._shape)
+        if not -ndim <= dim < ndim:
+            raise IndexError(f"size: dim {dim} is out of range for a tensor of shape {self._shape}")
+        return self._shape[dim]
+
+    def _used_as_a_number(self, *args: Any) -> Any:
+        raise TypeError(
+            "size: t.size is a method here, as in PyTorch: t.size() is the shape and t.size(d) one dimension; "
+            "for the number of elements (numpy's a.size) use t.numel()"
+        )
+
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _used_as_a_number
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _used_as_a_number
+    __truediv__ = __rtruediv__ = __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = _used_as_a_number
+    __int__ = __index__ = __float__ = __bool__ = _used_as_a_number
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<method size of a tensor of shape {self._shape}: call it, t.size(), or use t.numel() for the count>"
+
+
+class Device:
+    """A device, as PyTorch's torch.device. This library computes with numpy on the CPU only."""
+
+    __slots__ = ("type",)
+
+    def __init__(self, type: str = "cpu") -> None:  # noqa: A002 (PyTorch's name)
+        if type != "cpu":
+            raise ValueError(f"device: only 'cpu' is available (this library computes with numpy), got {type!r}")
+        self.type = type
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, (Device, str)) and str(other) == self.type
+
+    def __hash__(self) -> int:
+        return hash(self.type)
+
+    def __str__(self) -> str:
+        return self.type
+
+    def __repr__(self) -> str:
+        return f"device(type={self.type!r})"
+
+
+CPU = Device("cpu")
+
+
 class Tensor:
     """An n-dimensional array that remembers how it was computed.
 
@@ -221,8 +296,25 @@ class Tensor:
         return self.data.dtype
 
     @property
-    def size(self) -> int:
+    def size(self) -> SizeMethod:
+        """PyTorch's method: `t.size()` is the shape, `t.size(d)` one dimension.
+
+        Unlike numpy's `a.size` (an int); the number of elements is `t.numel()`.
+        """
+        return SizeMethod(self.data.shape)
+
+    def numel(self) -> int:
+        """The number of elements (PyTorch's name for numpy's `.size`)."""
         return self.data.size
+
+    def dim(self) -> int:
+        """The number of dimensions (PyTorch's name for `.ndim`)."""
+        return self.data.ndim
+
+    @property
+    def device(self) -> Device:
+        """Where the data lives: always the CPU (numpy), `device(type='cpu')`."""
+        return CPU
 
     @property
     def is_leaf(self) -> bool:
@@ -248,6 +340,28 @@ class Tensor:
         if self.data.size != 1:
             raise ValueError(f"item: only one-element tensors can be converted, got shape {self.shape}")
         return self.data.item()
+
+    def _one_value(self, what: str) -> float | int | bool:
+        if self.data.size != 1:
+            raise TypeError(
+                f"{what}: only a tensor with one element can be converted to a Python number, got shape "
+                f"{self.shape}; reduce it first (e.g. t.mean()) or index one element (t[0])"
+            )
+        return self.data.item()
+
+    def __float__(self) -> float:
+        """float(t) for a tensor of one element (a loss, say): its value, without the graph."""
+        return float(self._one_value("float"))
+
+    def __int__(self) -> int:
+        """int(t) for a tensor of one element: its value truncated toward zero, as int(2.7) is 2."""
+        return int(self._one_value("int"))
+
+    def __format__(self, spec: str) -> str:
+        """f"{loss:.3f}": a format spec formats the value of a one-element tensor; no spec gives str(t)."""
+        if not spec:
+            return str(self)
+        return format(self._one_value(f"format with {spec!r}"), spec)
 
     def tolist(self) -> Any:
         return self.data.tolist()

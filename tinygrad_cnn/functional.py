@@ -1,11 +1,11 @@
 """Stateless neural-network functions, used as `from tinygrad_cnn import functional as F`.
 
-The names, argument order and defaults follow `torch.nn.functional`, with
-numpy's `axis` instead of PyTorch's `dim`.
+The names, argument order and defaults follow `torch.nn.functional`; an
+axis is PyTorch's `dim=` or numpy's `axis=` (either one).
 
 * Layers: `linear`, `batch_norm`, `dropout`, and the convolution and pooling
   ops re-exported from `tinygrad_cnn.conv` (`conv2d`, `conv_transpose2d`,
-  `max_pool2d`, `avg_pool2d`).
+  `max_pool2d`, `avg_pool2d`, `adaptive_avg_pool2d`).
 * Activations: `relu`, `sigmoid`, `tanh`, `leaky_relu`, `softplus`,
   `softmax`, `log_softmax`.
 * Losses: `cross_entropy`, `nll_loss`, `binary_cross_entropy`,
@@ -30,7 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from .conv import avg_pool2d, conv2d, conv_transpose2d, max_pool2d
+from . import ops
+from .conv import adaptive_avg_pool2d, avg_pool2d, conv2d, conv_transpose2d, max_pool2d
 from .creation import get_rng
 from .engine import Function, Tensor, is_grad_enabled, trust_forward
 from .float_errors import quiet, quietly
@@ -39,18 +40,18 @@ from .ops import (
     _check_float,
     _constant,
     _normalize_axes,
+    axis_arg,
     depends_on,
     maximum,
     promote_floats,
-    relu,
     sigmoid,
     tanh,
 )
 from .vjp_rule import VjpRule
 
 __all__ = [
-    "avg_pool2d", "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "conv2d",
-    "conv_transpose2d", "cross_entropy", "dropout", "leaky_relu", "linear", "log_softmax", "max_pool2d",
+    "adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+    "conv2d", "conv_transpose2d", "cross_entropy", "dropout", "leaky_relu", "linear", "log_softmax", "max_pool2d",
     "mse_loss", "nll_loss", "relu", "sigmoid", "softmax", "softplus", "tanh",
 ]
 
@@ -90,7 +91,7 @@ def _reduce(loss: Tensor, reduction: str, count: int | None = None) -> Tensor:
         # every weight into nan). Adding a constant nan leaves the gradient
         # of `total`, which is 0 for ignored targets, as it is.
         return total + _constant(np.array(np.nan, dtype=total.dtype))
-    return total / (loss.size if count is None else count)
+    return total / (loss.numel() if count is None else count)
 
 
 def _float_target(target: Any, input: Tensor, op: str) -> tuple[Tensor, Tensor]:
@@ -261,6 +262,24 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 # ---------------------------------------------------------------------------
 
 
+def _check_inplace(inplace: Any, op: str) -> None:
+    """PyTorch's `inplace=` flag: accepted, and the result is computed out of place all the same.
+
+    Overwriting the input saves memory in PyTorch; here the input keeps its
+    values and the result is a new tensor, which is always correct (an
+    in-place activation would need the input's values for its own gradient).
+    """
+    if not isinstance(inplace, (bool, np.bool_)):
+        raise TypeError(f"{op}: inplace must be True or False, got {type(inplace).__name__} {inplace!r}")
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """max(x, 0); the gradient at 0 is 0. `inplace=True` is accepted and computed
+    out of place (the input is left as it was)."""
+    _check_inplace(inplace, "relu")
+    return ops.relu(input)
+
+
 class LeakyRelu(Function):
     """x for x > 0, negative_slope * x otherwise."""
 
@@ -281,8 +300,12 @@ class LeakyRelu(Function):
         return (depends_on(g * _constant(slope), x),)
 
 
-def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
-    """max(x, 0) + negative_slope * min(x, 0): a ReLU that lets a little gradient through for x < 0."""
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """max(x, 0) + negative_slope * min(x, 0): a ReLU that lets a little gradient through for x < 0.
+
+    `inplace=True` is accepted and computed out of place (the input is left as it was).
+    """
+    _check_inplace(inplace, "leaky_relu")
     _check_float_tensor(input, "input", "leaky_relu")
     negative_slope = _as_number(negative_slope, "leaky_relu", "negative_slope")
     return LeakyRelu.apply(input, negative_slope=negative_slope)
@@ -316,28 +339,29 @@ def softplus(input: Tensor, beta: float = 1.0) -> Tensor:
     return Softplus.apply(input * beta) / beta
 
 
-def softmax(input: Tensor, axis: int = -1) -> Tensor:
-    """exp(x_i) / sum_j exp(x_j) along `axis`: a probability distribution over that axis.
+def softmax(input: Tensor, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+    """exp(x_i) / sum_j exp(x_j) along `axis` (or PyTorch's `dim`; default the last axis):
+    a probability distribution over that axis.
 
     The row maximum is subtracted first, so exp never overflows (the largest
     exponent is 0). Softmax does not change when a constant is added to a row,
     so the shift is a constant with no gradient (it is detached).
     """
     _check_float_tensor(input, "input", "softmax")
-    (axis,) = _normalize_axes(axis, input.ndim, "softmax")
+    (axis,) = _normalize_axes(axis_arg("softmax", axis, dim, default=-1), input.ndim, "softmax")
     shift = input.detach().max(axis, keepdims=True)
     e = (input - shift).exp()
     return e / e.sum(axis, keepdims=True)
 
 
-def log_softmax(input: Tensor, axis: int = -1) -> Tensor:
-    """log(softmax(x)) = x_i - log(sum_j exp(x_j)), computed stably.
+def log_softmax(input: Tensor, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+    """log(softmax(x)) = x_i - log(sum_j exp(x_j)) along `axis` (or `dim`; default the last), computed stably.
 
     With z = x - max(x), log-sum-exp is log(sum exp z): the sum is at least 1
     (the maximum contributes e^0), so neither the exp nor the log can fail.
     """
     _check_float_tensor(input, "input", "log_softmax")
-    (axis,) = _normalize_axes(axis, input.ndim, "log_softmax")
+    (axis,) = _normalize_axes(axis_arg("log_softmax", axis, dim, default=-1), input.ndim, "log_softmax")
     z = input - input.detach().max(axis, keepdims=True)
     return z - z.exp().sum(axis, keepdims=True).log()
 
@@ -348,10 +372,11 @@ def log_softmax(input: Tensor, axis: int = -1) -> Tensor:
 
 
 class CrossEntropy(Function):
-    """Per-sample cross-entropy -log softmax(logits)[target], from one-hot targets.
+    """Per-sample cross-entropy -sum_c t_c log softmax(logits)_c, from target rows t.
 
-    Inputs: logits (N, C, d1, ...) and one-hot targets of the same shape (a
-    row of zeros for an ignored sample). Output: the losses (N, d1, ...).
+    Inputs: logits (N, C, d1, ...) and target rows of the same shape: one-hot
+    rows (a row of zeros for an ignored sample), or rows holding class weights
+    and label smoothing (see cross_entropy). Output: the losses (N, d1, ...).
     """
 
     @quietly  # float16 logits of +-6e4: the shift overflows to -inf, silently, as in PyTorch
@@ -377,7 +402,8 @@ class CrossEntropy(Function):
         return (p * counted - onehot) * g.unsqueeze(1), None
 
 
-def cross_entropy(input: Tensor, target: Any, *, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
+def cross_entropy(input: Tensor, target: Any, weight: Any = None, *, ignore_index: int = -100,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """Cross-entropy between logits and targets: the mean of -log softmax(x)[target].
 
     input: logits (N, C) or (N, C, d1, ...). target: either integer class
@@ -391,15 +417,57 @@ def cross_entropy(input: Tensor, target: Any, *, ignore_index: int = -100, reduc
     and 'mean' averages over the samples (N, or N * d1 * ... positions); its
     gradient is (softmax(x) * sum_c y_c - y) / N. The targets get a gradient
     too, -log softmax(x) / N, if they require one.
+
+    weight: one weight per class, shape (C,), as PyTorch's. With class
+    indices a sample's loss is scaled by the weight of its target class, and
+    'mean' divides by the sum of those weights (not by N). With probabilities
+    each term c is scaled by weight_c, and 'mean' still divides by N.
+    label_smoothing: ε in [0, 1]. The target becomes (1 - ε) times the given
+    one plus ε/C on every class; with class indices and weights PyTorch's
+    definition is kept: loss_n = (1 - ε) w_y (-log p_y) + (ε / C) sum_c w_c (-log p_c),
+    and 'mean' divides by sum_n w_(y_n) (docs/activations_and_losses.md).
     """
-    _check_float_tensor(input, "input", "cross_entropy")
-    _check_reduction(reduction, "cross_entropy")
+    op = "cross_entropy"
+    _check_float_tensor(input, "input", op)
+    _check_reduction(reduction, op)
+    label_smoothing = _as_number(label_smoothing, op, "label_smoothing")
+    if not 0 <= label_smoothing <= 1:
+        raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
     if _holds_floats(target):
-        return _soft_cross_entropy(input, target, ignore_index, reduction)
-    array = _class_target(target, input, ignore_index, "cross_entropy")
-    onehot = _one_hot(array, input.shape[1], ignore_index, input.dtype)
-    loss = CrossEntropy.apply(input, _constant(onehot))
-    return _reduce(loss, reduction, count=int(np.count_nonzero(array != ignore_index)))
+        return _soft_cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing)
+    array = _class_target(target, input, ignore_index, op)
+    num_classes = input.shape[1]
+    onehot = _one_hot(array, num_classes, ignore_index, input.dtype)
+    counted = (array != ignore_index)
+    class_weight = np.ones(num_classes, dtype=input.dtype) if weight is None else _class_weight(weight, input, op)
+    # The weight of each sample's class, 0 for an ignored sample: (N, 1, d1, ...).
+    sample_weight = np.expand_dims(np.where(counted, class_weight[np.where(counted, array, 0)], 0), 1)
+    rows = onehot * sample_weight
+    if label_smoothing:
+        # Every counted sample also gets (ε/C) w_c on each class c.
+        spread = class_weight.reshape((1, num_classes) + (1,) * (input.ndim - 2)) * np.expand_dims(counted, 1)
+        rows = (1 - label_smoothing) * rows + (label_smoothing / num_classes) * spread
+    loss = CrossEntropy.apply(input, _constant(rows.astype(input.dtype, copy=False)))
+    if weight is None:
+        return _reduce(loss, reduction, count=int(np.count_nonzero(counted)))
+    return _reduce(loss, reduction, count=float(sample_weight.sum()))
+
+
+def _class_weight(weight: Any, input: Tensor, op: str) -> np.ndarray:
+    """A loss's class weights as an array of shape (C,) in the input's dtype (constants: no gradient)."""
+    num_classes = input.shape[1]
+    array = weight.data if isinstance(weight, Tensor) else np.asarray(weight)
+    if array.dtype.kind not in "fiu":
+        raise TypeError(f"{op}: weight must hold numbers, got dtype {array.dtype}")
+    if array.shape != (num_classes,):
+        raise ValueError(
+            f"{op}: weight must have one entry per class, shape ({num_classes},) for input of shape {input.shape}, "
+            f"got {array.shape}"
+        )
+    if isinstance(weight, Tensor) and weight.requires_grad and is_grad_enabled():
+        raise ValueError(f"{op}: weight requires grad, but class weights are constants here (as in PyTorch, "
+                         "which has no gradient for them); pass weight.detach()")
+    return array.astype(input.dtype)
 
 
 def _holds_floats(target: Any) -> bool:
@@ -411,8 +479,10 @@ def _holds_floats(target: Any) -> bool:
     return isinstance(target, (list, tuple)) and np.asarray(target).dtype.kind == "f"
 
 
-def _soft_cross_entropy(input: Tensor, target: Any, ignore_index: int, reduction: str) -> Tensor:
-    """cross_entropy with class probabilities: -sum_c y_c log softmax(x)_c for each sample."""
+def _soft_cross_entropy(input: Tensor, target: Any, weight: Any, ignore_index: int, reduction: str,
+                        label_smoothing: float) -> Tensor:
+    """cross_entropy with class probabilities: -sum_c w_c y_c log softmax(x)_c for each sample,
+    with y = (1 - ε) target + ε / C."""
     op = "cross_entropy"
     if input.ndim < 2:
         raise ValueError(f"{op}: input must have shape (N, C) or (N, C, d1, ...), got {input.shape}")
@@ -426,24 +496,37 @@ def _soft_cross_entropy(input: Tensor, target: Any, ignore_index: int, reduction
             "use an integer dtype (e.g. target.astype(np.int64))"
         )
     input, target = _float_target(target, input, op)
+    num_classes = input.shape[1]
+    if label_smoothing:
+        target = target * (1 - label_smoothing) + label_smoothing / num_classes
+    if weight is not None:
+        class_weight = _class_weight(weight, input, op).reshape((1, num_classes) + (1,) * (input.ndim - 2))
+        target = target * _constant(class_weight)
     # A composite of log_softmax: its gradient, and the gradient of that, come from the chain rule.
     loss = -(target * log_softmax(input, axis=1)).sum(axis=1)
     return _reduce(loss, reduction)
 
 
-def nll_loss(input: Tensor, target: Any, *, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
+def nll_loss(input: Tensor, target: Any, weight: Any = None, *, ignore_index: int = -100,
+             reduction: str = "mean") -> Tensor:
     """Negative log-likelihood: the mean of -input[n, target[n]], for log-probabilities `input`.
 
     `nll_loss(log_softmax(x, axis=1), t)` equals `cross_entropy(x, t)`.
-    input: (N, C) or (N, C, d1, ...); target as for cross_entropy.
+    input: (N, C) or (N, C, d1, ...); target as for cross_entropy. weight:
+    one per class, shape (C,): each sample's loss is scaled by its class's
+    weight, and 'mean' divides by the sum of those weights (as PyTorch).
     """
     _check_float_tensor(input, "input", "nll_loss")
     _check_reduction(reduction, "nll_loss")
     array = _class_target(target, input, ignore_index, "nll_loss")
-    onehot = _constant(_one_hot(array, input.shape[1], ignore_index, input.dtype))
-    # Multiplying by the one-hot row and summing picks input[n, target[n]].
-    loss = -(input * onehot).sum(axis=1)
-    return _reduce(loss, reduction, count=int(np.count_nonzero(array != ignore_index)))
+    onehot = _one_hot(array, input.shape[1], ignore_index, input.dtype)
+    if weight is not None:
+        onehot = onehot * _class_weight(weight, input, "nll_loss").reshape((1, -1) + (1,) * (input.ndim - 2))
+    # Multiplying by the one-hot row and summing picks input[n, target[n]] (times its weight).
+    loss = -(input * _constant(onehot)).sum(axis=1)
+    if weight is None:
+        return _reduce(loss, reduction, count=int(np.count_nonzero(array != ignore_index)))
+    return _reduce(loss, reduction, count=float(onehot.sum()))
 
 
 class BinaryCrossEntropy(Function):
@@ -559,8 +642,10 @@ def mse_loss(input: Tensor, target: Any, *, reduction: str = "mean") -> Tensor:
 # ---------------------------------------------------------------------------
 
 
-def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Inverted dropout: zero each element with probability p, scale the rest by 1 / (1 - p).
+
+    `inplace=True` is accepted and computed out of place (the input is left as it was).
 
     The scaling keeps the expected value of every element unchanged, so
     nothing needs rescaling at evaluation time: with training=False (or p=0)
@@ -568,6 +653,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     generator, so `manual_seed` makes it reproducible.
     """
     _check_float_tensor(input, "input", "dropout")
+    _check_inplace(inplace, "dropout")
     p = _as_number(p, "dropout", "p")
     if not 0 <= p < 1:
         raise ValueError(f"dropout: p is the probability of dropping an element and must be in [0, 1), got {p!r}")
@@ -677,7 +763,7 @@ def batch_norm(
     stat_shape = (1, channels) + (1,) * (input.ndim - 2)
 
     if training:
-        count = input.size // channels if channels else 0
+        count = input.numel() // channels if channels else 0
         if count <= 1:
             raise ValueError(
                 f"{op}: Expected more than 1 value per channel when training, got input of shape {input.shape}"

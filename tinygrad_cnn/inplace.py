@@ -1,4 +1,4 @@
-"""In-place Tensor methods: zero_, fill_, copy_, add_, sub_, mul_ (PyTorch's names).
+"""In-place Tensor methods: zero_, fill_, copy_, add_, sub_, mul_ (PyTorch's names) and `t[index] = value`.
 
 Each one writes into the tensor's own array, so every tensor that shares the
 array sees the change, and returns the tensor itself. None of them is
@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .engine import Tensor, bump_version, is_grad_enabled
+from .ops import _normalize_index
 
 
 def _check_writable(tensor: Tensor, op: str) -> None:
@@ -154,6 +155,43 @@ def mul_(self: Tensor, other: Any) -> Tensor:
     return _changed(self)
 
 
+def setitem(self: Tensor, index: Any, value: Any) -> None:
+    """t[index] = value: write into the tensor's own array, as numpy and PyTorch do.
+
+    The value (a number, an array or a tensor) is broadcast to the indexed
+    part and converted to the tensor's dtype. The rules of the other in-place
+    methods apply: a parameter only inside `no_grad()`, never a tensor computed
+    by a recorded op (PyTorch would record the write; this library does not:
+    use `tinygrad_cnn.where(mask, value, t)` for a differentiable version).
+    The version counter is bumped, so a graph that read the old values
+    refuses to run backward.
+    """
+    _check_writable(self, "setitem (t[index] = value)")
+    _check_not_recorded(value, "setitem (t[index] = value)", "the value")
+    if isinstance(value, Tensor):
+        array = value.data
+    elif isinstance(value, (bool, int, float, np.number, np.ndarray, list, tuple)):
+        array = np.asarray(value)
+    else:
+        raise TypeError(f"setitem: the value must be a Tensor, an array or a number, got {type(value).__name__}")
+    if array.dtype.kind not in "fiub":
+        raise TypeError(f"setitem: unsupported value dtype {array.dtype}")
+    if self.dtype.kind in "iub" and array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise ValueError(f"setitem: cannot write {array[~np.isfinite(array)].flat[0]} into a {self.dtype} tensor")
+    index = _normalize_index(index)
+    try:
+        target_shape = self.data[index].shape
+    except IndexError as error:
+        raise IndexError(f"setitem: index {index!r} does not fit a tensor of shape {self.shape}: {error}") from None
+    try:
+        self.data[index] = array
+    except ValueError:
+        raise ValueError(f"setitem: a value of shape {array.shape} cannot be broadcast to the indexed part of "
+                         f"shape {target_shape} (tensor shape {self.shape})") from None
+    _changed(self)
+
+
+Tensor.__setitem__ = setitem
 Tensor.zero_ = zero_
 Tensor.fill_ = fill_
 Tensor.copy_ = copy_

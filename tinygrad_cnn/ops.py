@@ -17,11 +17,11 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from .engine import Function, Tensor, _share_version, is_grad_enabled, trust_forward
+from .engine import Device, Function, Tensor, _share_version, is_grad_enabled, trust_forward
 from .float_errors import _IGNORE_ALL, _Depth, _reset_state, _set_state, quiet, quietly
 from .vjp_rule import VjpRule
 
@@ -218,6 +218,36 @@ def _normalize_axes(axis: Axis, ndim: int, op: str) -> tuple[int, ...]:
     if len(set(result)) != len(result):
         raise ValueError(f"{op}: repeated axis in {axis}")
     return tuple(sorted(result))
+
+
+
+# PyTorch spells numpy's `axis` and `keepdims` as `dim` and `keepdim`. Every
+# function that takes an axis accepts both spellings (as PyTorch itself does),
+# through these two helpers; giving both spellings of one argument is an error.
+
+
+def spelled_either_way(op: str, numpy_name: str, numpy_value: Any, torch_name: str, torch_value: Any,
+                       default: Any = None) -> Any:
+    """The value of an argument that numpy and PyTorch name differently: the one given, else `default`."""
+    if torch_value is None:
+        return default if numpy_value is None else numpy_value
+    if numpy_value is not None:
+        raise TypeError(f"{op}: give {numpy_name} (numpy's name) or {torch_name} (PyTorch's name), not both "
+                        f"(got {numpy_name}={numpy_value!r}, {torch_name}={torch_value!r})")
+    return torch_value
+
+
+def axis_arg(op: str, axis: Any, dim: Any, default: Any = None) -> Any:
+    """The axis given as numpy's `axis=` or PyTorch's `dim=` (at most one of them), else `default`."""
+    return spelled_either_way(op, "axis", axis, "dim", dim, default)
+
+
+def keepdims_arg(op: str, keepdims: Any, keepdim: Any) -> bool:
+    """numpy's `keepdims=` or PyTorch's `keepdim=` (at most one of them); False when neither is given."""
+    chosen = spelled_either_way(op, "keepdims", keepdims, "keepdim", keepdim, default=False)
+    if not isinstance(chosen, (bool, np.bool_)):
+        raise TypeError(f"{op}: keepdims must be True or False, got {type(chosen).__name__} {chosen!r}")
+    return bool(chosen)
 
 
 def _shape_arg(shape: tuple[Any, ...], op: str, name: str = "shape") -> tuple[int, ...]:
@@ -668,8 +698,14 @@ def relu(x: Tensor) -> Tensor:
     return Relu.apply(x)
 
 
-def clip(x: Tensor, lo: float | None = None, hi: float | None = None) -> Tensor:
-    """Limit values to [lo, hi]; the gradient is 1 inside (bounds included), 0 outside."""
+def clip(x: Tensor, lo: float | None = None, hi: float | None = None, *, min: float | None = None,  # noqa: A002
+         max: float | None = None) -> Tensor:  # noqa: A002 (PyTorch's keyword names)
+    """Limit values to [lo, hi]; the gradient is 1 inside (bounds included), 0 outside.
+
+    PyTorch's keywords `min=` and `max=` name the same bounds; `clamp` is the same function.
+    """
+    lo = spelled_either_way("clip", "lo", lo, "min", min)
+    hi = spelled_either_way("clip", "hi", hi, "max", max)
     if lo is None and hi is None:
         raise ValueError("clip: give at least one of lo and hi")
     lo = None if lo is None else _as_number(lo, "clip", "lo")
@@ -682,6 +718,9 @@ def clip(x: Tensor, lo: float | None = None, hi: float | None = None) -> Tensor:
     if lo is not None and hi is not None and lo > hi:
         raise ValueError(f"clip: lo={lo} is greater than hi={hi}")
     return Clip.apply(x, lo=lo, hi=hi)
+
+
+clamp = clip  # PyTorch's name
 
 
 def astype(x: Tensor, dtype: Any) -> Tensor:
@@ -761,21 +800,46 @@ def _first_max_mask(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
     return np.transpose(mask, np.argsort(kept + list(axes)))
 
 
-def argmax(x: Tensor, axis: int | None = None) -> Tensor:
-    """Index of the first maximum (an integer tensor, no gradient)."""
-    axis = None if axis is None else _normalize_axes(axis, x.ndim, "argmax")[0]
-    return Tensor._make(np.argmax(x.data, axis=axis))
+class ValuesIndices(NamedTuple):
+    """What `max(x, dim=d)` and `min(x, dim=d)` return, as PyTorch's torch.return_types.max:
+    the values and the index of each one (`values, indices = x.max(dim=1)`)."""
+
+    values: Tensor
+    indices: Tensor
 
 
-def argmin(x: Tensor, axis: int | None = None) -> Tensor:
-    """Index of the first minimum (an integer tensor, no gradient)."""
-    axis = None if axis is None else _normalize_axes(axis, x.ndim, "argmin")[0]
-    return Tensor._make(np.argmin(x.data, axis=axis))
+def _arg_reduce(numpy_function: Callable, x: Tensor, axis: Any, keepdims: bool, op: str) -> Tensor:
+    if axis is None:
+        if x.numel() == 0:
+            raise ValueError(f"{op}: cannot take the {op} of an empty tensor (shape {x.shape})")
+        result = numpy_function(x.data)
+        return Tensor._make(np.asarray(result).reshape((1,) * x.ndim if keepdims else ()))
+    if x.ndim == 0:
+        (axis,) = _normalize_axes(axis, 1, op)  # a 0-d tensor has one index: 0, as in PyTorch
+        return Tensor._make(np.zeros((), dtype=np.int64))
+    (axis,) = _normalize_axes(_as_int(axis, op, "axis"), x.ndim, op)
+    if x.shape[axis] == 0:
+        raise ValueError(f"{op}: cannot reduce over an empty axis: axis {axis} of input shape {x.shape} has size 0")
+    return Tensor._make(numpy_function(x.data, axis=axis, keepdims=keepdims))
+
+
+def argmax(x: Tensor, axis: int | None = None, keepdims: bool | None = None, *, dim: int | None = None,
+           keepdim: bool | None = None) -> Tensor:
+    """Index of the first maximum (an int64 tensor, no gradient); over all elements when no axis is given."""
+    axis = axis_arg("argmax", axis, dim)
+    return _arg_reduce(np.argmax, x, axis, keepdims_arg("argmax", keepdims, keepdim), "argmax")
+
+
+def argmin(x: Tensor, axis: int | None = None, keepdims: bool | None = None, *, dim: int | None = None,
+           keepdim: bool | None = None) -> Tensor:
+    """Index of the first minimum (an int64 tensor, no gradient); over all elements when no axis is given."""
+    axis = axis_arg("argmin", axis, dim)
+    return _arg_reduce(np.argmin, x, axis, keepdims_arg("argmin", keepdims, keepdim), "argmin")
 
 
 def _reduce(cls: type[Function], x: Tensor, axis: Axis, keepdims: bool, op: str) -> Tensor:
     axes = _normalize_axes(axis, x.ndim, op)
-    if cls is Max and x.size == 0 and any(x.shape[a] == 0 for a in axes):
+    if cls is Max and x.numel() == 0 and any(x.shape[a] == 0 for a in axes):
         # A maximum of nothing is undefined (a sum of nothing is 0). Reducing
         # a (0, 10) tensor over its axis 1 is fine: it gives an empty result.
         empty = [a for a in axes if x.shape[a] == 0]
@@ -783,39 +847,110 @@ def _reduce(cls: type[Function], x: Tensor, axis: Axis, keepdims: bool, op: str)
     return cls.apply(x, axis=axes, keepdims=keepdims)
 
 
-def sum(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Sum over `axis` (None: all axes; int or tuple; negatives allowed)."""
-    return _reduce(Sum, x, axis, keepdims, "sum")
+def sum(x: Tensor, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None,  # noqa: A001
+        keepdim: bool | None = None) -> Tensor:
+    """Sum over `axis` (None: all axes; int or tuple; negatives allowed); `dim=`/`keepdim=` as in PyTorch."""
+    axis = axis_arg("sum", axis, dim)
+    return _reduce(Sum, x, axis, keepdims_arg("sum", keepdims, keepdim), "sum")
 
 
-def max(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Maximum over `axis`; the gradient goes to the first maximum of each slice."""
-    return _reduce(Max, x, axis, keepdims, "max")
+def max(x: Tensor, axis: Axis = None, keepdims: bool | None = None, *, dim: int | None = None,  # noqa: A001
+        keepdim: bool | None = None) -> Tensor | ValuesIndices:
+    """Maximum over `axis`; the gradient goes to the first maximum of each slice.
+
+    Given PyTorch's `dim=`, it returns what PyTorch returns: the pair
+    (values, indices), `values, indices = x.max(dim=1)`. Given numpy's `axis`
+    (by keyword or position), it returns the values only, as numpy does.
+    Given a second tensor, `max(x, y)`, it is PyTorch's elementwise `maximum`.
+    """
+    if isinstance(axis, Tensor):
+        return maximum(x, axis)
+    keepdims = keepdims_arg("max", keepdims, keepdim)
+    values = _reduce(Max, x, axis_arg("max", axis, dim), keepdims, "max")
+    if dim is None:
+        return values
+    return ValuesIndices(values, argmax(x, dim, keepdims))
 
 
-def min(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Minimum over `axis`, as -max(-x); the gradient goes to the first minimum."""
-    return -_reduce(Max, -x, axis, keepdims, "min")
+def min(x: Tensor, axis: Axis = None, keepdims: bool | None = None, *, dim: int | None = None,  # noqa: A001
+        keepdim: bool | None = None) -> Tensor | ValuesIndices:
+    """Minimum over `axis`, as -max(-x); the gradient goes to the first minimum.
+
+    Given PyTorch's `dim=`, it returns the pair (values, indices), as PyTorch does;
+    given a second tensor, `min(x, y)`, it is the elementwise `minimum`.
+    """
+    if isinstance(axis, Tensor):
+        return minimum(x, axis)
+    keepdims = keepdims_arg("min", keepdims, keepdim)
+    values = -_reduce(Max, -x, axis_arg("min", axis, dim), keepdims, "min")
+    if dim is None:
+        return values
+    return ValuesIndices(values, argmin(x, dim, keepdims))
 
 
-def mean(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
+def mean(x: Tensor, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None,
+         keepdim: bool | None = None) -> Tensor:
     """Mean over `axis`: the sum divided by the number of elements reduced."""
     _check_float(x, "mean")
-    axes = _normalize_axes(axis, x.ndim, "mean")
+    axes = _normalize_axes(axis_arg("mean", axis, dim), x.ndim, "mean")
     count = math.prod(x.shape[a] for a in axes)
-    return sum(x, axes, keepdims) / count  # the mean of nothing is 0 / 0 = nan, as in PyTorch
+    # The mean of nothing is 0 / 0 = nan, as in PyTorch.
+    return sum(x, axes, keepdims_arg("mean", keepdims, keepdim)) / count
 
 
-def var(x: Tensor, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
-    """Variance over `axis`, numpy's way: mean squared deviation, divided by N - ddof."""
-    _check_float(x, "var")
-    axes = _normalize_axes(axis, x.ndim, "var")
-    ddof = _as_int(ddof, "var", "ddof")
+def _degrees_of_freedom_correction(ddof: Any, correction: Any, unbiased: Any, dim_given: bool, op: str) -> int:
+    """numpy's ddof, PyTorch's correction or its older unbiased=True/False: at most one of them.
+
+    None given: numpy's default 0 (the biased variance), except when the axis is
+    given as PyTorch's `dim=`; then PyTorch's default 1 (the unbiased one).
+    """
+    given = {name: value for name, value in (("ddof", ddof), ("correction", correction), ("unbiased", unbiased))
+             if value is not None}
+    if len(given) > 1:
+        raise TypeError(f"{op}: give one of ddof (numpy), correction or unbiased (PyTorch), got {sorted(given)}")
+    if unbiased is not None:
+        if not isinstance(unbiased, (bool, np.bool_)):
+            raise TypeError(f"{op}: unbiased must be True or False, got {type(unbiased).__name__} {unbiased!r}")
+        return 1 if unbiased else 0
+    if given:
+        name, value = next(iter(given.items()))
+        return _as_int(value, op, name)
+    return 1 if dim_given else 0
+
+
+def _variance(op: str, x: Tensor, axis: Axis, ddof: Any, keepdims: Any, dim: Axis, keepdim: Any, correction: Any,
+              unbiased: Any) -> Tensor:
+    """var's and std's common part: the arguments checked in `op`'s name, then the variance."""
+    _check_float(x, op)
+    axes = _normalize_axes(axis_arg(op, axis, dim), x.ndim, op)
+    ddof = _degrees_of_freedom_correction(ddof, correction, unbiased, dim is not None, op)
+    keepdims = keepdims_arg(op, keepdims, keepdim)
     count = math.prod(x.shape[a] for a in axes)
     if count - ddof <= 0:
-        raise ValueError(f"var: ddof={ddof} leaves no degrees of freedom for {count} elements")
+        raise ValueError(f"{op}: ddof={ddof} leaves no degrees of freedom for {count} elements")
     deviation = x - mean(x, axes, keepdims=True)
     return sum(deviation * deviation, axes, keepdims) / (count - ddof)
+
+
+def var(x: Tensor, axis: Axis = None, ddof: int | None = None, keepdims: bool | None = None, *, dim: Axis = None,
+        keepdim: bool | None = None, correction: int | None = None, unbiased: bool | None = None) -> Tensor:
+    """Variance over `axis`: the sum of squared deviations from the mean, divided by N - ddof.
+
+    numpy's default is ddof=0 (the biased variance); PyTorch's is correction=1.
+    Spelled PyTorch's way, with `dim=`, the default is PyTorch's; `ddof`,
+    `correction` and `unbiased` (one of them) set it explicitly.
+    """
+    return _variance("var", x, axis, ddof, keepdims, dim, keepdim, correction, unbiased)
+
+
+def std(x: Tensor, axis: Axis = None, ddof: int | None = None, keepdims: bool | None = None, *, dim: Axis = None,
+        keepdim: bool | None = None, correction: int | None = None, unbiased: bool | None = None) -> Tensor:
+    """Standard deviation, sqrt(var(x)), with var's arguments and defaults.
+
+    Its gradient comes from the chain rule, (x - mean) / ((N - ddof) std); it
+    is inf or nan where std is 0 (a constant slice), as in PyTorch.
+    """
+    return _variance("std", x, axis, ddof, keepdims, dim, keepdim, correction, unbiased) ** 0.5
 
 
 # ---------------------------------------------------------------------------
@@ -967,16 +1102,16 @@ def _is_basic_index(index: Any) -> bool:
 
 def _resolve_shape(shape: tuple[int, ...], x: Tensor) -> tuple[int, ...]:
     """Fill in a -1 entry and check that the element count is unchanged."""
-    error = ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} elements) into {shape}")
+    error = ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.numel()} elements) into {shape}")
     unknown = [i for i, n in enumerate(shape) if n == -1]
     if len(unknown) > 1 or any(n < -1 for n in shape):
         raise error
     known = math.prod(n for n in shape if n != -1)
     if unknown:
-        if known == 0 or x.size % known:
+        if known == 0 or x.numel() % known:
             raise error
-        shape = shape[: unknown[0]] + (x.size // known,) + shape[unknown[0] + 1 :]
-    if math.prod(shape) != x.size:
+        shape = shape[: unknown[0]] + (x.numel() // known,) + shape[unknown[0] + 1 :]
+    if math.prod(shape) != x.numel():
         raise error
     return shape
 
@@ -991,11 +1126,29 @@ def reshape(x: Tensor, *shape: Any) -> Tensor:
 
 
 def transpose(x: Tensor, *axes: Any) -> Tensor:
-    """Permute the axes, numpy's way: no arguments reverses them."""
+    """Permute the axes, numpy's way: no arguments reverses them.
+
+    PyTorch's transpose(dim0, dim1) swaps two axes instead; that is
+    `swapaxes(dim0, dim1)` here. The one call that would silently mean two
+    different things, `transpose(0, 1)` on a matrix (numpy: no change;
+    PyTorch: the transpose), is refused with a message naming both.
+    """
+    pair_of_ints = len(axes) == 2 and not isinstance(axes[0], (tuple, list))
     axes = tuple(reversed(range(x.ndim))) if not axes else _shape_arg(axes, "transpose", "axes")
+    if pair_of_ints and x.ndim == 2 and tuple(a % 2 for a in axes) == (0, 1):
+        raise ValueError(
+            f"transpose: axes {axes} are ambiguous for a matrix: numpy reads them as the identity permutation "
+            "(no change), PyTorch as a swap of the two axes; write x.T, x.t() or x.swapaxes(0, 1) for the "
+            "transpose, or leave the call out"
+        )
     in_range = all(-x.ndim <= a < x.ndim for a in axes)
     if not in_range or sorted(a % x.ndim for a in axes) != list(range(x.ndim)):
-        raise ValueError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of shape {x.shape}")
+        swap_hint = ""
+        if pair_of_ints and x.ndim > 2:
+            swap_hint = f"; to swap two axes, as PyTorch's transpose(dim0, dim1) does, use swapaxes{axes}"
+        raise ValueError(
+            f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of shape {x.shape}{swap_hint}"
+        )
     axes = tuple(a % x.ndim for a in axes)
     if axes == tuple(range(x.ndim)):
         return x
@@ -1026,8 +1179,12 @@ def sum_to(x: Tensor, shape: tuple[int, ...]) -> Tensor:
     return sum(x, axes, keepdims=True).reshape(shape)
 
 
-def squeeze(x: Tensor, axis: Axis = None) -> Tensor:
-    """Remove size-1 axes (all of them, or the ones named)."""
+def squeeze(x: Tensor, axis: Axis = None, *, dim: Axis = None) -> Tensor:
+    """Remove size-1 axes (all of them, or the ones named by `axis` or PyTorch's `dim`).
+
+    A named axis whose size is not 1 is an error (PyTorch leaves it as it is).
+    """
+    axis = axis_arg("squeeze", axis, dim)
     if axis is None:
         axes = tuple(i for i, n in enumerate(x.shape) if n == 1)
     else:
@@ -1038,8 +1195,11 @@ def squeeze(x: Tensor, axis: Axis = None) -> Tensor:
     return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
 
 
-def unsqueeze(x: Tensor, axis: int) -> Tensor:
-    """Insert a size-1 axis at position `axis` (negative counts from the end of the result)."""
+def unsqueeze(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+    """Insert a size-1 axis at position `axis` (or PyTorch's `dim`; negative counts from the end of the result)."""
+    axis = axis_arg("unsqueeze", axis, dim)
+    if axis is None:
+        raise TypeError("unsqueeze: missing the position of the new axis (axis= or dim=)")
     axis = _as_int(axis, "unsqueeze", "axis")
     ndim = x.ndim + 1
     if not -ndim <= axis < ndim:
@@ -1136,8 +1296,11 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
     return Where.apply(a, b, condition=condition)
 
 
-def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis."""
+def concatenate(tensors: Sequence[Tensor], axis: int | None = None, *, dim: int | None = None) -> Tensor:
+    """Join tensors along an existing axis (`axis`, or PyTorch's `dim`; default 0). `cat` is the same function."""
+    axis = axis_arg("concatenate", axis, dim, default=0)
+    if isinstance(tensors, Tensor):
+        raise TypeError("concatenate: tensors must be a list or tuple of tensors, got a single Tensor")
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
     if not tensors:
         raise ValueError("concatenate: need at least one tensor")
@@ -1155,8 +1318,14 @@ def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     return Concatenate.apply(*tensors, axis=axis)
 
 
-def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
-    """Join same-shape tensors along a new axis."""
+cat = concatenate  # PyTorch's name
+
+
+def stack(tensors: Sequence[Tensor], axis: int | None = None, *, dim: int | None = None) -> Tensor:
+    """Join same-shape tensors along a new axis (`axis`, or PyTorch's `dim`; default 0)."""
+    axis = axis_arg("stack", axis, dim, default=0)
+    if isinstance(tensors, Tensor):
+        raise TypeError("stack: tensors must be a list or tuple of tensors, got a single Tensor")
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
     if not tensors:
         raise ValueError("stack: need at least one tensor")
@@ -1171,6 +1340,165 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
             f"(the result has {ndim} dimensions)"
         )
     return concatenate([unsqueeze(t, axis) for t in tensors], axis=axis % ndim)
+
+
+# ---------------------------------------------------------------------------
+# PyTorch's spellings: copies, views and conversions
+# ---------------------------------------------------------------------------
+
+
+class Clone(Function):
+    """A copy of x in new memory, recorded in the graph."""
+
+    reads_inputs = False  # backward needs only the inputs' shapes and dtypes
+
+    def forward(self, x):
+        return x.copy()
+
+    vjp_rule = VjpRule({"x": "{g}"}, plain="a copy passes the gradient back unchanged")
+
+    def backward(self, g):
+        return (g,)  # the identity map: its Jacobian is I
+
+
+def clone(x: Tensor) -> Tensor:
+    """A copy of x with its own memory, as PyTorch's clone: in the graph, so the
+    gradient flows back to x unchanged; an in-place change of one leaves the other as it was."""
+    return Clone.apply(x)
+
+
+def contiguous(x: Tensor) -> Tensor:
+    """x itself if its array is C-contiguous (row-major without gaps), else a contiguous clone."""
+    return x if x.data.flags.c_contiguous else clone(x)
+
+
+def _viewable(array: np.ndarray, shape: tuple[int, ...]) -> bool:
+    """Whether numpy can give `array` the new shape without copying (PyTorch's rule for view)."""
+    try:
+        np.reshape(array, shape, copy=False)
+    except ValueError:
+        return False
+    except TypeError:  # numpy before 2.1 has no copy argument: a reshape that copies shares no memory
+        return array.size == 0 or np.shares_memory(np.reshape(array, shape), array)
+    return True
+
+
+def view(x: Tensor, *shape: Any) -> Tensor:
+    """PyTorch's view: the same data in a new shape (one entry may be -1), never a copy.
+
+    As in PyTorch, it needs a layout in which the new shape is a view: a
+    transposed tensor usually cannot be viewed as another shape. `reshape`
+    copies when it must; `x.contiguous().view(...)` does the same.
+    """
+    if len(shape) == 1 and isinstance(shape[0], (np.dtype, type, str)):
+        raise TypeError(f"view: reinterpreting the bytes as dtype {shape[0]!r} is not supported; "
+                        "to convert the values use x.to(dtype) or x.astype(dtype)")
+    new_shape = _resolve_shape(_shape_arg(shape, "view"), x)
+    if not _viewable(x.data, new_shape):
+        raise RuntimeError(
+            f"view: a tensor of shape {x.shape} with strides {x.data.strides} (not contiguous, e.g. a transpose) "
+            f"cannot be viewed as shape {new_shape} without copying; use .reshape(...) (which copies when it "
+            "must) or .contiguous().view(...)"
+        )
+    return reshape(x, new_shape)
+
+
+def t(x: Tensor) -> Tensor:
+    """PyTorch's t(): the transpose of a matrix; a 0-d or 1-d tensor is returned as it is."""
+    if x.ndim > 2:
+        raise ValueError(f"t: expects a tensor with at most 2 dimensions, got shape {x.shape}; "
+                         "use permute(...) or swapaxes(a, b) for more")
+    return transpose(x) if x.ndim == 2 else x
+
+
+def to_float(x: Tensor) -> Tensor:
+    """x as float32 (PyTorch's `x.float()`); x itself if it is float32 already."""
+    return astype(x, np.float32)
+
+
+def to_double(x: Tensor) -> Tensor:
+    """x as float64 (PyTorch's `x.double()`)."""
+    return astype(x, np.float64)
+
+
+def to_half(x: Tensor) -> Tensor:
+    """x as float16 (PyTorch's `x.half()`)."""
+    return astype(x, np.float16)
+
+
+def to_long(x: Tensor) -> Tensor:
+    """x as int64 (PyTorch's `x.long()`): floats are truncated toward zero; no gradient."""
+    return astype(x, np.int64)
+
+
+def to_int(x: Tensor) -> Tensor:
+    """x as int32 (PyTorch's `x.int()`): floats are truncated toward zero; no gradient."""
+    return astype(x, np.int32)
+
+
+def to_bool(x: Tensor) -> Tensor:
+    """x as bool (PyTorch's `x.bool()`): nonzero is True; no gradient."""
+    return astype(x, np.bool_)
+
+
+# Device names PyTorch code passes to .to(...); only the CPU exists here.
+_OTHER_DEVICES = ("cuda", "mps", "xpu", "meta", "xla", "hip")
+
+
+def _to_argument(value: Any) -> tuple[str, Any]:
+    """One positional argument of `to`: ("device", "cpu") or ("dtype", a numpy dtype)."""
+    if isinstance(value, Tensor):
+        return "dtype", value.dtype  # PyTorch's x.to(other): other's dtype (and device)
+    if isinstance(value, Device):
+        return "device", value
+    if isinstance(value, str) and value.split(":")[0] in ("cpu",) + _OTHER_DEVICES:
+        return "device", value
+    try:
+        return "dtype", np.dtype(value)
+    except TypeError:
+        raise TypeError(f"to: expected a dtype, a device ('cpu') or a tensor, got {type(value).__name__} "
+                        f"{value!r}") from None
+
+
+def to_arguments(args: tuple[Any, ...], dtype: Any, device: Any) -> np.dtype | None:
+    """The dtype asked for by PyTorch's `to(...)` arguments (None: keep it), after checking the device.
+
+    Positional arguments are a device ("cpu", tg.device("cpu")), a dtype, or
+    a tensor (its dtype); the keywords dtype= and device= are the same.
+    """
+    if len(args) > 2:
+        raise TypeError(f"to: takes at most a device and a dtype, got {len(args)} positional arguments")
+    for value in args:
+        kind, parsed = _to_argument(value)
+        if (kind == "dtype" and dtype is not None) or (kind == "device" and device is not None):
+            raise TypeError(f"to: {kind} given twice (got {value!r})")
+        if kind == "dtype":
+            dtype = parsed
+        else:
+            device = parsed
+    if device is not None:
+        name = str(device).split(":")[0]
+        if name != "cpu":
+            raise ValueError(f"to: device {str(device)!r} is not available: this library computes with numpy on "
+                             "the CPU; use 'cpu', or leave the .to(device) call out")
+    return None if dtype is None else np.dtype(dtype)
+
+
+def to(x: Tensor, *args: Any, dtype: Any = None, device: Any = None, copy: bool = False,
+       non_blocking: bool = False) -> Tensor:
+    """PyTorch's `to`: x.to("cpu"), x.to(tg.float64), x.to("cpu", tg.float64), x.to(other).
+
+    A dtype converts as `astype` does (x itself if nothing changes, unless
+    copy=True). The device must be the CPU: this library computes with numpy.
+    """
+    dtype = to_arguments(args, dtype, device)
+    result = x if dtype is None else astype(x, dtype)
+    return clone(result) if copy and result is x else result
+
+
+def cpu(x: Tensor) -> Tensor:
+    """x itself: every tensor lives on the CPU (PyTorch's `x.cpu()`)."""
+    return x
 
 
 # ---------------------------------------------------------------------------
@@ -1246,8 +1574,72 @@ def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
 # read-only guard that protects the forward of a user's own Function.
 trust_forward(
     DependsOn, Add, Sub, Mul, Div, Pow, Maximum, Neg, Exp, Log, Abs, Sigmoid, Tanh, Relu, Clip, Cast, Sum, Max,
-    Reshape, Permute, BroadcastTo, Pad, GetItem, ScatterAdd, Concatenate, Where, MatMul,
+    Reshape, Permute, BroadcastTo, Pad, GetItem, ScatterAdd, Concatenate, Where, Clone, MatMul,
 )
+
+
+# ---------------------------------------------------------------------------
+# numpy functions given a Tensor
+# ---------------------------------------------------------------------------
+#
+# numpy must not compute on a tensor's bare array (through __array__): the
+# result would be a plain array, silently cut off from the graph. So
+# `ndarray + tensor` (numpy's operators) is computed by the tensor's own ops,
+# and any other numpy function given a tensor (np.mean(t), np.exp(t)) raises a
+# TypeError naming the fix. np.asarray(t) and np.array(t) still give the array.
+
+
+def _compared(ufunc: np.ufunc) -> Callable[[Any, Any], Tensor]:
+    def compare(a: Any, b: Any) -> Tensor:
+        a_data = a.data if isinstance(a, Tensor) else a
+        b_data = b.data if isinstance(b, Tensor) else b
+        try:
+            return Tensor._make(ufunc(a_data, b_data))
+        except ValueError:
+            raise ValueError(f"{ufunc.__name__}: shapes {np.shape(a_data)} and {np.shape(b_data)} cannot be "
+                             "broadcast together") from None
+
+    return compare
+
+
+def _matmul_any(a: Any, b: Any) -> Tensor:
+    return matmul(a if isinstance(a, Tensor) else Tensor(a), b if isinstance(b, Tensor) else Tensor(b))
+
+
+# numpy's operators on (ndarray, Tensor) pairs, computed with the tensor ops.
+_NUMPY_OPERATORS: dict[np.ufunc, Callable[[Any, Any], Tensor]] = {
+    np.add: add, np.subtract: sub, np.multiply: mul, np.true_divide: div, np.power: pow,
+    np.matmul: _matmul_any, np.maximum: maximum, np.minimum: minimum,
+    np.less: _compared(np.less), np.less_equal: _compared(np.less_equal), np.greater: _compared(np.greater),
+    np.greater_equal: _compared(np.greater_equal), np.equal: _compared(np.equal),
+    np.not_equal: _compared(np.not_equal),
+}
+
+
+def _numpy_hint(name: str, arguments: int) -> str:
+    own = f"t.{name}(...)" if hasattr(Tensor, name) else "the tensor ops"
+    rest = ", ..." if arguments > 1 else ""
+    return (f"numpy would compute on the bare array and drop the graph (no gradient). Use {own}; for a plain "
+            f"numpy result without gradient, call numpy on the array: np.{name}(t.numpy(){rest})")
+
+
+def numpy_ufunc_on_tensor(self: Tensor, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+    """numpy's ufunc protocol: `ndarray + t`, `arr < t` are the tensor ops; other ufuncs are refused."""
+    tensor_op = _NUMPY_OPERATORS.get(ufunc)
+    if tensor_op is not None and method == "__call__" and not kwargs and len(inputs) == 2:
+        return tensor_op(*inputs)
+    if kwargs.get("out") is not None:
+        raise TypeError(f"np.{ufunc.__name__} with out=: numpy cannot write a tensor's result into an array in "
+                        "place (e.g. `arr += t`); write `arr = arr + t` (a Tensor), or use t.numpy()")
+    hint = _numpy_hint(ufunc.__name__, len(inputs))
+    raise TypeError(f"np.{ufunc.__name__} does not take a tinygrad_cnn Tensor: {hint}")
+
+
+def numpy_function_on_tensor(self: Tensor, func: Callable, types: Any, args: Any, kwargs: Any) -> Any:
+    """numpy's function protocol (np.mean(t), np.concatenate([t, u])): a TypeError naming the fix."""
+    name = func.__name__
+    hint = _numpy_hint(name, len(args) + len(kwargs))
+    raise TypeError(f"np.{name} does not take a tinygrad_cnn Tensor: {hint}")
 
 
 # ---------------------------------------------------------------------------
@@ -1297,10 +1689,8 @@ Tensor.__gt__ = _comparison(np.greater, "gt (>)")
 Tensor.__ge__ = _comparison(np.greater_equal, "ge (>=)")
 Tensor.__eq__ = _comparison(np.equal, "eq (==)")
 Tensor.__ne__ = _comparison(np.not_equal, "ne (!=)")
-# numpy must not compute `ndarray + tensor` itself (through __array__), which
-# would return a plain array and silently drop the graph: refusing ufuncs makes
-# Python call the tensor's reflected method (__radd__, ...) instead.
-Tensor.__array_ufunc__ = None
+Tensor.__array_ufunc__ = numpy_ufunc_on_tensor
+Tensor.__array_function__ = numpy_function_on_tensor
 
 Tensor.__abs__ = abs
 Tensor.exp = exp
@@ -1330,3 +1720,18 @@ Tensor.unsqueeze = unsqueeze
 Tensor.pad = pad
 Tensor.argmax = argmax
 Tensor.argmin = argmin
+Tensor.std = std
+Tensor.pow = pow
+Tensor.clamp = clip
+Tensor.clone = clone
+Tensor.contiguous = contiguous
+Tensor.view = view
+Tensor.t = t
+Tensor.float = to_float
+Tensor.double = to_double
+Tensor.half = to_half
+Tensor.long = to_long
+Tensor.int = to_int
+Tensor.bool = to_bool
+Tensor.to = to
+Tensor.cpu = cpu

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from .. import functional as F
-from ..conv import _pair, check_pool_padding
+from ..conv import _adaptive_output_size, _pair, check_pool_padding
 from ..engine import Tensor
-from ..ops import _as_number
+from ..ops import _as_number, axis_arg
 from . import init
 from .module import Module, Parameter
 
@@ -299,6 +299,26 @@ class MaxPool2d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, dilation={self.dilation}"
 
 
+class AdaptiveAvgPool2d(Module):
+    """Average pooling to a fixed output size (out_h, out_w), whatever the input size:
+    `AdaptiveAvgPool2d(1)` is global average pooling. None in the pair keeps that input size."""
+
+    def __init__(self, output_size: int | tuple[int | None, int | None]) -> None:
+        super().__init__()
+        if isinstance(output_size, list):
+            output_size = tuple(output_size)
+        self.output_size = output_size
+        # Checked now, against a dummy input size, so a bad size fails when the layer is made.
+        _adaptive_output_size(output_size, (1, 1), "AdaptiveAvgPool2d")
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check_input_ndim(x, (3, 4), "(N, C, H, W) or (C, H, W)", "AdaptiveAvgPool2d")
+        return F.adaptive_avg_pool2d(x, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
 class AvgPool2d(Module):
     """The mean of each kernel_size window (stride defaults to kernel_size; zero padding counts)."""
 
@@ -322,25 +342,41 @@ class AvgPool2d(Module):
 # ---------------------------------------------------------------------------
 
 
+def _inplace_flag(inplace: Any, op: str) -> bool:
+    """PyTorch's `inplace=` argument of activation layers: accepted; the result is computed out of place."""
+    if not isinstance(inplace, (bool, np.bool_)):
+        raise TypeError(f"{op}: inplace must be True or False, got {type(inplace).__name__} {inplace!r}")
+    return bool(inplace)
+
+
 class ReLU(Module):
-    """max(x, 0), elementwise."""
+    """max(x, 0), elementwise. `inplace=True` (PyTorch's memory saver) is accepted
+    and computed out of place: the input keeps its values."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = _inplace_flag(inplace, "ReLU")
 
     def forward(self, x: Tensor) -> Tensor:
         return F.relu(x)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
 
 
 class LeakyReLU(Module):
     """x for x > 0, negative_slope * x otherwise."""
 
-    def __init__(self, negative_slope: float = 0.01) -> None:
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
         self.negative_slope = negative_slope
+        self.inplace = _inplace_flag(inplace, "LeakyReLU")  # accepted; computed out of place
 
     def forward(self, x: Tensor) -> Tensor:
         return F.leaky_relu(x, self.negative_slope)
 
     def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}"
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
 
 
 class Sigmoid(Module):
@@ -357,19 +393,12 @@ class Tanh(Module):
         return F.tanh(x)
 
 
-def _dim_or_axis(dim: int | None, axis: int | None, op: str) -> int:
-    if dim is not None and axis is not None and dim != axis:
-        raise ValueError(f"{op}: give dim or axis, not both (got dim={dim}, axis={axis})")
-    chosen = dim if dim is not None else axis
-    return -1 if chosen is None else chosen
-
-
 class Softmax(Module):
     """exp(x) / sum(exp(x)) along `dim` (numpy's name `axis` works too); default the last axis."""
 
     def __init__(self, dim: int | None = None, *, axis: int | None = None) -> None:
         super().__init__()
-        self.dim = _dim_or_axis(dim, axis, "Softmax")
+        self.dim = axis_arg("Softmax", axis, dim, default=-1)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.softmax(x, axis=self.dim)
@@ -383,7 +412,7 @@ class LogSoftmax(Module):
 
     def __init__(self, dim: int | None = None, *, axis: int | None = None) -> None:
         super().__init__()
-        self.dim = _dim_or_axis(dim, axis, "LogSoftmax")
+        self.dim = axis_arg("LogSoftmax", axis, dim, default=-1)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.log_softmax(x, axis=self.dim)
@@ -411,18 +440,19 @@ class Dropout(Module):
     """In training, zero each element with probability p and scale the rest by 1 / (1 - p);
     in evaluation, pass the input through unchanged."""
 
-    def __init__(self, p: float = 0.5) -> None:
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
         p = _as_number(p, "Dropout", "p")  # numpy floats too; strings and bools are a TypeError
         if not 0 <= p < 1:
             raise ValueError(f"Dropout: p is the probability of dropping an element and must be in [0, 1), got {p!r}")
         self.p = p
+        self.inplace = _inplace_flag(inplace, "Dropout")  # accepted; computed out of place
 
     def forward(self, x: Tensor) -> Tensor:
         return F.dropout(x, self.p, training=self.training)
 
     def extra_repr(self) -> str:
-        return f"p={self.p}"
+        return f"p={self.p}" + (", inplace=True" if self.inplace else "")
 
 
 class Identity(Module):

@@ -28,28 +28,35 @@ class _Loss(Module):
 
 
 class CrossEntropyLoss(_Loss):
-    """Cross-entropy between logits (N, C) and class indices (N,): log_softmax then nll_loss.
+    """Cross-entropy between logits (N, C) and class indices (N,) or class probabilities (N, C).
 
-    Targets equal to ignore_index are skipped (and not counted in the mean).
+    Targets equal to ignore_index are skipped (and not counted in the mean);
+    weight (C,) scales each class, label_smoothing mixes ε/C into every
+    target, as in PyTorch (F.cross_entropy has the formulas).
     """
 
-    def __init__(self, *, ignore_index: int = -100, reduction: str = "mean") -> None:
+    def __init__(self, weight: Tensor | None = None, *, ignore_index: int = -100, reduction: str = "mean",
+                 label_smoothing: float = 0.0) -> None:
         super().__init__(reduction)
+        self.register_buffer("weight", weight)
         self.ignore_index = ignore_index
+        self.label_smoothing = label_smoothing
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
-        return F.cross_entropy(input, target, ignore_index=self.ignore_index, reduction=self.reduction)
+        return F.cross_entropy(input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction,
+                               label_smoothing=self.label_smoothing)
 
 
 class NLLLoss(_Loss):
-    """Negative log-likelihood of class indices (N,), given log-probabilities (N, C)."""
+    """Negative log-likelihood of class indices (N,), given log-probabilities (N, C); weight (C,) per class."""
 
-    def __init__(self, *, ignore_index: int = -100, reduction: str = "mean") -> None:
+    def __init__(self, weight: Tensor | None = None, *, ignore_index: int = -100, reduction: str = "mean") -> None:
         super().__init__(reduction)
+        self.register_buffer("weight", weight)
         self.ignore_index = ignore_index
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
-        return F.nll_loss(input, target, ignore_index=self.ignore_index, reduction=self.reduction)
+        return F.nll_loss(input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction)
 
 
 class MSELoss(_Loss):

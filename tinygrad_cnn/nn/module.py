@@ -14,6 +14,7 @@ ops by layer.
 
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
@@ -21,6 +22,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..engine import Tensor, bump_version, module_scope
+from ..ops import to_arguments
 
 
 class Parameter(Tensor):
@@ -61,6 +63,23 @@ class _Keys(NamedTuple):
 _structure_version = 0
 # How many Module.__call__ frames are running: 0 means "this call is the outermost".
 _call_depth = 0
+# What watches module calls while one is switched on (`watching_calls`, used by
+# nn.summary), else None: an object with enter(module) and exit(module, output).
+# Off, it costs each call one `is not None` test.
+_call_watcher = None
+
+
+@contextlib.contextmanager
+def watching_calls(watcher: Any) -> Iterator[None]:
+    """Call watcher.enter(module) before and watcher.exit(module, output) after
+    every module's forward inside the block (for a model summary)."""
+    global _call_watcher
+    previous = _call_watcher
+    _call_watcher = watcher
+    try:
+        yield
+    finally:
+        _call_watcher = previous
 
 
 def _is_torch_tensor(value: Any) -> bool:
@@ -323,7 +342,7 @@ class Module:
 
     def num_parameters(self, trainable_only: bool = False) -> int:
         """The number of scalar weights (all, or only those with requires_grad)."""
-        return sum(p.size for p in self.parameters() if p.requires_grad or not trainable_only)
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
 
     def _set_names(self) -> None:
         """Give every parameter and buffer its dotted path from this (root) module as `.name`."""
@@ -350,16 +369,23 @@ class Module:
             # name is its full dotted path (cheap when nothing changed).
             self._set_names()
         _call_depth += 1
+        watcher = _call_watcher
+        if watcher is not None:
+            watcher.enter(self)
         try:
             if self._name is None:
-                return self.forward(*args, **kwargs)
-            # Scopes nest: the root's forward calls self.features(...), which
-            # pushes "features"; its forward calls self[0](...), which pushes
-            # "0": ops recorded there are tagged "features.0".
-            with module_scope(self._name):
-                return self.forward(*args, **kwargs)
+                output = self.forward(*args, **kwargs)
+            else:
+                # Scopes nest: the root's forward calls self.features(...), which
+                # pushes "features"; its forward calls self[0](...), which pushes
+                # "0": ops recorded there are tagged "features.0".
+                with module_scope(self._name):
+                    output = self.forward(*args, **kwargs)
         finally:
             _call_depth -= 1
+        if watcher is not None:
+            watcher.exit(self, output)
+        return output
 
     # --- modes and gradients ----------------------------------------------
 
@@ -392,18 +418,27 @@ class Module:
             param.requires_grad_(requires_grad)
         return self
 
-    def to(self, dtype: Any) -> Module:
-        """Cast every floating-point parameter and buffer to `dtype` in place; returns self.
+    def to(self, *args: Any, dtype: Any = None, device: Any = None) -> Module:
+        """Cast every floating-point parameter and buffer to a dtype in place; returns self.
 
-        Do it before making an optimizer: the parameters get new arrays.
+        PyTorch's spellings: model.to(tg.float64), model.to("cpu") (every
+        tensor is on the CPU already: nothing changes), model.to("cpu", tg.float64),
+        model.to(dtype=...). Do it before making an optimizer: the parameters
+        get new arrays.
         """
-        dtype = np.dtype(dtype)
+        dtype = to_arguments(args, dtype, device)
+        if dtype is None:
+            return self
         if dtype.kind != "f":
             raise TypeError(f"to: dtype must be floating point, got {dtype}")
         for tensor in list(self.parameters()) + list(self.buffers()):
             if tensor.data.dtype.kind == "f":
                 tensor.data = tensor.data.astype(dtype)
                 bump_version(tensor)
+        return self
+
+    def cpu(self) -> Module:
+        """Returns self: every tensor is on the CPU already (PyTorch's `model.cpu()`)."""
         return self
 
     def double(self) -> Module:
@@ -586,3 +621,62 @@ class ModuleList(Module):
         if not -len(modules) <= index < len(modules):
             raise IndexError(f"ModuleList: index {index} is out of range for {len(modules)} modules")
         return modules[index]
+
+
+class ModuleDict(Module):
+    """A dict of modules whose parameters are registered, as PyTorch's nn.ModuleDict.
+
+    Keys are strings without dots (they become part of the parameter names,
+    "heads.digits.weight"); the order of insertion is kept. It has no forward:
+    pick the module yourself, `self.heads[name](x)`.
+    """
+
+    def __init__(self, modules: Any = None) -> None:
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __getitem__(self, key: str) -> Module:
+        if key not in self._modules:
+            known = ", ".join(repr(k) for k in self._modules) or "none"
+            raise KeyError(f"ModuleDict: no module named {key!r} (keys: {known})")
+        return self._modules[key]
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleDict: can only hold Modules, got a {type(module).__name__} for key {key!r}")
+        self.add_module(key, module)
+
+    def __delitem__(self, key: str) -> None:
+        self[key]  # the KeyError naming the keys
+        self._forget(key)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._modules
+
+    def keys(self) -> Iterable[str]:
+        return self._modules.keys()
+
+    def values(self) -> Iterable[Module]:
+        return self._modules.values()
+
+    def items(self) -> Iterable[tuple[str, Module]]:
+        return self._modules.items()
+
+    def pop(self, key: str) -> Module:
+        """Remove the module named `key` and return it."""
+        module = self[key]
+        del self[key]
+        return module
+
+    def update(self, modules: Any) -> None:
+        """Add the modules of a dict (or of (key, module) pairs), in their order."""
+        pairs = modules.items() if hasattr(modules, "items") else modules
+        for key, module in pairs:
+            self[key] = module

@@ -19,6 +19,7 @@ def graph_command(argv: list[str] | None = None) -> int:
     tinygrad-cnn graph --example tiny-cnn --backward -o tiny_cnn_backward.svg
     tinygrad-cnn graph --model lenet -o lenet.svg --collapse-modules
     tinygrad-cnn graph --example chain-rule --html -o steps.html   # the step-through page
+    tinygrad-cnn graph --model lenet --summary                     # each layer's output shape and parameters
     """
     parser = argparse.ArgumentParser(
         prog="tinygrad-cnn graph",
@@ -39,6 +40,10 @@ def graph_command(argv: list[str] | None = None) -> int:
     parser.add_argument("--html", action="store_true", help="write the step-through page (needs -o)")
     parser.add_argument("--collapse-modules", action="store_true", help="draw each module as one box")
     parser.add_argument(
+        "--summary", action="store_true",
+        help="print the model's layers with their output shapes and parameter counts instead of drawing (with --model)",
+    )
+    parser.add_argument(
         "--rankdir", choices=_RANKDIRS, help="direction of the layout (default: TB for tiny-cnn, else LR)"
     )
     parser.add_argument("--batch-size", type=int, default=2, help="images in the model's batch (default 2)")
@@ -48,6 +53,12 @@ def graph_command(argv: list[str] | None = None) -> int:
         parser.error(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.html and args.output is None:
         parser.error("--html needs -o FILE.html")
+    if args.summary:
+        if args.model is None:
+            parser.error("--summary needs --model NAME")
+        if args.output is not None or args.html or args.backward:
+            parser.error("--summary prints a table: it takes no -o, --html or --backward")
+        return _summary_command(args)
     if args.html:
         return _html_command(args)
 
@@ -68,6 +79,20 @@ def graph_command(argv: list[str] | None = None) -> int:
         print(f"tinygrad-cnn graph: cannot write {args.output}: {error}", file=sys.stderr)
         return 1
     print(f"wrote {written}")
+    return 0
+
+
+def _summary_command(args: argparse.Namespace) -> int:
+    """The model's summary for a batch of --batch-size 28x28 images (the models are built for them)."""
+    from ..models import build_model
+    from ..nn.summary import summary
+
+    try:
+        model = build_model(args.model)
+    except ValueError as error:
+        print(f"tinygrad-cnn graph: {error}", file=sys.stderr)
+        return 2
+    summary(model, (args.batch_size, 1, 28, 28))
     return 0
 
 

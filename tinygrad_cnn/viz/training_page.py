@@ -349,7 +349,7 @@ def save_training_page(
     for k, (inputs, targets) in enumerate(taken):
         recorder.before_step()
         loss = loss_fn(model(inputs), targets)
-        if not isinstance(loss, Tensor) or loss.size != 1:
+        if not isinstance(loss, Tensor) or loss.numel() != 1:
             what = type(loss).__name__ if not isinstance(loss, Tensor) else f"a Tensor of shape {loss.shape}"
             raise TypeError(f"{who}: loss_fn must return a scalar Tensor, got {what} (batch {k})")
         if not math.isfinite(loss.item()):
