@@ -166,7 +166,7 @@ def check_optimizer_state(optimizer: optim.Optimizer, saved: Any, name: str) -> 
         if index not in by_index:
             raise CheckpointProblem(f"state for unknown parameter index {_quote(index)}")
         param, settings = by_index[index]
-        _check_param_state(index, state, optimizer._init_state(param, settings), param.shape, name)
+        _check_param_state(index, state, optimizer._init_state(param, settings), param.data, name)
 
 
 def _check_group(g: int, saved: Any, group: dict[str, Any], name: str) -> None:
@@ -198,7 +198,9 @@ def _same_kind(saved: Any, fresh: Any) -> bool:
     return True
 
 
-def _check_param_state(index: Any, state: Any, fresh: dict[str, Any], shape: tuple[int, ...], name: str) -> None:
+def _check_param_state(index: Any, state: Any, fresh: dict[str, Any], param: np.ndarray, name: str) -> None:
+    """Each saved entry is what `name` keeps for this parameter: arrays of its shape and dtype
+    (a resumed run must compute in the same precision to continue bit for bit), counts, numbers."""
     where = f"the state of parameter {index}"
     if not isinstance(state, dict):
         raise CheckpointProblem(f"{where} is a {type(state).__name__}, not a dict")
@@ -208,12 +210,13 @@ def _check_param_state(index: Any, state: Any, fresh: dict[str, Any], shape: tup
     for key, reference in fresh.items():
         value = state[key]
         if isinstance(reference, np.ndarray) or reference is None:
-            ok = isinstance(value, np.ndarray) and value.shape == shape and value.dtype.kind == "f"
+            ok = isinstance(value, np.ndarray) and value.shape == param.shape and value.dtype == param.dtype
             ok = ok or (reference is None and value is None)
         elif _is_int(reference):
             ok = _is_int(value) and value >= 0
         else:
             ok = _same_kind(value, reference)
         if not ok:
-            shown = f"an array of shape {value.shape}" if isinstance(value, np.ndarray) else _quote(value)
-            raise CheckpointProblem(f"{where} has {key} = {shown} (the parameter has shape {shape})")
+            shown = f"a {value.dtype} array of shape {value.shape}" if isinstance(value, np.ndarray) else _quote(value)
+            raise CheckpointProblem(f"{where} has {key} = {shown} (the parameter is {param.dtype} of shape "
+                                    f"{param.shape})")
