@@ -334,6 +334,15 @@ def test_ctrl_c_after_an_epoch_names_the_checkpoint_to_resume(capsys, tmp_path, 
     one_line_error(code, err, f"continue with --resume {checkpoint}", expected_code=130)
 
 
+def test_ctrl_c_in_graph_is_one_line(capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(graph_module, "_build_root", interrupted)
+    code, _, err = run_cli(capsys, "graph", "--model", "lenet")
+    assert one_line_error(code, err, expected_code=130) == "tinygrad-cnn graph: interrupted"
+
+
 def test_one_epoch_is_singular(capsys, tmp_path, monkeypatch, tiny_data):
     monkeypatch.setattr(T.run, "load_dataset", lambda *args, **kwargs: tiny_data)
     out = tmp_path / "run"

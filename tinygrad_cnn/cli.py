@@ -195,6 +195,9 @@ def _run(argv: list[str]) -> int:
         except ImportError as err:
             print(f"{PROG}: error: drawing graphs needs {err.name or 'a missing package'} ({err})", file=sys.stderr)
             return 1
+        except KeyboardInterrupt:
+            print(f"{PROG} graph: interrupted", file=sys.stderr)
+            return INTERRUPTED
 
     from .anomaly import AnomalyError
     from .train import DivergenceError, TrainingError, TrainingInterrupted

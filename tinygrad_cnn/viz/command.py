@@ -80,7 +80,7 @@ def graph_command(argv: list[str] | None = None) -> int:
     try:
         _create_folder(args.output)
         written = render_graph(root, args.output, format=args.format, **options)
-    except (GraphvizNotFoundError, RuntimeError, OSError) as error:  # no `dot`, or writing failed
+    except (GraphvizNotFoundError, OutputFolderError, RuntimeError, OSError) as error:  # no `dot`, or writing failed
         _print_error(f"cannot write {args.output}: {error}")
         return 1
     print(f"wrote {written}")
@@ -156,7 +156,7 @@ def _html_command(args: argparse.Namespace) -> int:
     try:
         _create_folder(args.output)
         written = save_stepper(root, args.output, **options)
-    except (GraphvizNotFoundError, RuntimeError, OSError) as error:  # no `dot`, or writing failed
+    except (GraphvizNotFoundError, OutputFolderError, RuntimeError, OSError) as error:  # no `dot`, or writing failed
         _print_error(f"cannot write {args.output}: {error}")
         return 1
     print(f"wrote {written}")
