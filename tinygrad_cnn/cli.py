@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import __version__
-from .command_line import BROKEN_PIPE, DIVERGED, INTERRUPTED, USAGE_ERROR, OneLineParser, UsageError
+from .command_line import BROKEN_PIPE, DIVERGED, INTERRUPTED, USAGE_ERROR, OneLineParser, UsageError, plural
 
 PROG = "tinygrad-cnn"
 
@@ -159,7 +159,8 @@ def _evaluate_command(args: argparse.Namespace) -> int:
     loss, accuracy, matrix, config = evaluate_checkpoint(args.checkpoint, args.data_dir, args.limit_test,
                                                          args.model)
     total = int(matrix.sum())
-    print(f"{args.checkpoint}: model {args.model or config.model}, {config.dataset} test set ({total:,} images)")
+    model = args.model or config.model
+    print(f"{args.checkpoint}: model {model}, {config.dataset} test set ({plural(total, 'image')})")
     print(f"accuracy {accuracy:.4f} ({int(matrix.trace()):,}/{total:,}), loss {loss:.4f}")
     print(format_confusion_matrix(matrix, class_names(config.dataset)))
     return 0

@@ -29,5 +29,5 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def plural(count: int, word: str) -> str:
-    """'1 epoch', '2 epochs', '0 epochs'."""
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+    """'1 epoch', '2 epochs', '0 epochs', '60,000 images'."""
+    return f"{count:,} {word}" if count == 1 else f"{count:,} {word}s"

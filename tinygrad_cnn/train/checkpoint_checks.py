@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .. import optim
+from ..command_line import plural
 from ..creation import get_rng
 from .config import TrainConfig
 from .errors import TrainingError
@@ -69,7 +70,7 @@ def check_meta(meta: Any) -> None:
         raise CheckpointProblem(f"the epoch must be an integer >= 1, got {_quote(epoch)}")
     config = _check_config(meta["config"])
     if epoch > config.epochs:
-        raise CheckpointProblem(f"it says epoch {epoch} of a run of {config.epochs} epochs")
+        raise CheckpointProblem(f"it says epoch {epoch} of a run of {plural(config.epochs, 'epoch')}")
     _check_history(meta["history"], epoch)
     _check_rng_state(meta["rng_state"])
 
@@ -92,7 +93,7 @@ def _check_history(history: Any, epoch: int) -> None:
     if not isinstance(history, list):
         raise CheckpointProblem(f"the metrics history is a {type(history).__name__}, not a list")
     if len(history) != epoch:
-        raise CheckpointProblem(f"the metrics history has {len(history)} rows for {epoch} epochs")
+        raise CheckpointProblem(f"the metrics history has {plural(len(history), 'row')} for {plural(epoch, 'epoch')}")
     for i, row in enumerate(history):
         if not isinstance(row, dict):
             raise CheckpointProblem(f"row {i + 1} of the metrics history is a {type(row).__name__}, not an object")
@@ -157,7 +158,7 @@ def check_optimizer_state(optimizer: optim.Optimizer, saved: Any, name: str) -> 
     for g, (saved_group, group) in enumerate(zip(saved["param_groups"], optimizer.param_groups)):
         _check_group(g, saved_group, group, name)
         if len(saved_group["params"]) != len(group["params"]):
-            raise CheckpointProblem(f"group {g} has {len(saved_group['params'])} parameters, "
+            raise CheckpointProblem(f"group {g} has {plural(len(saved_group['params']), 'parameter')}, "
                                     f"expected {len(group['params'])}")
         settings = {**group, **{key: value for key, value in saved_group.items() if key != "params"}}
         for index, param in zip(saved_group["params"], group["params"]):

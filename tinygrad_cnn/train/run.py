@@ -159,8 +159,8 @@ def train(
         scheduler = build_scheduler(config, optimizer, config.epochs * len(loader), (start_epoch - 1) * len(loader))
         base_lr = config.learning_rate
 
-        say(f"model {config.model} ({model.num_parameters():,} parameters), {config.dataset}: "
-            f"{len(x_train):,} training / {len(x_test):,} test images, {config.optimizer} lr {base_lr:g} "
+        say(f"model {config.model} ({plural(model.num_parameters(), 'parameter')}), {config.dataset}: "
+            f"{len(x_train):,} training / {plural(len(x_test), 'test image')}, {config.optimizer} lr {base_lr:g} "
             f"({config.schedule}), batch {config.batch_size}, {plural(config.epochs, 'epoch')}")
         plotted = False
         for epoch in range(start_epoch, config.epochs + 1):
