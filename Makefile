@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml scripts/install-system-packages.sh
 test: setup
 	$(PY) -m pytest -q
 
-# Tests marked `slow` (none at the moment); exit status 5 means none were collected.
+# Tests marked `slow` (e.g. the sdist's own tests collected from the unpacked sdist); exit status 5 means none were collected.
 test-slow: setup
 	$(PY) -m pytest -q -m slow || [ $$? -eq 5 ]
 
