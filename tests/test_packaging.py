@@ -121,14 +121,15 @@ def test_wheel_installs_into_a_fresh_venv_and_its_command_runs(dists, tmp_path):
     venv = tmp_path / "venv"
     run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=str(tmp_path))
     python = str(venv / "bin" / "python")
-    # numpy and graphviz come from this environment (a path line in a .pth file: no download, and no
-    # .pth file of this environment is read, so the repository's own tinygrad_cnn is not seen).
+    run([sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index", "--quiet",
+         dists["whl"]], cwd=str(tmp_path))
+    # numpy and graphviz come from this environment: a path line in a .pth file (no download). It is
+    # added after the install, so that pip does not take a tinygrad_cnn of this environment for the
+    # wheel's; and it comes after the venv's own site-packages, so the wheel's tinygrad_cnn is found first.
     fresh_site = run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
                      cwd=str(tmp_path)).stdout.strip()
     with open(os.path.join(fresh_site, "dependencies.pth"), "w") as file:
         file.write(sysconfig.get_path("purelib") + "\n")
-    run([sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index", "--quiet",
-         dists["whl"]], cwd=str(tmp_path))
     command = str(venv / "bin" / "tinygrad-cnn")
     # Run from tmp_path, outside the repository, with no PYTHONPATH pointing into it.
     env = {"PYTHONPATH": "", "PYTHONNOUSERSITE": "1"}
