@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: test test-slow demo bench lint setup clean
+.PHONY: test test-slow test-oldest-numpy demo bench lint setup clean
 
 setup: $(VENV)/.installed
 
@@ -20,9 +20,18 @@ $(VENV)/.installed: pyproject.toml scripts/install-system-packages.sh
 test: setup
 	$(PY) -m pytest -q
 
-# Tests marked `slow` (none at the moment); exit status 5 means none were collected.
+# Tests marked `slow` (e.g. the sdist's own tests collected from the unpacked sdist); exit status 5 means none were collected.
 test-slow: setup
 	$(PY) -m pytest -q -m slow || [ $$? -eq 5 ]
+
+# The whole suite on the oldest numpy that pyproject.toml allows (numpy>=X installs numpy==X),
+# in a second virtual environment, .venv-oldest-numpy.
+OLDEST_NUMPY = $(shell grep -o '"numpy>=[0-9.]*"' pyproject.toml | tr -d '"' | sed 's/>=/==/')
+test-oldest-numpy: setup
+	$(PYTHON) -m venv .venv-oldest-numpy
+	.venv-oldest-numpy/bin/python -m pip install --quiet --disable-pip-version-check '$(OLDEST_NUMPY)' '.[dev,plot,progress]'
+	.venv-oldest-numpy/bin/python -c 'import numpy; print("numpy", numpy.__version__)'
+	.venv-oldest-numpy/bin/python -m pytest -q -p no:cacheprovider
 
 # The chain-rule and tiny-CNN tables, their drawings and step-through pages, the page of a filter
 # learning a Sobel kernel, then the default CNN trained on Fashion-MNIST for five epochs (results,
@@ -52,4 +61,4 @@ lint: setup
 	$(PY) -m ruff check .
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .venv-oldest-numpy .pytest_cache build *.egg-info

@@ -1,6 +1,14 @@
-"""tinygrad_cnn: a small reverse-mode autograd engine for learning and training CNNs."""
+"""tinygrad_cnn: a small reverse-mode autograd engine for learning and training CNNs.
 
-from . import cuda, data, functional, inplace, memory, nn, ops, optim, viz
+`tinygrad_cnn.data` and `tinygrad_cnn.viz` are imported on first use (`tg.viz`,
+`from tinygrad_cnn.data import DataLoader`): they bring in graphviz and the
+http and url modules of the standard library, which most programs never need.
+"""
+
+import importlib
+from types import ModuleType
+
+from . import cuda, functional, inplace, memory, nn, ops, optim
 from .anomaly import detect_anomaly, is_anomaly_enabled
 from .creation import (
     arange,
@@ -102,3 +110,17 @@ __all__ = [
     "squeeze", "std", "summary", "uint8", "unsqueeze", "var",
 ]
 __version__ = "0.1.0"
+
+# Submodules imported when first asked for (module __getattr__, PEP 562).
+_LAZY_SUBMODULES = ("data", "viz")
+
+
+def __getattr__(name: str) -> ModuleType:
+    if name in _LAZY_SUBMODULES:
+        # import_module also sets the attribute, so this runs once per submodule.
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_SUBMODULES))

@@ -3,17 +3,19 @@
     tinygrad-cnn train [options]              train a model, write checkpoint, metrics and plot
     tinygrad-cnn evaluate --checkpoint PATH   test accuracy and confusion matrix of a saved model
     tinygrad-cnn graph ...                    draw a computation graph (see `tinygrad-cnn graph --help`)
+    tinygrad-cnn --version
 
 Mistakes in the options (unknown names, a learning rate <= 0, missing data,
-a damaged checkpoint...) end the command with one line on stderr,
-`tinygrad-cnn: error: ...`, and exit status 2; nothing already on disk is
-changed. Exit statuses:
+an --out where no file can be created, a damaged checkpoint...) end the
+command with one line on stderr naming the option, `tinygrad-cnn: error: ...`,
+and exit status 2; nothing already on disk is changed. Exit statuses:
 
     0    done
-    1    an operating-system error (e.g. no permission to write into --out)
+    1    an operating-system error while writing (e.g. a full disk)
     2    bad options or input (checked before any training)
     3    training diverged (a nan or inf loss or parameter); the last checkpoint is kept
-    130  interrupted (Ctrl-C); the last checkpoint is kept
+    130  interrupted (Ctrl-C); the message names the checkpoint to --resume from, if any
+    141  the reader of the output went away (e.g. `tinygrad-cnn graph | head`): stopped quietly, as Unix tools do
 """
 
 from __future__ import annotations
@@ -23,20 +25,12 @@ import contextlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import Any
+
+from . import __version__
+from .command_line import BROKEN_PIPE, DIVERGED, INTERRUPTED, USAGE_ERROR, OneLineParser, UsageError, plural
 
 PROG = "tinygrad-cnn"
-USAGE_ERROR = 2
-DIVERGED = 3
-
-
-class _UsageError(Exception):
-    """Raised instead of argparse's print-usage-and-exit, so main() prints one line."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise _UsageError(f"{message} (see `{self.prog} --help`)")
 
 
 def _int(text: str) -> int:
@@ -54,14 +48,15 @@ def _float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
-def _build_parser() -> _Parser:
+def _build_parser() -> OneLineParser:
     # Imported here so that `tinygrad-cnn --help` and `graph` start fast.
     from .models import DEFAULT_MODEL, MODELS
     from .train import DATASETS, DEFAULT_LR, OPTIMIZERS, SCHEDULES, WATCH_STEPS, TrainConfig
 
     defaults = TrainConfig()
-    parser = _Parser(prog=PROG, description="Train and inspect small CNNs built on tinygrad_cnn.")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    parser = OneLineParser(prog=PROG, description="Train and inspect small CNNs built on tinygrad_cnn.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
 
     # Options default to None so a resumed run can tell which ones were given.
     train = commands.add_parser(
@@ -97,7 +92,8 @@ def _build_parser() -> _Parser:
     train.add_argument("--limit-test", type=_int, default=None, metavar="N",
                        help="test on the first N test images only")
     train.add_argument("--out", default=None, metavar="DIR",
-                       help="output directory (default runs/DATASET-MODEL; when resuming: the checkpoint's)")
+                       help="output directory, created when missing (default runs/DATASET-MODEL; when resuming: "
+                       "the checkpoint's)")
     train.add_argument("--resume", default=None, metavar="PATH",
                        help="continue from a checkpoint.npz with its saved settings")
     train.add_argument("--overwrite", action="store_true",
@@ -146,7 +142,7 @@ def _train_command(args: argparse.Namespace) -> int:
         others = sorted(key for key in given if key != "epochs")
         if others:
             names = ", ".join("--" + key.replace("_", "-") for key in others)
-            raise _UsageError(f"--resume uses the settings saved in the checkpoint; drop {names} "
+            raise UsageError(f"--resume uses the settings saved in the checkpoint; drop {names} "
                               "(only --epochs may be given)")
         # train() takes only the number of epochs from this config when resuming.
         config = TrainConfig(epochs=given["epochs"]) if "epochs" in given else None
@@ -156,7 +152,7 @@ def _train_command(args: argparse.Namespace) -> int:
         config.validate()  # fail on bad options before anything is loaded or written
         out = args.out if args.out is not None else os.path.join("runs", f"{config.dataset}-{config.model}")
     if args.watch_steps is not None and args.watch is None:
-        raise _UsageError("--watch-steps needs --watch F.html, the page to record the steps into")
+        raise UsageError("--watch-steps needs --watch F.html, the page to record the steps into")
     watch_steps = args.watch_steps if args.watch_steps is not None else WATCH_STEPS
     # Anomaly mode must be on for the forward passes too: that is where each
     # op notes the line of code that recorded it.
@@ -173,7 +169,8 @@ def _evaluate_command(args: argparse.Namespace) -> int:
     loss, accuracy, matrix, config = evaluate_checkpoint(args.checkpoint, args.data_dir, args.limit_test,
                                                          args.model)
     total = int(matrix.sum())
-    print(f"{args.checkpoint}: model {args.model or config.model}, {config.dataset} test set ({total:,} images)")
+    model = args.model or config.model
+    print(f"{args.checkpoint}: model {model}, {config.dataset} test set ({plural(total, 'image')})")
     print(f"accuracy {accuracy:.4f} ({int(matrix.trace()):,}/{total:,}), loss {loss:.4f}")
     print(format_confusion_matrix(matrix, class_names(config.dataset)))
     return 0
@@ -190,15 +187,31 @@ def _graph_command(argv: list[str]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 on success)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _run(argv)
+    except BrokenPipeError:
+        # The reader of our output went away (`tinygrad-cnn graph | head`):
+        # stop quietly, as Unix tools do, and keep Python from complaining
+        # about the unflushed rest when it exits.
+        _silence_stdout()
+        return BROKEN_PIPE
+
+
+def _run(argv: list[str]) -> int:
     if argv and argv[0] == "graph":
         try:
             return _graph_command(argv[1:])
+        except SystemExit as stop:  # --help, and a mistake in the options (already printed)
+            return stop.code if isinstance(stop.code, int) else 0
         except ImportError as err:
             print(f"{PROG}: error: drawing graphs needs {err.name or 'a missing package'} ({err})", file=sys.stderr)
             return 1
+        except KeyboardInterrupt:
+            print(f"{PROG} graph: interrupted", file=sys.stderr)
+            return INTERRUPTED
 
     from .anomaly import AnomalyError
-    from .train import DivergenceError, TrainingError
+    from .train import DivergenceError, TrainingError, TrainingInterrupted
 
     try:
         parser = _build_parser()
@@ -209,18 +222,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "train":
             return _train_command(args)
         return _evaluate_command(args)
-    except SystemExit as stop:  # --help exits through argparse
+    except SystemExit as stop:  # --help and --version exit through argparse
         return stop.code if isinstance(stop.code, int) else 0
-    except (_UsageError, TrainingError) as err:
+    except (UsageError, TrainingError) as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return USAGE_ERROR
     except (DivergenceError, AnomalyError) as err:  # a nan or inf in the loss, the weights or a gradient
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return DIVERGED
-    except OSError as err:  # e.g. no permission to write into --out
+    except BrokenPipeError:
+        raise  # handled in main()
+    except OSError as err:  # e.g. a full disk while writing a checkpoint
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; the last checkpoint written is intact (continue with --resume)",
-              file=sys.stderr)
-        return 130
+    except TrainingInterrupted as stop:
+        print(f"{PROG}: {_interrupted_message(stop.checkpoint)}", file=sys.stderr)
+        return INTERRUPTED
+    except KeyboardInterrupt:  # before training started, or in evaluate: nothing was written
+        print(f"{PROG}: interrupted; nothing was written", file=sys.stderr)
+        return INTERRUPTED
+
+
+def _interrupted_message(checkpoint: str | None) -> str:
+    if checkpoint is None:
+        return "interrupted before the first checkpoint was written; there is nothing to resume"
+    return f"interrupted; {checkpoint} is intact: continue with --resume {checkpoint}"
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing it at exit does not raise BrokenPipeError again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout is no real file (e.g. captured in a test)
+        pass

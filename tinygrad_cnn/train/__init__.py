@@ -33,7 +33,8 @@ The package, one concept per file:
 * ``progress``: the progress bar;
 * ``checkpoint``: saving, loading and restoring checkpoints;
 * ``checkpoint_checks``: what a checkpoint must hold, checked before it is used;
-* ``errors``: TrainingError (bad input) and DivergenceError (nan or inf in training);
+* ``errors``: TrainingError (bad input), DivergenceError (nan or inf in training),
+  TrainingInterrupted (Ctrl-C, with the checkpoint to resume from);
 * ``atomic``: writing files atomically;
 * ``metrics``: the metrics CSV;
 * ``plots``: the loss and accuracy curves;
@@ -62,7 +63,7 @@ from .config import (
 )
 from .dataset import MNIST_CLASSES, class_names, load_dataset
 from .epochs import EpochResult, first_non_finite_parameter, train_epoch
-from .errors import DivergenceError, TrainingError
+from .errors import DivergenceError, TrainingError, TrainingInterrupted
 from .evaluation import (
     EVAL_BATCH_SIZE,
     confusion_matrix,
@@ -72,15 +73,15 @@ from .evaluation import (
     predict,
 )
 from .metrics import METRICS_COLUMNS, METRICS_NAME, read_metrics_csv, write_metrics_csv
-from .plots import CURVES_NAME, load_pyplot, plot_curves
+from .plots import CURVES_NAME, PLOT_INSTALL_HINT, load_pyplot, plot_curves
 from .progress import Progress
-from .run import WATCH_STEPS, check_output_dir, train
+from .run import OUTPUT_NAMES, WATCH_STEPS, check_output_dir, train
 
 __all__ = [
     "CHECKPOINT_NAME", "CURVES_NAME", "Checkpoint", "DATASETS", "DEFAULT_LR", "DivergenceError",
     "EVAL_BATCH_SIZE", "EpochResult", "METRICS_COLUMNS", "METRICS_NAME", "MNIST_CLASSES", "OPTIMIZERS",
-    "Progress", "SCHEDULES", "TrainConfig", "TrainingError", "WATCH_STEPS", "atomic_write", "build_optimizer",
-    "build_scheduler",
+    "OUTPUT_NAMES", "PLOT_INSTALL_HINT", "Progress", "SCHEDULES", "TrainConfig", "TrainingError",
+    "TrainingInterrupted", "WATCH_STEPS", "atomic_write", "build_optimizer", "build_scheduler",
     "check_output_dir", "class_names", "confusion_matrix", "evaluate", "evaluate_checkpoint",
     "first_non_finite_parameter", "format_confusion_matrix", "load_checkpoint", "load_dataset", "load_model_state",
     "load_pyplot", "plot_curves", "predict", "read_metrics_csv", "restore", "save_checkpoint", "train",

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .. import optim
+from ..command_line import plural
 from ..creation import get_rng
 from .config import TrainConfig
 from .errors import TrainingError
@@ -69,7 +70,7 @@ def check_meta(meta: Any) -> None:
         raise CheckpointProblem(f"the epoch must be an integer >= 1, got {_quote(epoch)}")
     config = _check_config(meta["config"])
     if epoch > config.epochs:
-        raise CheckpointProblem(f"it says epoch {epoch} of a run of {config.epochs} epochs")
+        raise CheckpointProblem(f"it says epoch {epoch} of a run of {plural(config.epochs, 'epoch')}")
     _check_history(meta["history"], epoch)
     _check_rng_state(meta["rng_state"])
 
@@ -92,7 +93,7 @@ def _check_history(history: Any, epoch: int) -> None:
     if not isinstance(history, list):
         raise CheckpointProblem(f"the metrics history is a {type(history).__name__}, not a list")
     if len(history) != epoch:
-        raise CheckpointProblem(f"the metrics history has {len(history)} rows for {epoch} epochs")
+        raise CheckpointProblem(f"the metrics history has {plural(len(history), 'row')} for {plural(epoch, 'epoch')}")
     for i, row in enumerate(history):
         if not isinstance(row, dict):
             raise CheckpointProblem(f"row {i + 1} of the metrics history is a {type(row).__name__}, not an object")
@@ -157,7 +158,7 @@ def check_optimizer_state(optimizer: optim.Optimizer, saved: Any, name: str) -> 
     for g, (saved_group, group) in enumerate(zip(saved["param_groups"], optimizer.param_groups)):
         _check_group(g, saved_group, group, name)
         if len(saved_group["params"]) != len(group["params"]):
-            raise CheckpointProblem(f"group {g} has {len(saved_group['params'])} parameters, "
+            raise CheckpointProblem(f"group {g} has {plural(len(saved_group['params']), 'parameter')}, "
                                     f"expected {len(group['params'])}")
         settings = {**group, **{key: value for key, value in saved_group.items() if key != "params"}}
         for index, param in zip(saved_group["params"], group["params"]):
@@ -166,7 +167,7 @@ def check_optimizer_state(optimizer: optim.Optimizer, saved: Any, name: str) -> 
         if index not in by_index:
             raise CheckpointProblem(f"state for unknown parameter index {_quote(index)}")
         param, settings = by_index[index]
-        _check_param_state(index, state, optimizer._init_state(param, settings), param.shape, name)
+        _check_param_state(index, state, optimizer._init_state(param, settings), param.data, name)
 
 
 def _check_group(g: int, saved: Any, group: dict[str, Any], name: str) -> None:
@@ -198,7 +199,9 @@ def _same_kind(saved: Any, fresh: Any) -> bool:
     return True
 
 
-def _check_param_state(index: Any, state: Any, fresh: dict[str, Any], shape: tuple[int, ...], name: str) -> None:
+def _check_param_state(index: Any, state: Any, fresh: dict[str, Any], param: np.ndarray, name: str) -> None:
+    """Each saved entry is what `name` keeps for this parameter: arrays of its shape and dtype
+    (a resumed run must compute in the same precision to continue bit for bit), counts, numbers."""
     where = f"the state of parameter {index}"
     if not isinstance(state, dict):
         raise CheckpointProblem(f"{where} is a {type(state).__name__}, not a dict")
@@ -208,12 +211,13 @@ def _check_param_state(index: Any, state: Any, fresh: dict[str, Any], shape: tup
     for key, reference in fresh.items():
         value = state[key]
         if isinstance(reference, np.ndarray) or reference is None:
-            ok = isinstance(value, np.ndarray) and value.shape == shape and value.dtype.kind == "f"
+            ok = isinstance(value, np.ndarray) and value.shape == param.shape and value.dtype == param.dtype
             ok = ok or (reference is None and value is None)
         elif _is_int(reference):
             ok = _is_int(value) and value >= 0
         else:
             ok = _same_kind(value, reference)
         if not ok:
-            shown = f"an array of shape {value.shape}" if isinstance(value, np.ndarray) else _quote(value)
-            raise CheckpointProblem(f"{where} has {key} = {shown} (the parameter has shape {shape})")
+            shown = f"a {value.dtype} array of shape {value.shape}" if isinstance(value, np.ndarray) else _quote(value)
+            raise CheckpointProblem(f"{where} has {key} = {shown} (the parameter is {param.dtype} of shape "
+                                    f"{param.shape})")

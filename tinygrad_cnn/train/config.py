@@ -44,7 +44,7 @@ class TrainConfig:
         return DEFAULT_LR[self.optimizer] if self.lr is None else self.lr
 
     def validate(self) -> None:
-        """Raise TrainingError for settings that cannot work."""
+        """Raise TrainingError for settings that cannot work; the message names the command's option."""
         if self.dataset not in DATASETS:
             raise TrainingError(f"unknown dataset {self.dataset!r}; choose one of: {', '.join(DATASETS)}")
         if not isinstance(self.model, str) or self.model not in MODELS:
@@ -54,21 +54,23 @@ class TrainConfig:
         if self.schedule not in SCHEDULES:
             raise TrainingError(f"unknown schedule {self.schedule!r}; choose one of: {', '.join(SCHEDULES)}")
         if not _is_int(self.epochs) or self.epochs < 1:
-            raise TrainingError(f"epochs must be an integer >= 1, got {self.epochs!r}")
+            raise TrainingError(f"--epochs: the number of epochs must be an integer >= 1, got {self.epochs!r}")
         if not _is_int(self.batch_size) or self.batch_size < 1:
-            raise TrainingError(f"batch size must be an integer >= 1, got {self.batch_size!r}")
+            raise TrainingError(f"--batch-size: the batch size must be an integer >= 1, got {self.batch_size!r}")
         lr = self.learning_rate
         # `not lr > 0` is also true for NaN.
         if not _is_number(lr) or not lr > 0 or math.isinf(lr):
-            raise TrainingError(f"learning rate must be a positive number, got {lr!r}")
+            raise TrainingError(f"--lr: the learning rate must be a positive number, got {lr!r}")
         if not _is_number(self.momentum) or not 0 <= self.momentum < 1:
-            raise TrainingError(f"momentum must be in [0, 1), got {self.momentum!r}")
-        if self.weight_decay is not None and (not _is_number(self.weight_decay) or not self.weight_decay >= 0):
-            raise TrainingError(f"weight decay must be >= 0, got {self.weight_decay!r}")
+            raise TrainingError(f"--momentum: the momentum must be in [0, 1), got {self.momentum!r}")
+        decay = self.weight_decay
+        # `not decay >= 0` is also true for NaN; inf would turn every weight into nan in one step.
+        if decay is not None and (not _is_number(decay) or not decay >= 0 or math.isinf(decay)):
+            raise TrainingError(f"--weight-decay: the weight decay must be a finite number >= 0, got {decay!r}")
         if self.data_dir is not None and not isinstance(self.data_dir, str):
-            raise TrainingError(f"the data directory must be a path, got {self.data_dir!r}")
+            raise TrainingError(f"--data-dir: the data directory must be a path, got {self.data_dir!r}")
         if not _is_int(self.seed) or self.seed < 0:
-            raise TrainingError(f"seed must be an integer >= 0, got {self.seed!r}")
+            raise TrainingError(f"--seed: the seed must be an integer >= 0, got {self.seed!r}")
         for name in ("limit_train", "limit_test"):
             value = getattr(self, name)
             if value is not None and (not _is_int(value) or value < 1):

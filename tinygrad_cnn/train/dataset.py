@@ -6,6 +6,7 @@ import numpy as np
 
 from ..data import (
     FASHION_MNIST_CLASSES,
+    FASHION_MNIST_DIR,
     FASHION_MNIST_MEAN,
     FASHION_MNIST_STD,
     MNIST_MEAN,
@@ -60,10 +61,11 @@ def load_dataset(
         else:
             raise TrainingError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
     except FileNotFoundError as err:
-        raise TrainingError(str(err)) from None
+        raise TrainingError(_not_found_message(name, data_dir, err)) from None
     except ValueError as err:  # a corrupt or mismatched IDX file
-        raise TrainingError(f"cannot read the {name} files: {' '.join(str(err).split())}") from None
-    where = data_dir if data_dir is not None else "the default directory"
+        raise TrainingError(f"--data-dir {data_dir or FASHION_MNIST_DIR}: cannot read the {name} files: "
+                            f"{' '.join(str(err).split())}") from None
+    where = f"--data-dir {data_dir or FASHION_MNIST_DIR}"
     for kind, images in (("training", x_train), ("test", x_test)):
         if images.shape[1:] != IMAGE_SIZE:
             height, width = images.shape[1:]
@@ -78,6 +80,17 @@ def load_dataset(
     x_train = normalize(to_float_images(x_train), mean, std)
     x_test = normalize(to_float_images(x_test), mean, std)
     return x_train, y_train, x_test, y_test
+
+
+def _not_found_message(name: str, data_dir: str | None, err: FileNotFoundError) -> str:
+    """The loader's "not found" message with the command's fix (--data-dir) in place of the library's (root=)."""
+    # The loaders say "<dataset> not found in <dir> (missing: ...); <how to fix it in Python>".
+    found = str(err).split(";")[0]
+    if name == "fashion-mnist":
+        fix = "install it with `apt-get install dataset-fashion-mnist`, or pass --data-dir DIR"
+    else:
+        fix = "copy the four MNIST IDX files there, or pass another --data-dir"
+    return f"--data-dir {data_dir or FASHION_MNIST_DIR}: {found}; {fix}"
 
 
 def class_names(dataset: str) -> tuple[str, ...]:

@@ -20,3 +20,12 @@ class DivergenceError(Exception):
         super().__init__(message)
         self.epoch = epoch
         self.step = step
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped the run. checkpoint: the path `--resume` can continue from
+    (the last one this run wrote, or the one it resumed from), or None if there is none."""
+
+    def __init__(self, checkpoint: str | None) -> None:
+        super().__init__(checkpoint)
+        self.checkpoint = checkpoint

@@ -8,6 +8,9 @@ from .atomic import atomic_write
 
 CURVES_NAME = "curves.png"
 
+# What to run for the plots; the extra "plot" of the package installs matplotlib.
+PLOT_INSTALL_HINT = "install matplotlib: pip install 'tinygrad_cnn[plot]'"
+
 
 def load_pyplot() -> Any:
     """matplotlib.pyplot set up to draw into files, or None when matplotlib is not installed."""

@@ -10,20 +10,22 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..command_line import plural
 from ..creation import manual_seed
 from ..data import DataLoader
 from ..memory import release_free_memory, resident_memory_mb
 from ..models import build_model
 from ..nn import Module
+from ..output_folder import OutputFolderError, check_output_folder, create_output_folder
 from .checkpoint import CHECKPOINT_NAME, load_checkpoint, restore, save_checkpoint
 from .checkpoint_checks import first_non_finite
 from .config import TrainConfig, _is_int, build_optimizer, build_scheduler
 from .dataset import load_dataset
 from .epochs import train_epoch
-from .errors import DivergenceError, TrainingError
+from .errors import DivergenceError, TrainingError, TrainingInterrupted
 from .evaluation import evaluate
 from .metrics import METRICS_NAME, write_metrics_csv
-from .plots import CURVES_NAME, load_pyplot, plot_curves
+from .plots import CURVES_NAME, PLOT_INSTALL_HINT, load_pyplot, plot_curves
 from .progress import Progress
 
 if TYPE_CHECKING:
@@ -32,25 +34,39 @@ if TYPE_CHECKING:
 # How many steps `train --watch` records by default.
 WATCH_STEPS = 20
 
+# Every file a run writes into --out.
+OUTPUT_NAMES = (CHECKPOINT_NAME, METRICS_NAME, CURVES_NAME)
+
 
 def check_output_dir(out_dir: str, resume: str | None, overwrite: bool) -> None:
-    """Refuse to write into a directory holding another run's results.
+    """Refuse to write into a directory holding another run's results (any file a run writes).
 
     Allowed: a new or empty directory, --overwrite, or resuming from the
     checkpoint that is in that very directory.
     """
+    if out_dir == "":
+        raise TrainingError("--out must name a folder, got an empty string")
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise TrainingError(f"--out {out_dir} exists and is not a directory")
     if overwrite:
         return
-    existing = [name for name in (CHECKPOINT_NAME, METRICS_NAME) if os.path.exists(os.path.join(out_dir, name))]
+    existing = [name for name in OUTPUT_NAMES if os.path.exists(os.path.join(out_dir, name))]
     if not existing:
         return
     own_checkpoint = os.path.join(out_dir, CHECKPOINT_NAME)
     if resume is not None and os.path.exists(own_checkpoint) and os.path.samefile(resume, own_checkpoint):
         return
     raise TrainingError(
-        f"{out_dir} already holds {' and '.join(existing)} from another run; "
+        f"{out_dir} already holds {_join_names(existing)} from another run; "
         "choose another --out, pass --resume to continue it, or --overwrite to replace it"
     )
+
+
+def _join_names(names: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    if len(names) == 1:
+        return names[0]
+    return f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def train(
@@ -71,6 +87,9 @@ def train(
         the settings saved in the checkpoint are used instead.
     out_dir: where checkpoint.npz, metrics.csv and curves.png go (None: write
         nothing; resuming writes next to the checkpoint unless out_dir is given).
+        It is checked before any work (a probe file is created and removed),
+        so a place where nothing can be written is a TrainingError at once,
+        not after an epoch; missing folders are created once the data is loaded.
     resume: path of a checkpoint to continue from, up to config.epochs.
     overwrite: allow replacing another run's files in out_dir.
     progress: show a progress bar per epoch.
@@ -86,6 +105,9 @@ def train(
     Each history entry has epoch, train_loss, train_accuracy, test_loss,
     test_accuracy, seconds (training + evaluation wall time), train_seconds,
     images_per_second and rss_mb (resident memory after the epoch).
+
+    Ctrl-C raises TrainingInterrupted (a KeyboardInterrupt) whose `checkpoint`
+    is the path --resume can continue from, or None when there is none.
     """
     say = log if log is not None else (lambda message: None)
     checkpoint = None
@@ -100,16 +122,18 @@ def train(
         config.epochs = epochs
         config.validate()
         if config.epochs < checkpoint.epoch:
-            raise TrainingError(f"{resume} has already trained {checkpoint.epoch} epochs, more than --epochs "
-                                f"{config.epochs}; pass --epochs N with N > {checkpoint.epoch} to train more")
+            raise TrainingError(f"{resume} has already trained {plural(checkpoint.epoch, 'epoch')}, more than "
+                                f"--epochs {config.epochs}; pass --epochs N with N > {checkpoint.epoch} to train more")
         if out_dir is None:
             out_dir = os.path.dirname(os.path.abspath(resume))
     config = config if config is not None else TrainConfig()
     config.validate()
     if out_dir is not None:
-        if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-            raise TrainingError(f"--out {out_dir} exists and is not a directory")
         check_output_dir(out_dir, resume, overwrite)
+        try:
+            check_output_folder(out_dir, "--out")
+        except OutputFolderError as error:
+            raise TrainingError(str(error)) from None
     if watch is not None:
         _check_watch(watch, watch_steps)
 
@@ -123,92 +147,101 @@ def train(
         history = [dict(row) for row in checkpoint.history]
         start_epoch = checkpoint.epoch + 1
         if start_epoch > config.epochs:
-            say(f"{resume} has already trained {checkpoint.epoch} epochs; pass --epochs N with N > "
+            say(f"{resume} has already trained {plural(checkpoint.epoch, 'epoch')}; pass --epochs N with N > "
                 f"{checkpoint.epoch} to train more")
             return history
 
-    if data is None:
-        data = load_dataset(config.dataset, config.data_dir, config.limit_train, config.limit_test)
-    x_train, y_train, x_test, y_test = data
-    if checkpoint is not None:
-        say(f"resuming from {resume} after epoch {checkpoint.epoch}")
+    # What --resume can continue from if Ctrl-C stops the run: the resumed
+    # checkpoint until this run writes its own.
+    last_checkpoint = resume
+    try:
+        if data is None:
+            data = load_dataset(config.dataset, config.data_dir, config.limit_train, config.limit_test)
+        x_train, y_train, x_test, y_test = data
+        if checkpoint is not None:
+            say(f"resuming from {resume} after epoch {checkpoint.epoch}")
 
-    if out_dir is not None:
-        os.makedirs(out_dir, exist_ok=True)
-        # Imported now rather than after the first epoch, so that the memory it
-        # takes is there from the start and the per-epoch memory is comparable.
-        load_pyplot()
-    # Shuffled with the library generator (seed=None), whose state the checkpoint keeps.
-    loader = DataLoader(x_train, y_train, batch_size=config.batch_size, shuffle=True)
-    # The schedule counts batches from the start of the run.
-    scheduler = build_scheduler(config, optimizer, config.epochs * len(loader), (start_epoch - 1) * len(loader))
-    base_lr = config.learning_rate
-    recorder = None
-    watch_reported = False
-    if watch is not None:
-        from ..viz.training_page import TrainingRecorder  # the page is needed only with --watch
+        if out_dir is not None:
+            try:
+                create_output_folder(out_dir, "--out")
+            except OutputFolderError as error:
+                raise TrainingError(str(error)) from None
+            # Imported now rather than after the first epoch, so that the memory it
+            # takes is there from the start and the per-epoch memory is comparable.
+            load_pyplot()
+        # Shuffled with the library generator (seed=None), whose state the checkpoint keeps.
+        loader = DataLoader(x_train, y_train, batch_size=config.batch_size, shuffle=True)
+        # The schedule counts batches from the start of the run.
+        scheduler = build_scheduler(config, optimizer, config.epochs * len(loader), (start_epoch - 1) * len(loader))
+        base_lr = config.learning_rate
+        recorder = None
+        watch_reported = False
+        if watch is not None:
+            from ..viz.training_page import TrainingRecorder  # the page is needed only with --watch
 
-        # The feature maps are those of the first training image, whatever the shuffling.
-        recorder = TrainingRecorder(model, optimizer, watch_steps, image=x_train[0], who="train --watch",
-                                    path=watch, title=f"The first {watch_steps} steps of {config.model} on "
-                                    f"{config.dataset} ({config.optimizer} lr {base_lr:g})")
+            # The feature maps are those of the first training image, whatever the shuffling.
+            recorder = TrainingRecorder(model, optimizer, watch_steps, image=x_train[0], who="train --watch",
+                                        path=watch, title=f"The first {watch_steps} steps of {config.model} on "
+                                        f"{config.dataset} ({config.optimizer} lr {base_lr:g})")
 
-    say(f"model {config.model} ({model.num_parameters():,} parameters), {config.dataset}: "
-        f"{len(x_train):,} training / {len(x_test):,} test images, {config.optimizer} lr {base_lr:g} "
-        f"({config.schedule}), batch {config.batch_size}, {config.epochs} epochs")
-    plotted = False
-    for epoch in range(start_epoch, config.epochs + 1):
-        bar = Progress(len(x_train), f"epoch {epoch}/{config.epochs}") if progress else None
-        stopped = True  # until the epoch ends normally
-        try:
-            # The divergence guard reports a nan or inf in one line; numpy's
-            # overflow warnings on the way there would only repeat it.
+        say(f"model {config.model} ({plural(model.num_parameters(), 'parameter')}), {config.dataset}: "
+            f"{len(x_train):,} training / {plural(len(x_test), 'test image')}, {config.optimizer} lr {base_lr:g} "
+            f"({config.schedule}), batch {config.batch_size}, {plural(config.epochs, 'epoch')}")
+        plotted = False
+        for epoch in range(start_epoch, config.epochs + 1):
+            bar = Progress(len(x_train), f"epoch {epoch}/{config.epochs}") if progress else None
+            stopped = True  # until the epoch ends normally
+            try:
+                # The divergence guard reports a nan or inf in one line; numpy's
+                # overflow warnings on the way there would only repeat it.
+                with np.errstate(over="ignore", invalid="ignore"):
+                    result = train_epoch(model, optimizer, loader, scheduler, bar, epoch, recorder)
+                stopped = False
+            except DivergenceError as err:
+                raise DivergenceError(f"{err}; {_kept_checkpoint(out_dir)}", err.epoch, err.step) from None
+            finally:
+                if bar is not None:
+                    bar.close()
+                if recorder is not None and not watch_reported:
+                    watch_reported = _write_watch_page(recorder, say, stopped)
+            eval_start = time.perf_counter()
             with np.errstate(over="ignore", invalid="ignore"):
-                result = train_epoch(model, optimizer, loader, scheduler, bar, epoch, recorder)
-            stopped = False
-        except DivergenceError as err:
-            raise DivergenceError(f"{err}; {_kept_checkpoint(out_dir)}", err.epoch, err.step) from None
-        finally:
-            if bar is not None:
-                bar.close()
-            if recorder is not None and not watch_reported:
-                watch_reported = _write_watch_page(recorder, say, stopped)
-        eval_start = time.perf_counter()
-        with np.errstate(over="ignore", invalid="ignore"):
-            test_loss, test_accuracy, _ = evaluate(model, x_test, y_test)
-        _check_finite_after_epoch(model, test_loss, epoch, len(loader), out_dir)
-        seconds = result.seconds + time.perf_counter() - eval_start
-        row = {
-            "epoch": epoch,
-            "train_loss": result.loss,
-            "train_accuracy": result.accuracy,
-            "test_loss": test_loss,
-            "test_accuracy": test_accuracy,
-            "seconds": seconds,
-            "train_seconds": result.seconds,
-            "images_per_second": len(x_train) / result.seconds,
-        }
-        history.append(row)
-        say(f"epoch {epoch}/{config.epochs}: train loss {result.loss:.4f} acc {result.accuracy:.4f} | "
-            f"test loss {test_loss:.4f} acc {test_accuracy:.4f} | {seconds:.1f} s "
-            f"({row['images_per_second']:,.0f} img/s)")
-        if out_dir is not None:
-            plotted = plot_curves(os.path.join(out_dir, CURVES_NAME), history)
-        release_free_memory()
-        row["rss_mb"] = resident_memory_mb()
-        if out_dir is not None:
-            save_checkpoint(os.path.join(out_dir, CHECKPOINT_NAME), model, optimizer, epoch, config, history)
-            write_metrics_csv(os.path.join(out_dir, METRICS_NAME), history)
-        if on_epoch_end is not None:
-            on_epoch_end(row)
+                test_loss, test_accuracy, _ = evaluate(model, x_test, y_test)
+            _check_finite_after_epoch(model, test_loss, epoch, len(loader), out_dir)
+            seconds = result.seconds + time.perf_counter() - eval_start
+            row = {
+                "epoch": epoch,
+                "train_loss": result.loss,
+                "train_accuracy": result.accuracy,
+                "test_loss": test_loss,
+                "test_accuracy": test_accuracy,
+                "seconds": seconds,
+                "train_seconds": result.seconds,
+                "images_per_second": len(x_train) / result.seconds,
+            }
+            history.append(row)
+            say(f"epoch {epoch}/{config.epochs}: train loss {result.loss:.4f} acc {result.accuracy:.4f} | "
+                f"test loss {test_loss:.4f} acc {test_accuracy:.4f} | {seconds:.1f} s "
+                f"({row['images_per_second']:,.0f} img/s)")
+            if out_dir is not None:
+                plotted = plot_curves(os.path.join(out_dir, CURVES_NAME), history)
+            release_free_memory()
+            row["rss_mb"] = resident_memory_mb()
+            if out_dir is not None:
+                save_checkpoint(os.path.join(out_dir, CHECKPOINT_NAME), model, optimizer, epoch, config, history)
+                last_checkpoint = os.path.join(out_dir, CHECKPOINT_NAME)
+                write_metrics_csv(os.path.join(out_dir, METRICS_NAME), history)
+            if on_epoch_end is not None:
+                on_epoch_end(row)
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(last_checkpoint) from None
 
     if out_dir is not None:
         written = [os.path.join(out_dir, name) for name in (CHECKPOINT_NAME, METRICS_NAME)]
         if plotted:
             say(f"wrote {', '.join(written)}, {os.path.join(out_dir, CURVES_NAME)}")
         else:
-            say(f"wrote {' and '.join(written)}; for the plot curves.png install matplotlib "
-                "(pip install matplotlib)")
+            say(f"wrote {' and '.join(written)}; for the plot curves.png {PLOT_INSTALL_HINT}")
     return history
 
 
