@@ -9,28 +9,15 @@ import subprocess
 import sys
 
 import pytest
+from test_train_safety import TINY_RUN, needs_fashion_mnist, tiny_data  # noqa: F401 (tiny_data is a fixture)
 
 import tinygrad_cnn as tg
 from tinygrad_cnn import train as T
 from tinygrad_cnn.cli import main
-from tinygrad_cnn.data import FASHION_MNIST_DIR
 from tinygrad_cnn.viz import command as graph_module
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-needs_fashion_mnist = pytest.mark.skipif(
-    not os.path.isdir(FASHION_MNIST_DIR), reason="Fashion-MNIST is not installed"
-)
-
-# The options of a run that takes a fraction of a second: the MLP on 256 images.
-TINY_RUN = ["--model", "mlp", "--limit-train", "256", "--limit-test", "64", "--batch-size", "64", "--no-progress"]
-
-
-@pytest.fixture(scope="module")
-def tiny_data():
-    if not os.path.isdir(FASHION_MNIST_DIR):
-        pytest.skip("Fashion-MNIST is not installed")
-    return T.load_dataset("fashion-mnist", limit_train=256, limit_test=64)
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
@@ -280,7 +267,7 @@ def test_progress_line_fits_the_terminal(monkeypatch, columns):
         assert "[############............]" in line and line.endswith("12,346 img/s")
 
 
-def test_train_into_a_log_file_has_plain_lines(capsys, tmp_path, monkeypatch, tiny_data):
+def test_train_into_a_log_file_has_plain_lines(capsys, tmp_path, monkeypatch, tiny_data):  # noqa: F811
     monkeypatch.setattr(T.run, "load_dataset", lambda *args, **kwargs: tiny_data)
     options = [option for option in TINY_RUN if option != "--no-progress"]
     code, stdout, err = run_cli(capsys, "train", *options, "--epochs", "2", "--out", str(tmp_path / "run"))
@@ -310,7 +297,7 @@ def interrupt_in_epoch(n: int):
     return train_epoch
 
 
-def test_ctrl_c_before_the_first_checkpoint_says_there_is_none(capsys, tmp_path, monkeypatch, tiny_data):
+def test_ctrl_c_before_the_first_checkpoint_says_there_is_none(capsys, tmp_path, monkeypatch, tiny_data):  # noqa: F811
     monkeypatch.setattr(T.run, "load_dataset", lambda *args, **kwargs: tiny_data)
     monkeypatch.setattr(T.run, "train_epoch", interrupt_in_epoch(1))
     code, _, err = run_cli(capsys, "train", *TINY_RUN, "--out", str(tmp_path / "run"))
@@ -319,7 +306,7 @@ def test_ctrl_c_before_the_first_checkpoint_says_there_is_none(capsys, tmp_path,
     assert not (tmp_path / "run" / T.CHECKPOINT_NAME).exists()
 
 
-def test_ctrl_c_after_an_epoch_names_the_checkpoint_to_resume(capsys, tmp_path, monkeypatch, tiny_data):
+def test_ctrl_c_after_an_epoch_names_the_checkpoint_to_resume(capsys, tmp_path, monkeypatch, tiny_data):  # noqa: F811
     monkeypatch.setattr(T.run, "load_dataset", lambda *args, **kwargs: tiny_data)
     monkeypatch.setattr(T.run, "train_epoch", interrupt_in_epoch(2))
     checkpoint = str(tmp_path / "run" / T.CHECKPOINT_NAME)
@@ -343,7 +330,7 @@ def test_ctrl_c_in_graph_is_one_line(capsys, monkeypatch):
     assert one_line_error(code, err, expected_code=130) == "tinygrad-cnn graph: interrupted"
 
 
-def test_one_epoch_is_singular(capsys, tmp_path, monkeypatch, tiny_data):
+def test_one_epoch_is_singular(capsys, tmp_path, monkeypatch, tiny_data):  # noqa: F811
     monkeypatch.setattr(T.run, "load_dataset", lambda *args, **kwargs: tiny_data)
     out = tmp_path / "run"
     code, stdout, err = run_cli(capsys, "train", *TINY_RUN, "--epochs", "1", "--out", str(out))

@@ -229,7 +229,7 @@ def test_inplace_with_an_operand_that_requires_grad_is_refused() -> None:
     (lambda t: t.add_(np.ones((2, 3))), ValueError, r"add_: an operand of shape \(2, 3\) cannot be broadcast"),
     (lambda t: t.copy_(np.ones(4)), ValueError, r"copy_: a source of shape \(4,\) cannot be broadcast"),
     (lambda t: t.fill_([1.0, 2.0, 3.0]), ValueError, "fill_: value must be a number"),
-    (lambda t: t.mul_("a"), TypeError, "mul_: expected a Tensor, an array or a number"),
+    (lambda t: t.mul_("a"), TypeError, "mul_: the other operand must be a Tensor, an array or a number"),
     (lambda t: t.add_(1.0, alpha="x"), TypeError, "add_: alpha must be a number"),
 ], ids=["add-shape", "copy-shape", "fill-shape", "mul-type", "alpha-type"])
 def test_inplace_bad_arguments(call, error, match) -> None:

@@ -53,17 +53,23 @@ def _check_not_recorded(value: Any, op: str, name: str) -> None:
         )
 
 
+def _numeric_array(value: Any, op: str, what: str) -> np.ndarray:
+    """The array of a Tensor, an array or a number; a TypeError for anything else or a non-numeric dtype."""
+    if isinstance(value, Tensor):
+        array = value.data
+    elif isinstance(value, (bool, int, float, np.number, np.ndarray, list, tuple)):
+        array = np.asarray(value)
+    else:
+        raise TypeError(f"{op}: {what} must be a Tensor, an array or a number, got {type(value).__name__}")
+    if array.dtype.kind not in "fiub":
+        raise TypeError(f"{op}: unsupported dtype {array.dtype} of {what}")
+    return array
+
+
 def _operand(other: Any, tensor: Tensor, op: str) -> np.ndarray:
     """The other operand as an array that broadcasts to the tensor's shape (it cannot grow the tensor)."""
     _check_not_recorded(other, op, "the other operand")
-    if isinstance(other, Tensor):
-        array = other.data
-    elif isinstance(other, (bool, int, float, np.number, np.ndarray, list, tuple)):
-        array = np.asarray(other)
-    else:
-        raise TypeError(f"{op}: expected a Tensor, an array or a number, got {type(other).__name__}")
-    if array.dtype.kind not in "fiub":
-        raise TypeError(f"{op}: unsupported operand dtype {array.dtype}")
+    array = _numeric_array(other, op, "the other operand")
     try:
         fits = np.broadcast_shapes(array.shape, tensor.shape) == tensor.shape
     except ValueError:
@@ -168,14 +174,7 @@ def setitem(self: Tensor, index: Any, value: Any) -> None:
     """
     _check_writable(self, "setitem (t[index] = value)")
     _check_not_recorded(value, "setitem (t[index] = value)", "the value")
-    if isinstance(value, Tensor):
-        array = value.data
-    elif isinstance(value, (bool, int, float, np.number, np.ndarray, list, tuple)):
-        array = np.asarray(value)
-    else:
-        raise TypeError(f"setitem: the value must be a Tensor, an array or a number, got {type(value).__name__}")
-    if array.dtype.kind not in "fiub":
-        raise TypeError(f"setitem: unsupported value dtype {array.dtype}")
+    array = _numeric_array(value, "setitem", "the value")
     if self.dtype.kind in "iub" and array.dtype.kind == "f" and not np.isfinite(array).all():
         raise ValueError(f"setitem: cannot write {array[~np.isfinite(array)].flat[0]} into a {self.dtype} tensor")
     index = _normalize_index(index)
