@@ -446,7 +446,7 @@ def test_a_convolutions_rule_names_the_real_tensors_and_settings(open_page):
     page.go_to_backward_visit("conv_out")
     lines = page.js("document.querySelector('#step-panel .rule').textContent").split("\n")
     assert lines == [
-        "∂L/∂images = ∂L/∂conv_out ∗ rot180(W) (full convolution), stride 2, padding 1",
+        "∂L/∂images = ∂L/∂conv_out ∗ W (full convolution), stride 2, padding 1",
         "∂L/∂W = images ⋆ ∂L/∂conv_out (valid cross-correlation), stride 2, padding 1",
         "∂L/∂b = Σ ∂L/∂conv_out over N, H, W, stride 2, padding 1",
     ]
@@ -839,3 +839,31 @@ def test_stepping_through_a_filter_cells_terms_slides_the_input_patch(open_page)
     # dW[0, 0, 0, 0]: one term per position of the 2x2 filter on the 4x4 image, row by row.
     assert patches == [[r * 4 + c, r * 4 + c + 1, r * 4 + c + 4, r * 4 + c + 5] for r in range(3) for c in range(3)]
     assert page.errors == []
+
+
+def test_arrays_shown_in_full_are_not_summarised_by_statistics(open_page):
+    # Every tensor of the tiny CNN has at most 16 elements: the panel shows
+    # their numbers in grids, so its text never falls back to mean/std/norms.
+    page, _ = open_page("tiny-cnn")
+    for k in range(page.js("window.stepper.steps")):
+        page.js(f"window.stepper.go({k})")
+        text = page.js("document.getElementById('step-panel').innerText")
+        assert "std " not in text and "\u2016before\u2016" not in text, (k, text)
+    assert page.errors == []
+
+
+def test_a_shared_node_of_many_elements_adds_element_by_element_in_words_too(browser, tmp_path):
+    a = tg.Tensor(np.linspace(-1.0, 1.0, 6), requires_grad=True, name="a")
+    root = ((a * a + a) * a).sum()
+    page = OpenPage(browser, Path(save_stepper(root, tmp_path / "shared.html")))
+    try:
+        texts = []
+        for k in range(page.js("window.stepper.steps")):
+            page.js(f"window.stepper.go({k})")
+            texts.append(page.js("document.getElementById('step-panel').innerText"))
+        joined = "\n".join(texts)
+        assert "before + this part = after, element by element" in joined
+        assert "\u2016before\u2016" not in joined and "std " not in joined
+        assert page.errors == []
+    finally:
+        page.page.close()

@@ -199,7 +199,7 @@ def test_the_backward_drawing_shows_each_wires_rule(tmp_path):
         return wires[f"{by_label[tensor_name]}->{by_label[op_label]}"]
 
     # Every input that requires grad gets its own part of the op's rule.
-    assert wire("input", "conv2d") == "dL/dx = g ∗ rot180(W) (full convolution)"
+    assert wire("input", "conv2d") == "dL/dx = g ∗ W (full convolution)"
     assert wire("conv.weight", "conv2d") == "dL/dW = x ⋆ g (valid cross-correlation)"
     assert wire("conv.bias", "conv2d") == "dL/db = Σ g over N, H, W"
     assert wire("conv_out", "relu") == "dL/dx = g·[x > 0]"

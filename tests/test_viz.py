@@ -289,7 +289,7 @@ def test_wire_rules_split_the_rule_per_input():
     assert wire_rules(Mul, 2) == ["dL/da = g·b", "dL/db = g·a"]
     assert wire_rules(Relu, 1) == ["dL/dx = g·[x > 0]"]
     with_bias = wire_rules(Conv2d, 3)
-    assert with_bias[0].startswith("dL/dx = g ∗ rot180(W)") and with_bias[1].startswith("dL/dW = x ⋆ g")
+    assert with_bias[0].startswith("dL/dx = g ∗ W (full convolution)") and with_bias[1].startswith("dL/dW = x ⋆ g")
     assert with_bias[2].startswith("dL/db = Σ g")
     assert wire_rules(Conv2d, 2) == with_bias[:2]  # no bias: the first two parts
     assert wire_rules(Concatenate, 3) == [Concatenate.vjp_rule] * 3  # one rule for every input

@@ -74,7 +74,7 @@ def test_a_rule_is_filled_with_the_real_names_and_settings():
     lines = Conv2d.vjp_rule.fill("loss", ["images", "conv.weight", "conv.bias"], "conv_out",
                                  {"stride": (2, 2), "padding": (1, 1), "dilation": (1, 1), "groups": 1})
     assert lines[1] == "∂loss/∂conv.weight = images ⋆ ∂loss/∂conv_out (valid cross-correlation), stride 2, padding 1"
-    assert lines[0].startswith("∂loss/∂images = ∂loss/∂conv_out ∗ rot180(conv.weight)")
+    assert lines[0].startswith("∂loss/∂images = ∂loss/∂conv_out ∗ conv.weight (full convolution)")
     assert lines[2] == "∂loss/∂conv.bias = Σ ∂loss/∂conv_out over N, H, W, stride 2, padding 1"
     # A target gets no gradient, so no rule; an op of any number of inputs gives its one entry to each.
     assert tinygrad_cnn.functional.CrossEntropy.vjp_rule.fill("loss", ["logits", "target"], "ce", {})[1] == ""

@@ -90,7 +90,7 @@ class Conv2d(Function):
 
     vjp_rule = VjpRule(
         {
-            "x": "{g} ∗ rot180({W}) (full convolution)",
+            "x": "{g} ∗ {W} (full convolution)",
             "W": "{x} ⋆ {g} (valid cross-correlation)",
             "b": "Σ {g} over N, H, W",
         },

@@ -80,6 +80,12 @@
   function wrap(name) { return name.includes(" ") ? "(" + name + ")" : name; }
   function d(id) { return "\u2202" + tape.rootName + "/\u2202" + wrap(label(id)); }
   function small(a) { return a.values !== null && a.size <= 4; }
+  // An array whose every number the panel shows in a grid below the text:
+  // the text then names its shape instead of summarising it.
+  function inGrid(a) { return a.values !== null && a.size <= 100; }
+  function shapeOrStats(a) {
+    return "shape " + shapeText(a.shape) + (inGrid(a) ? " (every number below)" : ", " + statsText(a));
+  }
   function statsText(a) {
     const s = a.stats;
     // (\u2016\u00b7\u2016 is the norm sign, the square root of the sum of squares.)
@@ -271,7 +277,7 @@
     } else {
       const parts = tape.backward.slice(0, s.k - F).flatMap((b) => b.contributions.filter((c) => c.to === id));
       const from = parts.length > 1 ? " (the sum of " + parts.length + " contributions)" : "";
-      const value = small(g) ? fmtArray(g) : "shape " + shapeText(g.shape) + ", " + statsText(g);
+      const value = small(g) ? fmtArray(g) : shapeOrStats(g);
       stepPanel.append(el("p", `The gradient that arrived here is complete${from}: ${d(id)} = ${value}`));
     }
     if (g.size > 1) stepPanel.append(grid(g, { node: id, of: "grad" }, absMax(g)));
@@ -337,7 +343,7 @@
     } else if (small(added)) {
       text = d(c.to) + " = VJP of " + opLabelOf(id) + " applied to " + d(id) + " = " + fmtArray(added);
     } else {
-      text = d(c.to) + ": shape " + shapeText(added.shape) + "\n  " + statsText(added);
+      text = d(c.to) + ": " + shapeOrStats(added);
     }
     if (returned && returned.size !== added.size) {
       text += `\n  (the VJP returned shape ${shapeText(returned.shape)},`;
@@ -348,7 +354,7 @@
       text += "\n  contribution " + c.k + " of " + c.n + " to " + label(c.to) + ": ";
       if (before === null) text += "the first, so far " + (small(after) ? fmtArray(after) : "\u2016\u00b7\u2016 " + fmt(after.stats.norm));
       else if (small(after)) text += fmtArray(before) + " + " + fmtArray(added) + " = " + fmtArray(after);
-      else text += "\u2016before\u2016 " + fmt(before.stats.norm) + " \u2192 \u2016after\u2016 " + fmt(after.stats.norm);
+      else text += "before + this part = after, element by element in the arrays below";
     }
     return text;
   }
