@@ -90,3 +90,32 @@ def test_integer_data_in_a_leaf_is_refused_by_backward_before_grad_is_written(us
     with pytest.raises(TypeError, match=r"backward: the tensor 'w' requires grad but holds int64 data in .data"):
         use(p).sum().backward()
     assert p.grad is None
+
+
+# Every kind of op meets a list in .data with the same clear error: the unary
+# and reduction ops through the tensor's shape/dtype/ndim, the ops whose forward
+# accepts a list (relu, abs, indexing) when backward reads it, the others when
+# their forward fails.
+LIST_DATA_USES = {
+    "sum": lambda p: p.sum(),
+    "mean": lambda p: p.mean(),
+    "reshape": lambda p: p.reshape(2, 1),
+    "transpose": lambda p: p.T,
+    "matmul": lambda p: p @ tg.Tensor(np.ones((2, 2))),
+    "softmax": lambda p: tg.functional.softmax(p, 1),
+    "exp": lambda p: p.exp(),
+    "neg": lambda p: -p,
+    "pow": lambda p: p**2,
+    "rmul": lambda p: 2.0 * p,
+    "linear": lambda p: tg.functional.linear(p, tg.Tensor(np.ones((3, 2)))),
+    "relu then backward": lambda p: tg.relu(p).sum().backward(),
+    "abs then backward": lambda p: abs(p).sum().backward(),
+}
+
+
+@pytest.mark.parametrize("use", list(LIST_DATA_USES.values()), ids=list(LIST_DATA_USES))
+def test_a_list_in_data_is_named_by_every_kind_of_op(use) -> None:
+    p = tg.Tensor(np.array([[1.0, -2.0]]), requires_grad=True)
+    p.data = [[1.0, -2.0]]
+    with pytest.raises(TypeError, match=r"holds a list in \.data, not a numpy array; assign arrays to \.data"):
+        use(p)

@@ -283,17 +283,35 @@ class Tensor:
 
     # --- basic properties -------------------------------------------------
 
+    # Each reads its answer off the numpy array; the except clauses cost
+    # nothing unless something other than an array was assigned to .data.
+
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        try:
+            return self.data.shape
+        except AttributeError:
+            raise self._not_an_array("shape") from None
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        try:
+            return self.data.ndim
+        except AttributeError:
+            raise self._not_an_array("ndim") from None
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        try:
+            return self.data.dtype
+        except AttributeError:
+            raise self._not_an_array("dtype") from None
+
+    def _not_an_array(self, attribute: str) -> TypeError:
+        return TypeError(
+            f"Tensor.{attribute}: the tensor holds a {type(self.data).__name__} in .data, not a numpy array; "
+            "assign arrays to .data (e.g. t.data = np.asarray(values, dtype=np.float32))"
+        )
 
     @property
     def size(self) -> SizeMethod:
@@ -630,10 +648,14 @@ class Function:
     def apply(cls, *inputs: Tensor, **settings: Any) -> Tensor:
         """Run the op forward, and record it if any input requires grad."""
         fn = cls()
-        if cls.guards_inputs:
-            data = _forward_with_read_only_inputs(fn, inputs, settings)
-        else:
-            data = fn.forward(*map(_data_of, inputs), **settings)
+        try:
+            if cls.guards_inputs:
+                data = _forward_with_read_only_inputs(fn, inputs, settings)
+            else:
+                data = fn.forward(*map(_data_of, inputs), **settings)
+        except Exception as error:  # costs nothing unless forward fails
+            _check_input_arrays(fn, inputs, error)
+            raise
         if type(data) is not np.ndarray:  # numpy returns scalars for 0-d results
             data = np.asarray(data)
         # Tensor._make written out: these lines run for every op.
@@ -698,6 +720,19 @@ def trust_forward(*functions: type[Function]) -> None:
     calls them without the read-only guard (see Function.guards_inputs)."""
     for function in functions:
         function.guards_inputs = False
+
+
+def _check_input_arrays(fn: Function, inputs: Sequence[Tensor], error: Exception) -> None:
+    """After fn's forward or backward failed: a TypeError naming the input
+    whose .data is not a numpy array (a list assigned to `t.data`), instead of
+    the error numpy or Python raised deep inside the op."""
+    for position, tensor in enumerate(inputs):
+        data = tensor.data
+        if not isinstance(data, np.ndarray):
+            raise TypeError(
+                f"{fn.name}: input {position} holds a {type(data).__name__} in .data, not a numpy array; "
+                "assign arrays to .data (e.g. t.data = np.asarray(values, dtype=np.float32))"
+            ) from error
 
 
 def _forward_with_read_only_inputs(fn: Function, inputs: Sequence[Tensor], settings: dict[str, Any]) -> np.ndarray:
@@ -894,6 +929,7 @@ def run_backward(
             try:
                 parent_grads = fn.backward(grad)
             except Exception as error:
+                _check_input_arrays(fn, fn.parents, error)
                 if anomaly:
                     add_forward_trace(error, fn)
                 raise
@@ -911,9 +947,14 @@ def run_backward(
                 grad_data, parent_data = parent_grad.data, parent.data
                 # (`is not` first: comparing two dtypes with != is slow, and the
                 # dtypes are almost always the very same object.)
-                if grad_data.shape != parent_data.shape or (
-                    grad_data.dtype is not parent_data.dtype and grad_data.dtype != parent_data.dtype
-                ):
+                try:
+                    misfit = grad_data.shape != parent_data.shape or (
+                        grad_data.dtype is not parent_data.dtype and grad_data.dtype != parent_data.dtype
+                    )
+                except AttributeError as error:  # something other than an array was assigned to .data
+                    _check_input_arrays(fn, fn.parents, error)
+                    raise
+                if misfit:
                     parent_grad = _fit_gradient(fn, parent, parent_grad)
                 # A tensor used more than once gets the sum over its uses.
                 if parent not in grads:

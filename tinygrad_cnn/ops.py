@@ -156,7 +156,11 @@ def _as_float(x: Tensor, op: str) -> Tensor:
     computed in float32, never in the integer dtype. Integer tensors carry no
     gradient, so the conversion needs none either.
     """
-    if x.data.dtype.kind in "iub":
+    try:
+        kind = x.data.dtype.kind
+    except AttributeError:  # not an array in .data: x.dtype raises the TypeError that says so
+        kind = x.dtype.kind
+    if kind in "iub":
         _check_float_if_requires_grad(x, op)
         return _constant(x.data.astype(np.float32))
     return x
@@ -195,7 +199,7 @@ def promote_floats(*tensors: Tensor | None) -> list[Tensor | None]:
 
 def _check_float(x: Tensor, op: str, name: str = "input") -> None:
     """For ops that PyTorch does not define on integers (softmax, mean, conv2d, ...): a TypeError."""
-    if x.data.dtype.kind != "f":
+    if x.dtype.kind != "f":
         raise TypeError(
             f"{op}: {name} must be a floating-point tensor, got dtype {x.dtype}; "
             "convert it first, e.g. x.astype(np.float32)"
@@ -312,8 +316,12 @@ def _binary(cls: type[Function], op: str, doc: str) -> Callable[[Any, Any], Tens
             elif not isinstance(a, Tensor):
                 a = _as_tensor(a, b, op)
             mixed = a.data.dtype is not b.data.dtype  # rare: the dtypes differ (an identity test is fast)
-        except AttributeError:  # something other than an array was assigned to .data
-            raise _not_an_array_error(op, a, b) from None
+        except (AttributeError, TypeError):  # something other than an array was assigned to .data
+            if not all(isinstance(t, Tensor) for t in (a, b)) or any(
+                not isinstance(t.data, np.ndarray) for t in (a, b)
+            ):
+                raise _not_an_array_error(op, a, b) from None
+            raise
         if mixed:
             a, b = _promote_mixed(a, b, op)
         # numpy's floating-point warnings off, as `quietly` does, written out here
