@@ -422,6 +422,10 @@ class Pow(Function):
     uses_output = True  # its exponent's VJP is written with a^b
 
     def forward(self, a, b):
+        if b.ndim == 0 and b == 0.5:
+            # The square root as np.sqrt, as PyTorch computes x ** 0.5: sqrt(-inf)
+            # is nan, where C's pow(-inf, 0.5) is +inf (which numpy before 2.1 returns).
+            return np.sqrt(a)
         return np.power(a, b)  # a negative base with a fractional exponent is nan; no warning (see _binary)
 
     vjp_rule = VjpRule(
