@@ -726,12 +726,21 @@ def _batch_norm_cases() -> tg.Tensor:
 
 
 def _second_order_cases() -> tg.Tensor:
-    """A gradient recorded with create_graph=True: relu's and max's masks are tied to x (DependsOn)."""
+    """Gradients recorded with create_graph=True, twice: relu's and max's masks tied
+    to x (DependsOn), the filter gradient and the pooling VJPs as ops of their own."""
     rng = np.random.default_rng(8)
     x = _leaf(rng, (2, 5), "x")
     inner = (F.relu(x) * x).sum() + x.max(axis=1).sum()
     (dx,) = tg.grad(inner, [x], create_graph=True)
-    return _random_sum(rng, dx)
+    images, w = _leaf(rng, (1, 2, 5, 5), "images"), _leaf(rng, (2, 1, 2, 2), "W")
+    pooled = [F.max_pool2d(images, 3, stride=2, padding=1), F.avg_pool2d(images, 3, stride=2, padding=1)]
+    convolved = F.conv2d(images, w, stride=2, padding=1, groups=2)
+    squares = (convolved * convolved).sum() + (pooled[0] * pooled[0]).sum() + (pooled[1] * pooled[1]).sum()
+    d_images, d_w = tg.grad(squares, [images, w], create_graph=True)
+    # (d_images squared: the gradient reaching the pooling VJPs depends on the images, so their VJPs are recorded too.)
+    first = _random_sum(rng, d_images, d_w) + (d_images * d_images).sum()
+    second = _random_sum(rng, *tg.grad(first, [images, w], create_graph=True))
+    return _random_sum(rng, dx) + first + second
 
 
 EXPLAIN_CASES: dict[str, Callable[[], tg.Tensor]] = {
@@ -816,7 +825,8 @@ def test_every_explained_element_adds_up_to_the_engines_gradient(browser, tmp_pa
                                   "BroadcastTo", "GetItem", "Max", "Sum", "Div", "Cast", "Clone", "Reshape"},
         "matmul-and-transposed-conv": {"MatMul", "Reshape", "Permute", "ConvTranspose2d", "Add", "Mul", "Sum"},
         "batch-norm": {"BatchNormalize", "Mul", "Add"},
-        "second-order": {"DependsOn", "Relu", "Mul", "Add"},
+        "second-order": {"DependsOn", "Relu", "Mul", "Add", "Conv2d", "ConvTranspose2d", "Conv2dGradWeight",
+                         "MaxPool2dBackward", "MaxPool2dGather", "AvgPool2dBackward", "AvgPool2d"},
     }[case]
     assert expected_ops <= set(result["counts"]), result["counts"]
     if case == "conv":  # x (2*4*7*6) from four convolutions, four filters of 4*(4/groups)*3*2, two biases of 4

@@ -84,7 +84,12 @@ MAX_PAGE_OPS = 1000
 # Significant digits the page can show (17 is every digit of a float64).
 MAX_PRECISION = 17
 # The arrays among an op's settings that its explainer reads (see _PageData.setting_arrays).
-_SETTING_ARRAYS = {"Where": ("condition",), "BatchNormalize": ("inv_std",)}
+_SETTING_ARRAYS = {
+    "Where": ("condition",),
+    "BatchNormalize": ("inv_std",),
+    "MaxPool2dBackward": ("argmax",),
+    "MaxPool2dGather": ("argmax",),
+}
 
 
 class Stepper:
@@ -565,7 +570,8 @@ class _PageData:
     def setting_arrays(self, fn: Function) -> dict[str, int]:
         """The arrays an op's explainer reads besides its inputs, output and
         upstream gradient (explain.js), each up to FULL_ELEMENTS elements:
-        where's condition, batch norm's inv_std (1/std of each channel), and for
+        where's condition, batch norm's inv_std (1/std of each channel), the
+        winning tap of each max-pool window (in a graph of gradients), and for
         indexing and its VJP (ScatterAdd) `sources`, the flat cell of the
         indexed array that each picked cell is: positions 0, 1, 2, ... indexed
         with the op's own index."""

@@ -388,6 +388,37 @@ const Explain = (function () {
     return terms;
   }
 
+  // The filter gradient as an op of its own (Conv2dGradWeight, in a graph of
+  // gradients recorded with create_graph=True):
+  // out[o, c, i, j] = Σ_{n, a, b} x_pad[n, c', a·s + i·d, b·s + j·d] · y[n, o, a, b], c' = c in o's group. So
+  //   dx[n, c', h, v] = Σ g[o, c, i, j] · y[n, o, a, b] over o in the group and a·s + i·d − p = h (b likewise)
+  //   dy[n, o, a, b] = Σ_{c, i, j} x_pad[n, c', a·s + i·d, b·s + j·d] · g[o, c, i, j]
+  function explainConvGradWeight(ctx, p, index) {
+    const x = ctx.inputs[0], y = ctx.inputs[1], g = ctx.g;
+    const [, , H, W] = x.a.shape, [, O, P, Q] = y.a.shape, [, Cg, KH, KW] = g.a.shape;
+    const [sh, sw] = pair(ctx.settings.stride), [ph, pw] = pair(ctx.settings.padding), [dh, dw] = pair(ctx.settings.dilation);
+    const groups = ctx.settings.groups || 1, Og = O / groups;
+    const terms = [];
+    if (p === 0) {
+      const [n, c, h, v] = index;
+      const group = Math.floor(c / Cg), cl = c - group * Cg;
+      for (let o = group * Og; o < (group + 1) * Og; o++) for (let i = 0; i < KH; i++) for (let j = 0; j < KW; j++) {
+        const ra = h + ph - i * dh, rb = v + pw - j * dw;
+        if (ra < 0 || rb < 0 || ra % sh !== 0 || rb % sw !== 0 || ra / sh >= P || rb / sw >= Q) continue;
+        terms.push(term([factor(g, "grad", [o, cl, i, j]), factor(y, "value", [n, o, ra / sh, rb / sw])], 1, `tap (${i}, ${j}) of the window at (${ra / sh}, ${rb / sw})`));
+      }
+    } else {
+      const [n, o, a, b] = index;
+      const start = Math.floor(o / Og) * Cg;
+      for (let c = 0; c < Cg; c++) for (let i = 0; i < KH; i++) for (let j = 0; j < KW; j++) {
+        const h = a * sh + i * dh - ph, v = b * sw + j * dw - pw;
+        if (h < 0 || h >= H || v < 0 || v >= W) continue; // in the padding: the term is 0
+        terms.push(term([factor(x, "value", [n, start + c, h, v]), factor(g, "grad", [o, c, i, j])], 1, `tap (${i}, ${j})`));
+      }
+    }
+    return terms;
+  }
+
   // --- pooling ---------------------------------------------------------------
   // The windows (a, b) of a pooling that contain input cell (h, v), and the tap (i, j) it is in each.
   function windowsOf(h, v, k, s, pd, dl, P, Q) {
@@ -425,6 +456,45 @@ const Explain = (function () {
       term([factor(g, "grad", [n, c, a, b])], 1 / (k[0] * k[1]), `1/${k[0] * k[1]} of window (${a}, ${b})`));
   }
 
+  // The pooling VJPs as ops of their own (in a graph of gradients recorded with
+  // create_graph=True). argmax[n, c, a, b] = i·KW + j, the tap that won window (a, b).
+  function winnerOf(ctx, n, c, a, b) {
+    const st = ctx.settings, argmax = ctx.arrays.argmax;
+    const k = pair(st.kernel), s = pair(st.stride), pd = pair(st.padding), dl = pair(st.dilation || 1);
+    const tap = argmax.values[ravel([n, c, a, b], argmax.shape)];
+    const i = Math.floor(tap / k[1]), j = tap % k[1];
+    return [a * s[0] + i * dl[0] - pd[0], b * s[1] + j * dl[1] - pd[1]];
+  }
+  // MaxPool2dBackward: out[n, c, winner of (a, b)] += v[n, c, a, b], so dv[n, c, a, b] = g at the window's winner.
+  function explainMaxPoolBackward(ctx, index) {
+    const [n, c, a, b] = index, [h, v] = winnerOf(ctx, n, c, a, b);
+    return [term([factor(ctx.g, "grad", [n, c, h, v])], 1, `the winner of window (${a}, ${b})`)];
+  }
+  // MaxPool2dGather: out[n, c, a, b] = v[n, c, winner of (a, b)], so dv[n, c, h, v] = Σ g over the windows it won.
+  function explainMaxPoolGather(ctx, index) {
+    const [n, c, h, v] = index, [, , P, Q] = ctx.arrays.argmax.shape;
+    const terms = [];
+    for (let a = 0; a < P; a++) for (let b = 0; b < Q; b++) {
+      const [wh, wv] = winnerOf(ctx, n, c, a, b);
+      if (wh === h && wv === v) terms.push(term([factor(ctx.g, "grad", [n, c, a, b])], 1, `won window (${a}, ${b})`));
+    }
+    return terms;
+  }
+  // AvgPool2dBackward: out[cells of window (a, b)] += v[n, c, a, b] / size, so
+  // dv[n, c, a, b] = Σ g[n, c, h, v] / size over the window's cells (those in the padding are not in g).
+  function explainAvgPoolBackward(ctx, index) {
+    const st = ctx.settings, g = ctx.g;
+    const k = pair(st.kernel), s = pair(st.stride), pd = pair(st.padding);
+    const [n, c, a, b] = index, [, , H, W] = g.a.shape;
+    const terms = [];
+    for (let i = 0; i < k[0]; i++) for (let j = 0; j < k[1]; j++) {
+      const h = a * s[0] + i - pd[0], v = b * s[1] + j - pd[1];
+      if (h < 0 || h >= H || v < 0 || v >= W) continue;
+      terms.push(term([factor(g, "grad", [n, c, h, v])], 1 / (k[0] * k[1]), `1/${k[0] * k[1]} of window (${a}, ${b})`));
+    }
+    return terms;
+  }
+
   // --- cross-entropy: dL/dx[n, c] = g[n] · (p[n, c] · Σ_c y[n, c] − y[n, c]), p = softmax over c ---
   function explainCrossEntropy(ctx, p, index) {
     if (p !== 0) return null;
@@ -442,7 +512,10 @@ const Explain = (function () {
   }
 
   // The setting arrays each op's explainer reads (embedded by the page's writer).
-  const SETTING_ARRAYS = { Where: ["condition"], BatchNormalize: ["inv_std"], GetItem: ["sources"], ScatterAdd: ["sources"] };
+  const SETTING_ARRAYS = {
+    Where: ["condition"], BatchNormalize: ["inv_std"], GetItem: ["sources"], ScatterAdd: ["sources"],
+    MaxPool2dBackward: ["argmax"], MaxPool2dGather: ["argmax"],
+  };
 
   function element(op, ctx, position, flat) {
     const needed = [...ctx.inputs, ctx.output, ctx.g];
@@ -464,6 +537,10 @@ const Explain = (function () {
     else if (op === "ScatterAdd") terms = explainScatterAdd(ctx, index);
     else if (op === "BatchNormalize") terms = explainBatchNormalize(ctx, index);
     else if (op === "ConvTranspose2d") terms = explainConvTranspose(ctx, position, index);
+    else if (op === "Conv2dGradWeight") terms = explainConvGradWeight(ctx, position, index);
+    else if (op === "MaxPool2dBackward") terms = explainMaxPoolBackward(ctx, index);
+    else if (op === "MaxPool2dGather") terms = explainMaxPoolGather(ctx, index);
+    else if (op === "AvgPool2dBackward") terms = explainAvgPoolBackward(ctx, index);
     else if (op === "Sum") terms = explainSum(ctx, index);
     else if (op === "Reshape") terms = explainReshape(ctx, index);
     else if (op === "Permute") terms = explainPermute(ctx, index);
