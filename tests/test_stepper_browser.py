@@ -672,6 +672,7 @@ def _elementwise_and_shape_cases() -> tg.Tensor:
     c = _leaf(rng, (3, 1), "c")
     powered = a ** b  # both the base and the exponent get a gradient
     squared = c ** 2.0
+    logged = a.log()
     ties = tg.Tensor(np.array([[c.data[0, 0]], [-1.0], [2.0]]))  # a tie in row 0: half each
     biggest = tg.maximum(c, _leaf(rng, (3, 4), "m")) + tg.minimum(c, ties)
     picked = tg.where(rng.standard_normal((3, 4)) > 0, a, c)
@@ -687,10 +688,8 @@ def _elementwise_and_shape_cases() -> tg.Tensor:
     reduced = [x.max(axis=1), x.min(axis=(0, 2), keepdims=True), x.max(), x.mean(axis=2)]
     x32 = x.astype(np.float32).astype(np.float64)  # a cast and back: the gradient is only cast
     copied = tg.clone(x)
-    return (
-        _random_sum(rng, powered, squared, biggest, picked, padded, joined, stacked, *sliced, *reduced, x32, copied)
-        + bce
-    )
+    elementwise = _random_sum(rng, powered, squared, logged, biggest, picked) + bce
+    return elementwise + _random_sum(rng, padded, joined, stacked, *sliced, *reduced, x32, copied)
 
 
 def _matmul_and_transposed_conv_cases() -> tg.Tensor:
@@ -730,7 +729,8 @@ def _second_order_cases() -> tg.Tensor:
     to x (DependsOn), the filter gradient and the pooling VJPs as ops of their own."""
     rng = np.random.default_rng(8)
     x = _leaf(rng, (2, 5), "x")
-    inner = (F.relu(x) * x).sum() + x.max(axis=1).sum()
+    picked = x[:, np.array([0, 3, 3])]  # its VJP, ScatterAdd, is recorded: the gradient 2·picked depends on x
+    inner = (F.relu(x) * x).sum() + x.max(axis=1).sum() + (picked * picked).sum()
     (dx,) = tg.grad(inner, [x], create_graph=True)
     images, w = _leaf(rng, (1, 2, 5, 5), "images"), _leaf(rng, (2, 1, 2, 2), "W")
     pooled = [F.max_pool2d(images, 3, stride=2, padding=1), F.avg_pool2d(images, 3, stride=2, padding=1)]
@@ -751,6 +751,19 @@ EXPLAIN_CASES: dict[str, Callable[[], tg.Tensor]] = {
     "matmul-and-transposed-conv": _matmul_and_transposed_conv_cases,
     "batch-norm": _batch_norm_cases,
     "second-order": _second_order_cases,
+}
+# The ops each case must have explained (at least one element each).
+EXPLAINED_OPS: dict[str, set[str]] = {
+    "conv": {"Conv2d", "Add", "Mul", "Sum"},
+    "pool": {"MaxPool2d", "AvgPool2d", "Add", "Mul", "Sum"},
+    "linear-and-loss": {"Linear", "Relu", "MatMul", "CrossEntropy", "Div", "Sum", "Mul", "Exp", "Sigmoid",
+                        "Sub", "Add", "Reshape", "Tanh", "Abs", "LeakyRelu", "Softplus", "Clip", "Permute"},
+    "elementwise-and-shape": {"Pow", "Log", "Maximum", "Neg", "Where", "BinaryCrossEntropy", "Pad", "Concatenate",
+                              "BroadcastTo", "GetItem", "Max", "Sum", "Div", "Cast", "Clone", "Reshape"},
+    "matmul-and-transposed-conv": {"MatMul", "Reshape", "Permute", "ConvTranspose2d", "Add", "Mul", "Sum"},
+    "batch-norm": {"BatchNormalize", "Mul", "Add"},
+    "second-order": {"DependsOn", "Relu", "Mul", "Add", "Conv2d", "ConvTranspose2d", "Conv2dGradWeight",
+                     "ScatterAdd", "MaxPool2dBackward", "MaxPool2dGather", "AvgPool2dBackward", "AvgPool2d"},
 }
 # For every element of every gradient an op passed back: explain it, check that
 # each factor is the value (or upstream gradient) it names and that the terms add
@@ -807,6 +820,24 @@ CHECK_EVERY_ELEMENT = """() => {
 }"""
 
 
+def _library_ops() -> set[str]:
+    """The name of every op (Function subclass) the library defines."""
+    found, stack = set(), [tg.Function]
+    while stack:
+        for op in stack.pop().__subclasses__():
+            if op.__module__.startswith("tinygrad_cnn."):
+                found.add(op.__name__)
+            stack.append(op)
+    return found
+
+
+def test_the_explained_cases_cover_every_op_of_the_library():
+    # Each op the page can show has an explainer, checked element by element by the test below.
+    covered = set().union(*EXPLAINED_OPS.values())
+    assert _library_ops() - covered == set()
+    assert set(EXPLAINED_OPS) == set(EXPLAIN_CASES)
+
+
 @pytest.mark.parametrize("case", list(EXPLAIN_CASES))
 def test_every_explained_element_adds_up_to_the_engines_gradient(browser, tmp_path, case):
     root = EXPLAIN_CASES[case]()
@@ -816,18 +847,7 @@ def test_every_explained_element_adds_up_to_the_engines_gradient(browser, tmp_pa
     finally:
         page.page.close()
     assert result["failures"] == []
-    expected_ops = {
-        "conv": {"Conv2d", "Add", "Mul", "Sum"},
-        "pool": {"MaxPool2d", "AvgPool2d", "Add", "Mul", "Sum"},
-        "linear-and-loss": {"Linear", "Relu", "MatMul", "CrossEntropy", "Div", "Sum", "Mul", "Exp", "Sigmoid",
-                            "Sub", "Add", "Reshape", "Tanh", "Abs", "LeakyRelu", "Softplus", "Clip", "Permute"},
-        "elementwise-and-shape": {"Pow", "Maximum", "Neg", "Where", "BinaryCrossEntropy", "Pad", "Concatenate",
-                                  "BroadcastTo", "GetItem", "Max", "Sum", "Div", "Cast", "Clone", "Reshape"},
-        "matmul-and-transposed-conv": {"MatMul", "Reshape", "Permute", "ConvTranspose2d", "Add", "Mul", "Sum"},
-        "batch-norm": {"BatchNormalize", "Mul", "Add"},
-        "second-order": {"DependsOn", "Relu", "Mul", "Add", "Conv2d", "ConvTranspose2d", "Conv2dGradWeight",
-                         "MaxPool2dBackward", "MaxPool2dGather", "AvgPool2dBackward", "AvgPool2d"},
-    }[case]
+    expected_ops = EXPLAINED_OPS[case]
     assert expected_ops <= set(result["counts"]), result["counts"]
     if case == "conv":  # x (2*4*7*6) from four convolutions, four filters of 4*(4/groups)*3*2, two biases of 4
         assert result["counts"]["Conv2d"] == 4 * 336 + (96 + 96 + 48 + 24) + 2 * 4
