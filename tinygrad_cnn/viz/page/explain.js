@@ -12,10 +12,13 @@
 //                   input cell each output cell was read from ("sources")
 // It returns {terms: [{factors: [{node, of, index, value}], weight, product, note}]},
 // where product = weight times the factors' values, and the element is the sum
-// of the products; or {missing: "why not"} when it cannot explain the element.
+// of the products; or {missing: "why not"} when it cannot explain the element:
+// an array the step needs was too large to embed in full, or the op is not one
+// of the library's (a Function defined elsewhere).
 //
-// One small explainer per op kind below: each is the op's VJP written out for a
-// single element, read straight off the math in docs/ops.md and docs/convolution.md.
+// One small explainer per op kind below, for every op of the library: each is
+// the op's VJP written out for a single element, read straight off the math in
+// docs/ops.md and docs/convolution.md.
 // Nothing here is used to compute what the page shows as the gradient: that
 // was recorded from the engine. A test checks that the sums agree with it.
 "use strict";
@@ -550,7 +553,8 @@ const Explain = (function () {
     else if (op === "MaxPool2d") terms = explainMaxPool(ctx, index);
     else if (op === "AvgPool2d") terms = explainAvgPool(ctx, index);
     else if (op === "CrossEntropy") terms = explainCrossEntropy(ctx, position, index);
-    if (terms === null) return { missing: "the page has no cell-by-cell explanation of " + op + " for these shapes" };
+    // Every op of the library has an explainer; an op defined outside it (a Function of your own) has none.
+    if (terms === null) return { missing: "the page has no cell-by-cell explanation of " + op + ", an op defined outside the library" };
     return { index, terms };
   }
   return { element, unravel, ravel };
