@@ -299,20 +299,24 @@ const Explain = (function () {
     const A = ctx.inputs[0], B = ctx.inputs[1], g = ctx.g;
     const rows = A.a.shape[A.a.shape.length - 2], cols = B.a.shape[B.a.shape.length - 1];
     const batchShape = g.a.shape.slice(0, -2);
-    const mine = p === 0 ? A : B, myBatch = index.slice(0, -2);
-    const batchOf = (ref, b) => broadcastIndex(b, ref.a.shape.slice(0, -2));
+    const batchOf = (ref, b) => broadcastIndex(b, ref.a.shape.slice(0, -2)); // the batch cell of A or B that C's batch cell b read
+    const mine = p === 0 ? A : B;
+    const myBatch = ravel(index.slice(0, -2), mine.a.shape.slice(0, -2));
     const terms = [];
-    for (let k = 0; k < sizeOf(batchShape); k++) { // the batch cells of C that read this batch cell
+    for (let k = 0; k < sizeOf(batchShape); k++) {
       const b = unravel(k, batchShape);
-      if (ravel(batchOf(mine, b), mine.a.shape.slice(0, -2)) !== ravel(myBatch, mine.a.shape.slice(0, -2))) continue;
-      const at = (ref, r, c) => [...batchOf(ref, b), r, c];
-      const where = batchShape.length ? ` (batch [${b.join(", ")}])` : "";
+      if (ravel(batchOf(mine, b), mine.a.shape.slice(0, -2)) !== myBatch) continue; // C's batch cell b did not read this element
+      const note = batchShape.length ? `batch [${b.join(", ")}]` : "";
       if (p === 0) { // dA[i, k] = Σ_j g[i, j] · B[k, j]
         const [i, kk] = index.slice(-2);
-        for (let j = 0; j < cols; j++) terms.push(term([factor(g, "grad", [...b, i, j]), factor(B, "value", at(B, kk, j))], 1, where.trim()));
+        for (let j = 0; j < cols; j++) {
+          terms.push(term([factor(g, "grad", [...b, i, j]), factor(B, "value", [...batchOf(B, b), kk, j])], 1, note));
+        }
       } else { // dB[k, j] = Σ_i A[i, k] · g[i, j]
         const [kk, j] = index.slice(-2);
-        for (let i = 0; i < rows; i++) terms.push(term([factor(A, "value", at(A, i, kk)), factor(g, "grad", [...b, i, j])], 1, where.trim()));
+        for (let i = 0; i < rows; i++) {
+          terms.push(term([factor(A, "value", [...batchOf(A, b), i, kk]), factor(g, "grad", [...b, i, j])], 1, note));
+        }
       }
     }
     return terms;
