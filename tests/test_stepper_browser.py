@@ -655,20 +655,129 @@ def _linear_and_loss_cases() -> tg.Tensor:
     return loss + extra + (more * tg.Tensor(rng.standard_normal(more.shape))).sum()
 
 
+def _random_sum(rng: np.random.Generator, *tensors: tg.Tensor) -> tg.Tensor:
+    """Σ of each tensor times a random constant: a random upstream gradient for each."""
+    total = tg.Tensor(0.0)
+    for t in tensors:
+        total = total + (t * tg.Tensor(rng.standard_normal(t.shape))).sum()
+    return total
+
+
+def _elementwise_and_shape_cases() -> tg.Tensor:
+    """pow, maximum, minimum, where, binary cross-entropy (with broadcasting); pad,
+    concatenate, stack, indexing, max and min over an axis, mean, cast, clone."""
+    rng = np.random.default_rng(5)
+    a = tg.Tensor(rng.uniform(0.5, 2.0, (3, 4)), requires_grad=True, name="a")  # positive: a real power
+    b = _leaf(rng, (1, 4), "b")  # broadcast over the rows
+    c = _leaf(rng, (3, 1), "c")
+    powered = a ** b  # both the base and the exponent get a gradient
+    squared = c ** 2.0
+    logged = a.log()
+    ties = tg.Tensor(np.array([[c.data[0, 0]], [-1.0], [2.0]]))  # a tie in row 0: half each
+    biggest = tg.maximum(c, _leaf(rng, (3, 4), "m")) + tg.minimum(c, ties)
+    picked = tg.where(rng.standard_normal((3, 4)) > 0, a, c)
+    probability = tg.Tensor(rng.uniform(0.1, 0.9, (2, 3)), requires_grad=True, name="p")
+    target = tg.Tensor(rng.uniform(0.0, 1.0, (2, 3)), requires_grad=True, name="y")
+    bce = F.binary_cross_entropy(probability, target)
+    x = _leaf(rng, (2, 3, 5), "x")
+    padded = tg.pad(x, ((0, 1), (2, 0), (1, 3)))
+    joined = tg.concatenate([x, x * 2, c.reshape(1, 3, 1).broadcast_to((1, 3, 5))], axis=0)
+    stacked = tg.stack([a, b.broadcast_to((3, 4))], axis=1)
+    index = np.array([0, 2, 2, 1])  # a repeated index: the cell gets both
+    sliced = [x[1, ::2, 1:4], x[:, None, -1], x[np.array([1, 0, 1])], x[:, index, 1:], x[x.data > 0.3], x[..., 1]]
+    reduced = [x.max(axis=1), x.min(axis=(0, 2), keepdims=True), x.max(), x.mean(axis=2)]
+    x32 = x.astype(np.float32).astype(np.float64)  # a cast and back: the gradient is only cast
+    copied = tg.clone(x)
+    elementwise = _random_sum(rng, powered, squared, logged, biggest, picked) + bce
+    return elementwise + _random_sum(rng, padded, joined, stacked, *sliced, *reduced, x32, copied)
+
+
+def _matmul_and_transposed_conv_cases() -> tg.Tensor:
+    """Batched matmul with broadcast batch axes, vectors; transposed convolutions."""
+    rng = np.random.default_rng(6)
+    batched = _leaf(rng, (2, 1, 3, 4), "A") @ _leaf(rng, (5, 4, 2), "B")
+    v, m = _leaf(rng, (4,), "v"), _leaf(rng, (4, 3), "M")
+    vectors = [v @ m, m.transpose(1, 0) @ v, v @ v]
+    y = _leaf(rng, (2, 4, 3, 4), "y")
+    outputs = []
+    geometries = [
+        dict(stride=1, padding=0, dilation=1, groups=1, output_padding=0),
+        dict(stride=2, padding=1, dilation=1, groups=2, output_padding=1),
+        dict(stride=(3, 2), padding=(2, 0), dilation=(1, 2), groups=1, output_padding=(1, 0)),
+    ]
+    for k, geometry in enumerate(geometries):
+        groups = geometry["groups"]
+        w = _leaf(rng, (4, 6 // groups, 3, 2), f"W{k}")
+        bias = _leaf(rng, (6,), f"bias{k}") if k == 1 else None
+        outputs.append(F.conv_transpose2d(y, w, bias, **geometry))
+    return _random_sum(rng, batched, *vectors, *outputs)
+
+
+def _batch_norm_cases() -> tg.Tensor:
+    """Batch norm in training mode: (N, C, H, W) and (N, C), with gamma and beta."""
+    rng = np.random.default_rng(7)
+    images = _leaf(rng, (3, 2, 3, 2), "images")
+    gamma, beta = _leaf(rng, (2,), "gamma"), _leaf(rng, (2,), "beta")
+    features = _leaf(rng, (5, 3), "features")
+    maps = F.batch_norm(images, None, None, gamma, beta, training=True)
+    rows = F.batch_norm(features, tg.Tensor(np.zeros(3)), tg.Tensor(np.ones(3)), training=True)
+    return _random_sum(rng, maps, rows)
+
+
+def _second_order_cases() -> tg.Tensor:
+    """Gradients recorded with create_graph=True, twice: relu's and max's masks tied
+    to x (DependsOn), the filter gradient and the pooling VJPs as ops of their own."""
+    rng = np.random.default_rng(8)
+    x = _leaf(rng, (2, 5), "x")
+    picked = x[:, np.array([0, 3, 3])]  # its VJP, ScatterAdd, is recorded: the gradient 2·picked depends on x
+    inner = (F.relu(x) * x).sum() + x.max(axis=1).sum() + (picked * picked).sum()
+    (dx,) = tg.grad(inner, [x], create_graph=True)
+    images, w = _leaf(rng, (1, 2, 5, 5), "images"), _leaf(rng, (2, 1, 2, 2), "W")
+    pooled = [F.max_pool2d(images, 3, stride=2, padding=1), F.avg_pool2d(images, 3, stride=2, padding=1)]
+    convolved = F.conv2d(images, w, stride=2, padding=1, groups=2)
+    squares = (convolved * convolved).sum() + (pooled[0] * pooled[0]).sum() + (pooled[1] * pooled[1]).sum()
+    d_images, d_w = tg.grad(squares, [images, w], create_graph=True)
+    # (d_images squared: the gradient reaching the pooling VJPs depends on the images, so their VJPs are recorded too.)
+    first = _random_sum(rng, d_images, d_w) + (d_images * d_images).sum()
+    second = _random_sum(rng, *tg.grad(first, [images, w], create_graph=True))
+    return _random_sum(rng, dx) + first + second
+
+
 EXPLAIN_CASES: dict[str, Callable[[], tg.Tensor]] = {
     "conv": _conv_cases,
     "pool": _pool_cases,
     "linear-and-loss": _linear_and_loss_cases,
+    "elementwise-and-shape": _elementwise_and_shape_cases,
+    "matmul-and-transposed-conv": _matmul_and_transposed_conv_cases,
+    "batch-norm": _batch_norm_cases,
+    "second-order": _second_order_cases,
+}
+# The ops each case must have explained (at least one element each).
+EXPLAINED_OPS: dict[str, set[str]] = {
+    "conv": {"Conv2d", "Add", "Mul", "Sum"},
+    "pool": {"MaxPool2d", "AvgPool2d", "Add", "Mul", "Sum"},
+    "linear-and-loss": {"Linear", "Relu", "MatMul", "CrossEntropy", "Div", "Sum", "Mul", "Exp", "Sigmoid",
+                        "Sub", "Add", "Reshape", "Tanh", "Abs", "LeakyRelu", "Softplus", "Clip", "Permute"},
+    "elementwise-and-shape": {"Pow", "Log", "Maximum", "Neg", "Where", "BinaryCrossEntropy", "Pad", "Concatenate",
+                              "BroadcastTo", "GetItem", "Max", "Sum", "Div", "Cast", "Clone", "Reshape"},
+    "matmul-and-transposed-conv": {"MatMul", "Reshape", "Permute", "ConvTranspose2d", "Add", "Mul", "Sum"},
+    "batch-norm": {"BatchNormalize", "Mul", "Add"},
+    "second-order": {"DependsOn", "Relu", "Mul", "Add", "Conv2d", "ConvTranspose2d", "Conv2dGradWeight",
+                     "ScatterAdd", "MaxPool2dBackward", "MaxPool2dGather", "AvgPool2dBackward", "AvgPool2d"},
 }
 # For every element of every gradient an op passed back: explain it, check that
 # each factor is the value (or upstream gradient) it names and that the terms add
 # up to the recorded element. Returns {op: elements explained} and the failures.
 CHECK_EVERY_ELEMENT = """() => {
   const tape = JSON.parse(document.getElementById("tape").textContent);
+  const decoded = new Map();
   const decode = (i) => {
-    const e = tape.arrays[i], raw = atob(e.b64), bytes = new Uint8Array(raw.length);
-    for (let j = 0; j < raw.length; j++) bytes[j] = raw.charCodeAt(j);
-    return e.type === "f4" ? new Float32Array(bytes.buffer) : new Float64Array(bytes.buffer);
+    if (!decoded.has(i)) {
+      const e = tape.arrays[i], raw = atob(e.b64), bytes = new Uint8Array(raw.length);
+      for (let j = 0; j < raw.length; j++) bytes[j] = raw.charCodeAt(j);
+      decoded.set(i, e.type === "f4" ? new Float32Array(bytes.buffer) : new Float64Array(bytes.buffer));
+    }
+    return decoded.get(i);
   };
   const flatOf = (index, shape) => index.reduce((f, i, d) => f * shape[d] + i, 0);
   const counts = {}, failures = [];
@@ -687,21 +796,46 @@ CHECK_EVERY_ELEMENT = """() => {
             const source = f.of === "grad" ? upstream : decode(tape.nodes[f.node].value);
             const shape = tape.nodes[f.node].shape;
             if (f.of === "grad" && f.node !== step.node) failures.push([op, "not the upstream gradient", f]);
+            const fits = (i, d) => Number.isInteger(i) && i >= 0 && i < shape[d];
+            const inside = f.index.length === shape.length && f.index.every(fits);
+            if (!inside) failures.push([op, c.position, flat, "index outside the array", f]);
             if (source[flatOf(f.index, shape)] !== f.value) failures.push([op, c.position, flat, "factor", f]);
             product *= f.value;
           }
-          if (Math.abs(product - t.product) > 1e-12 * Math.abs(product)) failures.push([op, "product", t]);
+          // (Written as !(difference <= bound), so that a nan fails too.)
+          if (!(Math.abs(product - t.product) <= 1e-12 * Math.abs(product))) failures.push([op, "product", t]);
           sum += t.product;
         }
         if (e.value !== part[flat]) failures.push([op, c.position, flat, "value", e.value, part[flat]]);
-        const tolerance = 1e-9 + 1e-9 * Math.abs(part[flat]); // float64: only the order of the additions differs
-        if (Math.abs(sum - part[flat]) > tolerance) failures.push([op, c.position, flat, sum, part[flat]]);
+        // float64: only the order of the additions differs; a part cast to float32
+        // (a Cast's input) is the sum rounded to float32.
+        const rounding = tape.arrays[c.added].type === "f4" ? 2 ** -24 : 0;
+        const tolerance = 1e-9 + (1e-9 + rounding) * Math.abs(part[flat]);
+        if (!(Math.abs(sum - part[flat]) <= tolerance)) failures.push([op, c.position, flat, sum, part[flat]]);
         counts[op] = (counts[op] || 0) + 1;
       }
     }
   }
   return { counts, failures: failures.slice(0, 20) };
 }"""
+
+
+def _library_ops() -> set[str]:
+    """The name of every op (Function subclass) the library defines."""
+    found, stack = set(), [tg.Function]
+    while stack:
+        for op in stack.pop().__subclasses__():
+            if op.__module__.startswith("tinygrad_cnn."):
+                found.add(op.__name__)
+            stack.append(op)
+    return found
+
+
+def test_the_explained_cases_cover_every_op_of_the_library():
+    # Each op the page can show has an explainer, checked element by element by the test below.
+    covered = set().union(*EXPLAINED_OPS.values())
+    assert _library_ops() - covered == set()
+    assert set(EXPLAINED_OPS) == set(EXPLAIN_CASES)
 
 
 @pytest.mark.parametrize("case", list(EXPLAIN_CASES))
@@ -713,12 +847,7 @@ def test_every_explained_element_adds_up_to_the_engines_gradient(browser, tmp_pa
     finally:
         page.page.close()
     assert result["failures"] == []
-    expected_ops = {
-        "conv": {"Conv2d", "Add", "Mul", "Sum"},
-        "pool": {"MaxPool2d", "AvgPool2d", "Add", "Mul", "Sum"},
-        "linear-and-loss": {"Linear", "Relu", "MatMul", "CrossEntropy", "Div", "Sum", "Mul", "Exp", "Sigmoid",
-                            "Sub", "Add", "Reshape", "Tanh", "Abs", "LeakyRelu", "Softplus", "Clip", "Permute"},
-    }[case]
+    expected_ops = EXPLAINED_OPS[case]
     assert expected_ops <= set(result["counts"]), result["counts"]
     if case == "conv":  # x (2*4*7*6) from four convolutions, four filters of 4*(4/groups)*3*2, two biases of 4
         assert result["counts"]["Conv2d"] == 4 * 336 + (96 + 96 + 48 + 24) + 2 * 4

@@ -83,6 +83,13 @@ PROBE_RTOL = 1e-3
 MAX_PAGE_OPS = 1000
 # Significant digits the page can show (17 is every digit of a float64).
 MAX_PRECISION = 17
+# The arrays among an op's settings that its explainer reads (see _PageData.setting_arrays).
+_SETTING_ARRAYS = {
+    "Where": ("condition",),
+    "BatchNormalize": ("inv_std",),
+    "MaxPool2dBackward": ("argmax",),
+    "MaxPool2dGather": ("argmax",),
+}
 
 
 class Stepper:
@@ -516,6 +523,7 @@ class _PageData:
                 "value": self.arrays.add(tensor.data),
                 "op": None if fn is None else fn.name,
                 "settings": {} if fn is None else _plain_settings(fn.settings),
+                "settingArrays": {} if fn is None else self.setting_arrays(fn),
                 "opId": None if fn is None else self.expanded.op_ids[id(fn)],
                 "opLabel": None if fn is None else self.expanded.op_names[id(fn)],
                 "rule": "" if fn is None else str(type(fn).vjp_rule),
@@ -558,6 +566,26 @@ class _PageData:
             "backward": backward,
             "arrays": self.arrays.entries,
         }
+
+    def setting_arrays(self, fn: Function) -> dict[str, int]:
+        """The arrays an op's explainer reads besides its inputs, output and
+        upstream gradient (explain.js), each up to FULL_ELEMENTS elements:
+        where's condition, batch norm's inv_std (1/std of each channel), the
+        winning tap of each max-pool window (in a graph of gradients), and for
+        indexing and its VJP (ScatterAdd) `sources`, the flat cell of the
+        indexed array that each picked cell is: positions 0, 1, 2, ... indexed
+        with the op's own index."""
+        found: dict[str, np.ndarray] = {}
+        for name in _SETTING_ARRAYS.get(fn.name, ()):
+            value = fn.settings.get(name)
+            if isinstance(value, np.ndarray):
+                found[name] = value
+        if fn.name in ("GetItem", "ScatterAdd"):
+            shape = fn.parents[0].shape if fn.name == "GetItem" else fn.settings["shape"]
+            if math.prod(shape) <= FULL_ELEMENTS:
+                positions = np.arange(math.prod(shape), dtype=np.float64).reshape(shape)
+                found["sources"] = positions[fn.settings["index"]]
+        return {name: self.arrays.add(value) for name, value in found.items() if value.size <= FULL_ELEMENTS}
 
     def collapsed_wires(self, pairs: list[tuple[str | None, str | None]]) -> list[str]:
         """The wires of the collapsed drawing between these (tail, head) elements.

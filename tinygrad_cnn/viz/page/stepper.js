@@ -626,6 +626,8 @@
       output: ref(nodeId, n.value),
       g: ref(nodeId, step.grad),
       settings: n.settings,
+      // Arrays the op was given as settings (where's condition, ...), embedded for the explainers.
+      arrays: Object.fromEntries(Object.entries(n.settingArrays || {}).map(([name, i]) => [name, arr(i)])),
     };
     const result = Explain.element(n.op, ctx, position, flat);
     return { value: part.values ? part.values[flat] : null, to: c.to, ...result };
