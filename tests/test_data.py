@@ -384,6 +384,17 @@ def test_download_verified_writes_file(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == ["file.gz"]
 
 
+def test_a_downloaded_file_gets_the_usual_permissions_not_a_private_temporary_files(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "_fetch", lambda url, out, timeout=60.0: out.write(b"abc"))
+    dest = tmp_path / "file.gz"
+    old_mask = os.umask(0o022)
+    try:
+        data._download_verified("https://example.invalid/file.gz", str(dest), hashlib.md5(b"abc").hexdigest())
+    finally:
+        os.umask(old_mask)
+    assert dest.stat().st_mode & 0o777 == 0o644  # as open() would make it, not mkstemp's 0600
+
+
 def test_mnist_download_network_error_leaves_nothing(tmp_path, monkeypatch):
     def failing_fetch(url, out, timeout=60.0):
         out.write(b"partial")

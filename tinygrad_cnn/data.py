@@ -34,13 +34,14 @@ import math
 import numbers
 import os
 import struct
-import tempfile
 import urllib.request
 import zlib
 from collections.abc import Iterator, Sequence
 from typing import Any, BinaryIO
 
 import numpy as np
+
+from .atomic import atomic_write
 
 PathLike = str | os.PathLike[str]
 
@@ -345,35 +346,24 @@ def _fetch(url: str, out: BinaryIO, timeout: float = 60.0) -> None:
             out.write(chunk)
 
 
-def _md5_of_file(path: str) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 16), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _download_verified(url: str, dest: str, md5: str) -> None:
     """Download ``url`` to ``dest`` if its MD5 matches; leave nothing otherwise.
 
-    The data goes to a temporary file in the same directory first, and is
-    only renamed to ``dest`` (an atomic ``os.replace``) once the checksum is
-    right, so an interrupted or bad download never leaves a broken file.
+    The data goes to a temporary file next to ``dest`` (``atomic_write``), and
+    is renamed to ``dest`` only once the checksum is right, so an interrupted
+    or bad download never leaves a broken file.
     """
-    folder = os.path.dirname(dest) or "."
-    fd, tmp_path = tempfile.mkstemp(dir=folder, prefix=".download-", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as tmp:
-            _fetch(url, tmp)
-        actual = _md5_of_file(tmp_path)
-        if actual != md5:
-            raise ChecksumError(f"checksum mismatch for {url}: expected md5 {md5}, got {actual}")
-        os.replace(tmp_path, dest)
-    except BaseException:
-        # Also on KeyboardInterrupt: never leave the partial file behind.
-        if os.path.exists(tmp_path):
-            os.remove(tmp_path)
-        raise
+
+    def fetch_and_check(tmp: BinaryIO) -> None:
+        _fetch(url, tmp)
+        tmp.seek(0)
+        digest = hashlib.md5()
+        for chunk in iter(lambda: tmp.read(1 << 16), b""):
+            digest.update(chunk)
+        if digest.hexdigest() != md5:
+            raise ChecksumError(f"checksum mismatch for {url}: expected md5 {md5}, got {digest.hexdigest()}")
+
+    atomic_write(dest, fetch_and_check, mode="w+b")
 
 
 def _download_mnist_file(root: str, filename: str) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .atomic import atomic_write
 from .engine import Tensor
 
 # Entries of the archive that describe it, besides the arrays themselves.
@@ -45,8 +46,6 @@ def save(obj: Tensor | dict[str, Any], path: str | os.PathLike) -> None:
     Only the values are saved: a loaded tensor is a leaf without gradient
     (set requires_grad again if needed). The folder must exist.
     """
-    from .train.atomic import atomic_write  # the one atomic-write helper, with the training code that uses it
-
     path = os.fspath(path)
     if isinstance(obj, Tensor):
         arrays = {_SINGLE_TENSOR_KEY: obj.data}

@@ -43,7 +43,7 @@ The package, one concept per file:
 
 from __future__ import annotations
 
-from .atomic import atomic_write
+from ..atomic import atomic_write
 from .checkpoint import (
     CHECKPOINT_NAME,
     Checkpoint,

@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 
 from .. import optim
+from ..atomic import atomic_write
 from ..creation import get_rng
 from ..engine import Tensor
 from ..nn import Module
-from .atomic import atomic_write
 from .checkpoint_checks import (
     CHECKPOINT_FORMAT,
     CheckpointProblem,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from .atomic import atomic_write
+from ..atomic import atomic_write
 
 METRICS_NAME = "metrics.csv"
 METRICS_COLUMNS = ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .atomic import atomic_write
+from ..atomic import atomic_write
 
 CURVES_NAME = "curves.png"
 
