@@ -9,7 +9,6 @@ work, or a run that trains "epoch -4/2".
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import fields
 from typing import Any
 
@@ -18,7 +17,7 @@ import numpy as np
 from .. import optim
 from ..command_line import plural
 from ..creation import get_rng
-from .config import TrainConfig
+from .config import TrainConfig, is_int, is_number
 from .errors import TrainingError
 from .metrics import METRICS_COLUMNS
 
@@ -48,14 +47,6 @@ def _quote(value: Any) -> str:
     return one_line(repr(value))
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
 def check_meta(meta: Any) -> None:
     """Raise CheckpointProblem unless `meta` (the decoded JSON) is a checkpoint's metadata."""
     if not isinstance(meta, dict):
@@ -66,7 +57,7 @@ def check_meta(meta: Any) -> None:
     if missing:
         raise CheckpointProblem(f"its metadata has no {', '.join(missing)}")
     epoch = meta["epoch"]
-    if not _is_int(epoch) or epoch < 1:
+    if not is_int(epoch) or epoch < 1:
         raise CheckpointProblem(f"the epoch must be an integer >= 1, got {_quote(epoch)}")
     config = _check_config(meta["config"])
     if epoch > config.epochs:
@@ -101,7 +92,7 @@ def _check_history(history: Any, epoch: int) -> None:
         if missing:
             raise CheckpointProblem(f"row {i + 1} of the metrics history has no {', '.join(missing)}")
         for key, value in row.items():
-            if not _is_number(value):
+            if not is_number(value):
                 raise CheckpointProblem(f"row {i + 1} of the metrics history has {key} = {_quote(value)}")
         if row["epoch"] != i + 1:
             raise CheckpointProblem(f"row {i + 1} of the metrics history is for epoch {_quote(row['epoch'])}")
@@ -172,7 +163,7 @@ def check_optimizer_state(optimizer: optim.Optimizer, saved: Any, name: str) -> 
 
 def _check_group(g: int, saved: Any, group: dict[str, Any], name: str) -> None:
     if not isinstance(saved, dict) or not isinstance(saved.get("params"), list) \
-            or not all(_is_int(index) for index in saved["params"]):
+            or not all(is_int(index) for index in saved["params"]):
         raise CheckpointProblem(f"parameter group {g} is not a dict with a list of parameter indices")
     expected = set(group) - {"params", "initial_lr"}
     found = set(saved) - {"params", "initial_lr"}
@@ -191,8 +182,8 @@ def _same_kind(saved: Any, fresh: Any) -> bool:
     """A saved hyperparameter has the kind of value the fresh optimizer has (finite numbers)."""
     if isinstance(fresh, bool):
         return isinstance(saved, bool)
-    if _is_number(fresh):
-        return _is_number(saved) and math.isfinite(saved)
+    if is_number(fresh):
+        return is_number(saved) and math.isfinite(saved)
     if isinstance(fresh, tuple):
         return isinstance(saved, tuple) and len(saved) == len(fresh) \
             and all(_same_kind(s, f) for s, f in zip(saved, fresh))
@@ -213,8 +204,8 @@ def _check_param_state(index: Any, state: Any, fresh: dict[str, Any], param: np.
         if isinstance(reference, np.ndarray) or reference is None:
             ok = isinstance(value, np.ndarray) and value.shape == param.shape and value.dtype == param.dtype
             ok = ok or (reference is None and value is None)
-        elif _is_int(reference):
-            ok = _is_int(value) and value >= 0
+        elif is_int(reference):
+            ok = is_int(value) and value >= 0
         else:
             ok = _same_kind(value, reference)
         if not ok:

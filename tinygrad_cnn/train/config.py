@@ -53,27 +53,27 @@ class TrainConfig:
             raise TrainingError(f"unknown optimizer {self.optimizer!r}; choose one of: {', '.join(OPTIMIZERS)}")
         if self.schedule not in SCHEDULES:
             raise TrainingError(f"unknown schedule {self.schedule!r}; choose one of: {', '.join(SCHEDULES)}")
-        if not _is_int(self.epochs) or self.epochs < 1:
+        if not is_int(self.epochs) or self.epochs < 1:
             raise TrainingError(f"--epochs: the number of epochs must be an integer >= 1, got {self.epochs!r}")
-        if not _is_int(self.batch_size) or self.batch_size < 1:
+        if not is_int(self.batch_size) or self.batch_size < 1:
             raise TrainingError(f"--batch-size: the batch size must be an integer >= 1, got {self.batch_size!r}")
         lr = self.learning_rate
         # `not lr > 0` is also true for NaN.
-        if not _is_number(lr) or not lr > 0 or math.isinf(lr):
+        if not is_number(lr) or not lr > 0 or math.isinf(lr):
             raise TrainingError(f"--lr: the learning rate must be a positive number, got {lr!r}")
-        if not _is_number(self.momentum) or not 0 <= self.momentum < 1:
+        if not is_number(self.momentum) or not 0 <= self.momentum < 1:
             raise TrainingError(f"--momentum: the momentum must be in [0, 1), got {self.momentum!r}")
         decay = self.weight_decay
         # `not decay >= 0` is also true for NaN; inf would turn every weight into nan in one step.
-        if decay is not None and (not _is_number(decay) or not decay >= 0 or math.isinf(decay)):
+        if decay is not None and (not is_number(decay) or not decay >= 0 or math.isinf(decay)):
             raise TrainingError(f"--weight-decay: the weight decay must be a finite number >= 0, got {decay!r}")
         if self.data_dir is not None and not isinstance(self.data_dir, str):
             raise TrainingError(f"--data-dir: the data directory must be a path, got {self.data_dir!r}")
-        if not _is_int(self.seed) or self.seed < 0:
+        if not is_int(self.seed) or self.seed < 0:
             raise TrainingError(f"--seed: the seed must be an integer >= 0, got {self.seed!r}")
         for name in ("limit_train", "limit_test"):
             value = getattr(self, name)
-            if value is not None and (not _is_int(value) or value < 1):
+            if value is not None and (not is_int(value) or value < 1):
                 raise TrainingError(f"{name.replace('_', '-')} must be an integer >= 1, got {value!r}")
 
     @classmethod
@@ -83,11 +83,13 @@ class TrainConfig:
         return cls(**{key: value for key, value in values.items() if key in known})
 
 
-def _is_int(value: Any) -> bool:
+def is_int(value: Any) -> bool:
+    """A Python or numpy integer, not a bool (True is an int to Python, not to an option)."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
+    """A real number (Python's or numpy's), not a bool."""
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 

@@ -16,17 +16,13 @@ from ..data import (
     normalize,
     to_float_images,
 )
-from .config import DATASETS
+from .config import DATASETS, is_int
 from .errors import TrainingError
 
 MNIST_CLASSES = tuple(str(digit) for digit in range(10))
 
 # (height, width) of the images every model of tinygrad_cnn.models takes.
 IMAGE_SIZE = (28, 28)
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def load_dataset(
@@ -47,7 +43,7 @@ def load_dataset(
     take), an empty set, or a limit that is not an integer >= 1.
     """
     for option, value in (("limit-train", limit_train), ("limit-test", limit_test)):
-        if value is not None and (not _is_int(value) or value < 1):
+        if value is not None and (not is_int(value) or value < 1):
             raise TrainingError(f"--{option} must be an integer >= 1, got {value!r}")
     try:
         if name == "fashion-mnist":

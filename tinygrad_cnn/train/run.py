@@ -19,7 +19,7 @@ from ..nn import Module
 from ..output_folder import OutputFolderError, check_output_folder, create_output_folder
 from .checkpoint import CHECKPOINT_NAME, load_checkpoint, restore, save_checkpoint
 from .checkpoint_checks import first_non_finite
-from .config import TrainConfig, _is_int, build_optimizer, build_scheduler
+from .config import TrainConfig, build_optimizer, build_scheduler, is_int
 from .dataset import load_dataset
 from .epochs import train_epoch
 from .errors import DivergenceError, TrainingError, TrainingInterrupted
@@ -247,7 +247,7 @@ def train(
 
 def _check_watch(watch: str, watch_steps: int) -> None:
     """The --watch page must be writable and --watch-steps an integer >= 1, before any training."""
-    if not _is_int(watch_steps) or watch_steps < 1:
+    if not is_int(watch_steps) or watch_steps < 1:
         raise TrainingError(f"--watch-steps must be an integer >= 1, got {watch_steps!r}")
     from ..viz.training_page import check_page_path
 
