@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from test_train_safety import TINY_RUN, needs_fashion_mnist, tiny_data  # noqa: F401 (tiny_data is a fixture)
+from test_train_safety import TINY_RUN, assert_one_line_error, needs_fashion_mnist, tiny_data  # noqa: F401 (tiny_data is a fixture)
 
 import tinygrad_cnn as tg
 from tinygrad_cnn import train as T
@@ -27,14 +27,8 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
 
 
 def one_line_error(code: int, err: str, *fragments: str, expected_code: int = 2) -> str:
-    """The single line of stderr, after checking the exit status and the fragments it must hold."""
-    assert code == expected_code, err
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
-    return lines[0]
+    """The single line of stderr, after checking the exit status (2 unless told) and the fragments it must hold."""
+    return assert_one_line_error(code, err, expected_code, *fragments)
 
 
 def unwritable_folders(tmp_path) -> list[str]:

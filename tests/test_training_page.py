@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_stepper_browser import CHROMIUM, CHROMIUM_ARGS, _missing
+from test_stepper_browser import browser  # noqa: F401 (a fixture: one Chromium for the module)
 
 import tinygrad_cnn as tg
 from tinygrad_cnn import functional as F
@@ -191,24 +191,10 @@ def test_embedded_json_cannot_end_the_script(tmp_path):
 # ---------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        _missing(f"Debian's chromium is not installed at {CHROMIUM}: run scripts/install-system-packages.sh")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("Playwright for Python is not installed: pip install -e '.[dev]'")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
-
-
 class TrainerPage:
     """A training page opened from disk, with everything it logged and requested."""
 
-    def __init__(self, browser: object, path: Path) -> None:
+    def __init__(self, browser: object, path: Path) -> None:  # noqa: F811
         self.path = Path(path)
         self.page = browser.new_page(viewport={"width": 1400, "height": 900})
         self.errors: list[str] = []
@@ -233,7 +219,7 @@ class TrainerPage:
 
 
 @pytest.fixture
-def open_trainer(browser) -> Iterator[object]:
+def open_trainer(browser) -> Iterator[object]:  # noqa: F811
     opened: list[TrainerPage] = []
 
     def make(path: Path) -> TrainerPage:
