@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT.parent))
 sys.path.insert(0, str(ROOT))
 import bench_summary  # noqa: E402
 
-from tinygrad_cnn.engine import Function  # noqa: E402
+from tinygrad_cnn.function import Function  # noqa: E402
 
 
 def _subclasses(cls: type) -> Iterator[type]:

@@ -13,7 +13,7 @@ from test_stepper import _tape_json
 from test_viz import needs_dot, parse_svg, value_nodes_by_name
 
 import tinygrad_cnn as tg
-from tinygrad_cnn.engine import module_scope
+from tinygrad_cnn.grad_mode import module_scope
 from tinygrad_cnn.viz import draw_graph, render_graph, step_through
 from tinygrad_cnn.viz.drawing import MAX_NAME_CHARACTERS
 

@@ -18,7 +18,7 @@ import pytest
 import tinygrad_cnn as tg
 from tinygrad_cnn import functional as F
 from tinygrad_cnn import nn, optim
-from tinygrad_cnn.engine import Tensor
+from tinygrad_cnn.tensor import Tensor
 
 
 def f32(array) -> Tensor:

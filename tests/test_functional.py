@@ -11,7 +11,7 @@ import pytest
 
 import tinygrad_cnn as tg
 from tinygrad_cnn import functional as F
-from tinygrad_cnn.engine import Tensor
+from tinygrad_cnn.tensor import Tensor
 
 REDUCTIONS = ["mean", "sum", "none"]
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import tinygrad_cnn as tg
-from tinygrad_cnn.engine import Function
+from tinygrad_cnn.function import Function
 
 
 class _DoubleAfterAddingOneInPlace(Function):

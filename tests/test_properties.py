@@ -24,7 +24,7 @@ from hypothesis.extra import numpy as hnp  # noqa: E402
 
 import tinygrad_cnn as tg  # noqa: E402
 from tinygrad_cnn import functional as F  # noqa: E402
-from tinygrad_cnn.engine import Tensor  # noqa: E402
+from tinygrad_cnn.tensor import Tensor  # noqa: E402
 
 SHAPES = hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=4)
 

@@ -18,7 +18,7 @@ import pytest
 
 import tinygrad_cnn as tg
 import tinygrad_cnn.functional as F
-from tinygrad_cnn.engine import topological_order
+from tinygrad_cnn.backward import topological_order
 from tinygrad_cnn.models import build_model
 from tinygrad_cnn.viz import chain_rule_example, save_stepper, tiny_cnn_example
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import numpy as np
 
 import tinygrad_cnn as tg
-from tinygrad_cnn.engine import Function
+from tinygrad_cnn.function import Function
 from tinygrad_cnn.viz import record_backward
 
 TIMEOUT = 10

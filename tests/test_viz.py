@@ -22,7 +22,8 @@ import pytest
 
 import tinygrad_cnn as tg
 from tinygrad_cnn import Tensor, viz
-from tinygrad_cnn.engine import module_scope, topological_order
+from tinygrad_cnn.backward import topological_order
+from tinygrad_cnn.grad_mode import module_scope
 from tinygrad_cnn.viz import (
     GraphvizNotFoundError,
     chain_rule_example,

@@ -12,13 +12,20 @@ import pytest
 
 import tinygrad_cnn.conv
 import tinygrad_cnn.functional
-import tinygrad_cnn.ops
-from tinygrad_cnn.engine import Function
+import tinygrad_cnn.ops.common
+import tinygrad_cnn.ops.elementwise
+import tinygrad_cnn.ops.matrix
+import tinygrad_cnn.ops.reductions
+import tinygrad_cnn.ops.shape
+from tinygrad_cnn.function import Function
 from tinygrad_cnn.vjp_rule import VjpRule
 
 REPO = Path(__file__).resolve().parent.parent
 # The modules that define Functions, imported explicitly above.
-MODULES = (tinygrad_cnn.ops, tinygrad_cnn.conv, tinygrad_cnn.functional)
+MODULES = (
+    tinygrad_cnn.ops.common, tinygrad_cnn.ops.elementwise, tinygrad_cnn.ops.reductions, tinygrad_cnn.ops.shape,
+    tinygrad_cnn.ops.matrix, tinygrad_cnn.conv, tinygrad_cnn.functional,
+)
 
 
 def library_functions() -> list[type[Function]]:

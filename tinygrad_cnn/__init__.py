@@ -8,8 +8,9 @@ http and url modules of the standard library, which most programs never need.
 import importlib
 from types import ModuleType
 
-from . import cuda, functional, inplace, memory, nn, ops, optim
+from . import backward, cuda, functional, memory, nn, ops, optim
 from .anomaly import detect_anomaly, is_anomaly_enabled
+from .backward import grad
 from .creation import (
     arange,
     bool_,
@@ -44,12 +45,15 @@ from .creation import (
 from .creation import (
     long as long,
 )
-from .engine import Device, Function, Tensor, enable_grad, grad, inference_mode, is_grad_enabled, no_grad
+from .function import Function
+from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .memory import keep_freed_memory
 from .nn.summary import summary
 from .ops import (
-    abs,
+    absolute as abs,  # noqa: A004
+)
+from .ops import (
     argmax,
     argmin,
     cat,
@@ -59,6 +63,7 @@ from .ops import (
     concatenate,
     exp,
     flatten,
+    inplace,
     log,
     matmul,
     maximum,
@@ -78,15 +83,21 @@ from .ops import (
     where,
 )
 from .ops import (
-    max as max,  # noqa: A004
+    reduce_max as max,  # noqa: A004, F401 (not in __all__: see there)
 )
 from .ops import (
-    min as min,  # noqa: A004
+    reduce_min as min,  # noqa: A004, F401
 )
 from .ops import (
-    sum as sum,  # noqa: A004
+    reduce_sum as sum,  # noqa: A004, F401
 )
 from .serialization import load, save
+from .tensor import Device, Tensor, connect
+
+# Tensor's methods call the ops and the backward pass, which both use Tensor:
+# they are handed to it here, once all three are imported (tensor.py says why).
+connect(ops, backward)
+del connect
 
 device = Device
 # PyTorch's names of numpy's scalar types (tinygrad_cnn.float32 is np.float32).

@@ -32,7 +32,7 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _TRACE_FRAMES = 6
 
 
-class _AnomalyModeState(threading.local):
+class AnomalyModeState(threading.local):
     """Anomaly mode is per thread, like grad mode: a `detect_anomaly()` block
     in one thread neither slows down nor stops another thread (and two threads
     entering and leaving their blocks cannot switch each other's mode off)."""
@@ -43,8 +43,8 @@ class _AnomalyModeState(threading.local):
         self.enabled = False  # on the instance, in each thread: faster to read than the class default
 
 
-# The one instance: reading `_AnomalyMode.enabled` gives the calling thread's value.
-_AnomalyMode = _AnomalyModeState()
+# The one instance: reading `anomaly_mode.enabled` gives the calling thread's value.
+anomaly_mode = AnomalyModeState()
 
 
 class AnomalyError(RuntimeError):
@@ -53,7 +53,7 @@ class AnomalyError(RuntimeError):
 
 def is_anomaly_enabled() -> bool:
     """True inside `detect_anomaly()`."""
-    return _AnomalyMode.enabled
+    return anomaly_mode.enabled
 
 
 class detect_anomaly(contextlib.ContextDecorator):  # noqa: N801 (PyTorch's name)
@@ -64,12 +64,12 @@ class detect_anomaly(contextlib.ContextDecorator):  # noqa: N801 (PyTorch's name
     """
 
     def __enter__(self) -> detect_anomaly:
-        self._previous = _AnomalyMode.enabled
-        _AnomalyMode.enabled = True
+        self._previous = anomaly_mode.enabled
+        anomaly_mode.enabled = True
         return self
 
     def __exit__(self, *exc: object) -> None:
-        _AnomalyMode.enabled = self._previous
+        anomaly_mode.enabled = self._previous
 
     def _recreate_cm(self) -> detect_anomaly:
         # As a decorator, a fresh object per call (a function calling itself).
@@ -114,3 +114,19 @@ def check_gradients(fn: Any, parent_grads: tuple[Any, ...]) -> None:
             f"detect_anomaly: the backward of {fn.name} returned {' and '.join(kinds)} values in the gradient "
             f"of its input {index}{shape}." + format_forward_trace(fn)
         )
+
+
+class GradientCheck:
+    """Anomaly mode's observer of the backward pass (backward.py): the gradients
+    each VJP returns are checked for nan and inf as the pass goes."""
+
+    def start(self, order: Any, grads: Any) -> None:
+        pass
+
+    def visit(self, node: Any, grad: Any, parent_grads: tuple[Any, ...]) -> None:
+        fn = node._ctx
+        if fn is not None:
+            check_gradients(fn, parent_grads)
+
+    def add(self, parent: Any, added: Any, total: Any) -> None:
+        pass

@@ -37,9 +37,11 @@ from typing import Any
 import numpy as np
 
 from . import conv_kernels as K
-from .engine import Function, Tensor, is_grad_enabled, trust_forward
 from .float_errors import quietly
-from .ops import _as_int, _check_float, _constant, depends_on, promote_floats
+from .function import Function, trust_forward
+from .grad_mode import is_grad_enabled
+from .ops import as_int, check_float, constant, depends_on, promote_floats
+from .tensor import Tensor
 from .vjp_rule import VjpRule
 
 __all__ = [
@@ -319,7 +321,7 @@ def _check_tensor_4d(x: Any, op: str, name: str, layout: str, floating: bool = T
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: {name} must be a Tensor, got {type(x).__name__}")
     if floating:  # as in PyTorch; an integer convolution would wrap around (uint8 modulo 256)
-        _check_float(x, op, name)
+        check_float(x, op, name)
     if x.ndim != 4:
         raise ValueError(f"{op}: {name} must be 4-D {layout}, got shape {x.shape}")
 
@@ -335,7 +337,7 @@ def _check_bias(bias: Any, channels: int, op: str) -> None:
         return
     if not isinstance(bias, Tensor):
         raise TypeError(f"{op}: bias must be a Tensor or None, got {type(bias).__name__}")
-    _check_float(bias, op, "bias")
+    check_float(bias, op, "bias")
     if bias.shape != (channels,):
         raise ValueError(f"{op}: bias must have shape ({channels},) (one per output channel), got {bias.shape}")
 
@@ -514,12 +516,12 @@ def adaptive_pool_matrix(size_in: int, size_out: int, dtype: Any) -> np.ndarray:
 def _adaptive_output_size(output_size: Any, input_hw: Pair, op: str) -> Pair:
     """An int, or a pair whose entries are ints or None (None keeps that input size)."""
     if isinstance(output_size, (tuple, list)) and len(output_size) == 2:
-        sizes = tuple(input_hw[i] if size is None else _as_int(size, op, "output_size")
+        sizes = tuple(input_hw[i] if size is None else as_int(size, op, "output_size")
                       for i, size in enumerate(output_size))
     elif isinstance(output_size, (tuple, list)):
         raise TypeError(f"{op}: output_size must be an int or a pair (height, width), got {output_size!r}")
     else:
-        size = _as_int(output_size, op, "output_size")
+        size = as_int(output_size, op, "output_size")
         sizes = (size, size)
     if sizes[0] < 1 or sizes[1] < 1:
         raise ValueError(f"{op}: output_size must be positive, got {output_size!r}")
@@ -541,13 +543,13 @@ def adaptive_avg_pool2d(x: Tensor, output_size: int | tuple[int | None, int | No
     op = "adaptive_avg_pool2d"
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: input must be a Tensor, got {type(x).__name__}")
-    _check_float(x, op, "input")
+    check_float(x, op, "input")
     if x.ndim not in (3, 4):
         raise ValueError(f"{op}: input must be (N, C, H, W) or (C, H, W), got shape {x.shape}")
     height, width = x.shape[-2:]
     if height == 0 or width == 0:
         raise ValueError(f"{op}: input of shape {x.shape} has an empty spatial axis")
     out_h, out_w = _adaptive_output_size(output_size, (height, width), op)
-    rows = _constant(adaptive_pool_matrix(height, out_h, x.dtype))  # (out_h, H)
-    columns = _constant(adaptive_pool_matrix(width, out_w, x.dtype).T)  # (W, out_w)
+    rows = constant(adaptive_pool_matrix(height, out_h, x.dtype))  # (out_h, H)
+    columns = constant(adaptive_pool_matrix(width, out_w, x.dtype).T)  # (W, out_w)
     return rows @ x @ columns  # matmul broadcasts the matrices over N and C

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine import Tensor
+from .tensor import Tensor
 
 _rng = np.random.default_rng()
 

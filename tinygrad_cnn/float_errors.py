@@ -50,19 +50,19 @@ except ImportError:  # older numpy: the global state of np.seterr
 
 if _error_state is not None:
     with quiet():
-        _IGNORE_ALL = _error_state.get()
-    _set_state, _reset_state = _error_state.set, _error_state.reset
+        IGNORE_ALL = _error_state.get()
+    set_error_state, reset_error_state = _error_state.set, _error_state.reset
 else:
-    def _set_state(_: Any) -> dict[str, str]:
+    def set_error_state(_: Any) -> dict[str, str]:
         return np.seterr(all="ignore")
 
-    def _reset_state(previous: dict[str, str]) -> None:
+    def reset_error_state(previous: dict[str, str]) -> None:
         np.seterr(**previous)
 
-    _IGNORE_ALL = None
+    IGNORE_ALL = None
 
 
-class _Depth:
+class QuietDepth:
     """How many quiet regions and quiet functions are running (0: none, warnings on)."""
 
     count = 0
@@ -75,13 +75,13 @@ class quiet_region:
     __slots__ = ("token",)
 
     def __enter__(self) -> None:
-        self.token = _set_state(_IGNORE_ALL) if _Depth.count == 0 else None
-        _Depth.count += 1
+        self.token = set_error_state(IGNORE_ALL) if QuietDepth.count == 0 else None
+        QuietDepth.count += 1
 
     def __exit__(self, *exc: object) -> None:
-        _Depth.count -= 1
+        QuietDepth.count -= 1
         if self.token is not None:
-            _reset_state(self.token)
+            reset_error_state(self.token)
 
 
 def quietly(function: F) -> F:
@@ -89,14 +89,14 @@ def quietly(function: F) -> F:
 
     @functools.wraps(function)
     def quiet_function(*args: Any, **kwargs: Any) -> Any:
-        if _Depth.count:  # already quiet (inside a backward pass, say)
+        if QuietDepth.count:  # already quiet (inside a backward pass, say)
             return function(*args, **kwargs)
-        token = _set_state(_IGNORE_ALL)
-        _Depth.count += 1  # counted, not set: another thread may be inside a region too
+        token = set_error_state(IGNORE_ALL)
+        QuietDepth.count += 1  # counted, not set: another thread may be inside a region too
         try:
             return function(*args, **kwargs)
         finally:
-            _Depth.count -= 1
-            _reset_state(token)
+            QuietDepth.count -= 1
+            reset_error_state(token)
 
     return quiet_function  # type: ignore[return-value]

@@ -33,20 +33,22 @@ import numpy as np
 from . import ops
 from .conv import adaptive_avg_pool2d, avg_pool2d, conv2d, conv_transpose2d, max_pool2d
 from .creation import get_rng
-from .engine import Function, Tensor, is_grad_enabled, trust_forward
 from .float_errors import quiet, quietly
+from .function import Function, trust_forward
+from .grad_mode import is_grad_enabled
 from .ops import (
-    _as_number,
-    _check_float,
-    _constant,
-    _normalize_axes,
+    as_number,
     axis_arg,
+    check_float,
+    constant,
     depends_on,
     maximum,
+    normalize_axes,
     promote_floats,
     sigmoid,
     tanh,
 )
+from .tensor import Tensor
 from .vjp_rule import VjpRule
 
 __all__ = [
@@ -66,7 +68,7 @@ _REDUCTIONS = ("mean", "sum", "none")
 def _check_float_tensor(x: Any, name: str, op: str) -> None:
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: {name} must be a Tensor, got {type(x).__name__}")
-    _check_float(x, op, name)
+    check_float(x, op, name)
 
 
 def _check_reduction(reduction: str, op: str) -> None:
@@ -90,7 +92,7 @@ def _reduce(loss: Tensor, reduction: str, count: int | None = None) -> Tensor:
         # the gradient must be 0, not 0/0 = nan (one such batch would turn
         # every weight into nan). Adding a constant nan leaves the gradient
         # of `total`, which is 0 for ignored targets, as it is.
-        return total + _constant(np.array(np.nan, dtype=total.dtype))
+        return total + constant(np.array(np.nan, dtype=total.dtype))
     return total / (loss.numel() if count is None else count)
 
 
@@ -107,7 +109,7 @@ def _float_target(target: Any, input: Tensor, op: str) -> tuple[Tensor, Tensor]:
         array = np.asarray(target)
         if not (isinstance(target, (np.ndarray, np.generic)) and array.dtype.kind == "f"):
             array = np.asarray(target, dtype=input.dtype)
-        target = _constant(array)
+        target = constant(array)
     if target.shape != input.shape:
         raise ValueError(
             f"{op}: target shape {target.shape} does not match input shape {input.shape}; they must be equal"
@@ -121,7 +123,7 @@ def _float_target(target: Any, input: Tensor, op: str) -> tuple[Tensor, Tensor]:
 def _check_weight(weight: Any, input: Tensor, name: str, op: str) -> Tensor:
     """A loss weight that broadcasts to the input's shape without changing it."""
     if not isinstance(weight, Tensor):
-        weight = _constant(np.asarray(weight, dtype=input.dtype))
+        weight = constant(np.asarray(weight, dtype=input.dtype))
     try:
         fits = np.broadcast_shapes(weight.shape, input.shape) == input.shape
     except ValueError:
@@ -297,7 +299,7 @@ class LeakyRelu(Function):
         (x,) = self.parents
         # The derivative is 1 where x > 0 and negative_slope elsewhere (at 0 too, as in PyTorch).
         slope = np.where(x.data > 0, 1, self.settings["negative_slope"]).astype(g.dtype)
-        return (depends_on(g * _constant(slope), x),)
+        return (depends_on(g * constant(slope), x),)
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
@@ -307,7 +309,7 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
     """
     _check_inplace(inplace, "leaky_relu")
     _check_float_tensor(input, "input", "leaky_relu")
-    negative_slope = _as_number(negative_slope, "leaky_relu", "negative_slope")
+    negative_slope = as_number(negative_slope, "leaky_relu", "negative_slope")
     return LeakyRelu.apply(input, negative_slope=negative_slope)
 
 
@@ -331,7 +333,7 @@ class Softplus(Function):
 def softplus(input: Tensor, beta: float = 1.0) -> Tensor:
     """(1 / beta) * log(1 + exp(beta * x)): a smooth ReLU, computed without overflow for any x."""
     _check_float_tensor(input, "input", "softplus")
-    beta = _as_number(beta, "softplus", "beta")
+    beta = as_number(beta, "softplus", "beta")
     if not beta > 0:
         raise ValueError(f"softplus: beta must be a positive number, got {beta!r}")
     if beta == 1:
@@ -348,7 +350,7 @@ def softmax(input: Tensor, axis: int | None = None, *, dim: int | None = None) -
     so the shift is a constant with no gradient (it is detached).
     """
     _check_float_tensor(input, "input", "softmax")
-    (axis,) = _normalize_axes(axis_arg("softmax", axis, dim, default=-1), input.ndim, "softmax")
+    (axis,) = normalize_axes(axis_arg("softmax", axis, dim, default=-1), input.ndim, "softmax")
     shift = input.detach().max(axis, keepdims=True)
     e = (input - shift).exp()
     return e / e.sum(axis, keepdims=True)
@@ -361,7 +363,7 @@ def log_softmax(input: Tensor, axis: int | None = None, *, dim: int | None = Non
     (the maximum contributes e^0), so neither the exp nor the log can fail.
     """
     _check_float_tensor(input, "input", "log_softmax")
-    (axis,) = _normalize_axes(axis_arg("log_softmax", axis, dim, default=-1), input.ndim, "log_softmax")
+    (axis,) = normalize_axes(axis_arg("log_softmax", axis, dim, default=-1), input.ndim, "log_softmax")
     z = input - input.detach().max(axis, keepdims=True)
     return z - z.exp().sum(axis, keepdims=True).log()
 
@@ -430,7 +432,7 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, *, ignore_inde
     op = "cross_entropy"
     _check_float_tensor(input, "input", op)
     _check_reduction(reduction, op)
-    label_smoothing = _as_number(label_smoothing, op, "label_smoothing")
+    label_smoothing = as_number(label_smoothing, op, "label_smoothing")
     if not 0 <= label_smoothing <= 1:
         raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
     if _holds_floats(target):
@@ -447,7 +449,7 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, *, ignore_inde
         # Every counted sample also gets (ε/C) w_c on each class c.
         spread = class_weight.reshape((1, num_classes) + (1,) * (input.ndim - 2)) * np.expand_dims(counted, 1)
         rows = (1 - label_smoothing) * rows + (label_smoothing / num_classes) * spread
-    loss = CrossEntropy.apply(input, _constant(rows.astype(input.dtype, copy=False)))
+    loss = CrossEntropy.apply(input, constant(rows.astype(input.dtype, copy=False)))
     if weight is None:
         return _reduce(loss, reduction, count=int(np.count_nonzero(counted)))
     return _reduce(loss, reduction, count=float(sample_weight.sum()))
@@ -501,7 +503,7 @@ def _soft_cross_entropy(input: Tensor, target: Any, weight: Any, ignore_index: i
         target = target * (1 - label_smoothing) + label_smoothing / num_classes
     if weight is not None:
         class_weight = _class_weight(weight, input, op).reshape((1, num_classes) + (1,) * (input.ndim - 2))
-        target = target * _constant(class_weight)
+        target = target * constant(class_weight)
     # A composite of log_softmax: its gradient, and the gradient of that, come from the chain rule.
     loss = -(target * log_softmax(input, axis=1)).sum(axis=1)
     return _reduce(loss, reduction)
@@ -523,7 +525,7 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None, *, ignore_index: in
     if weight is not None:
         onehot = onehot * _class_weight(weight, input, "nll_loss").reshape((1, -1) + (1,) * (input.ndim - 2))
     # Multiplying by the one-hot row and summing picks input[n, target[n]] (times its weight).
-    loss = -(input * _constant(onehot)).sum(axis=1)
+    loss = -(input * constant(onehot)).sum(axis=1)
     if weight is None:
         return _reduce(loss, reduction, count=int(np.count_nonzero(array != ignore_index)))
     return _reduce(loss, reduction, count=float(onehot.sum()))
@@ -654,7 +656,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     """
     _check_float_tensor(input, "input", "dropout")
     _check_inplace(inplace, "dropout")
-    p = _as_number(p, "dropout", "p")
+    p = as_number(p, "dropout", "p")
     if not 0 <= p < 1:
         raise ValueError(f"dropout: p is the probability of dropping an element and must be in [0, 1), got {p!r}")
     if not training or p == 0:
@@ -663,7 +665,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     mask = keep.astype(input.dtype)
     mask *= 1 / (1 - p)
     # A product with a constant: the gradient is the upstream gradient times the same mask.
-    return input * _constant(mask)
+    return input * constant(mask)
 
 
 # ---------------------------------------------------------------------------
@@ -701,7 +703,7 @@ class BatchNormalize(Function):
             # gradient below is itself differentiable with respect to x.
             inv_std = (x.var(axes, keepdims=True) + self.settings["eps"]) ** -0.5
         else:
-            inv_std = _constant(self.inv_std)
+            inv_std = constant(self.inv_std)
         # dx = inv_std * (g - mean(g) - xhat * mean(g * xhat)), the means over
         # the batch (and spatial) axes: derived in docs/normalization_and_dropout.md.
         g_mean = g.mean(axes, keepdims=True)
@@ -752,8 +754,8 @@ def batch_norm(
                 f"{op}: {name} has shape {t.shape}, but input of shape {input.shape} has C={channels} channels; "
                 f"expected ({channels},)"
             )
-    momentum = _as_number(momentum, op, "momentum")
-    eps = _as_number(eps, op, "eps")
+    momentum = as_number(momentum, op, "momentum")
+    eps = as_number(eps, op, "eps")
     # Mixed float dtypes compute in the widest (docs/ops.md, dtypes); the
     # running statistics keep their own dtype, and count too when they are used.
     input, weight, bias = promote_floats(input, weight, bias)
@@ -795,14 +797,14 @@ def batch_norm(
     # Evaluation is an affine map per channel, y = x * scale + shift, with
     # scale = gamma / sqrt(running_var + eps) and shift = beta - running_mean * scale:
     # two passes over the input instead of four.
-    stats = promote_floats(input, weight, bias, _constant(running_mean.data), _constant(running_var.data))
+    stats = promote_floats(input, weight, bias, constant(running_mean.data), constant(running_var.data))
     input, weight, bias, mean, var = stats
     with quiet():  # a negative running variance gives nan, as in PyTorch, without numpy's warning
         inv_std = 1 / np.sqrt(var.data + eps)
-    scale = _constant(inv_std.reshape(stat_shape))
+    scale = constant(inv_std.reshape(stat_shape))
     if weight is not None:
         scale = scale * weight.reshape(stat_shape)
-    shift = -_constant(mean.data.reshape(stat_shape)) * scale
+    shift = -constant(mean.data.reshape(stat_shape)) * scale
     if bias is not None:
         shift = shift + bias.reshape(stat_shape)
     return input * scale + shift

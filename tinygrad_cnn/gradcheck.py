@@ -20,7 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from .engine import Tensor, enable_grad, grad
+from .backward import grad
+from .grad_mode import enable_grad
+from .tensor import Tensor
 
 
 class GradcheckError(RuntimeError):

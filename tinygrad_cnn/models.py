@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 from . import functional as F
 from . import nn
-from .engine import Tensor
+from .tensor import Tensor
 
 NUM_CLASSES = 10
 

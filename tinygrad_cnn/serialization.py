@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .atomic import atomic_write
-from .engine import Tensor
+from .tensor import Tensor
 
 # Entries of the archive that describe it, besides the arrays themselves.
 _FORMAT_KEY = "__tinygrad_cnn_format__"

@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from ..creation import get_rng
-from ..engine import Tensor, bump_version
+from ..tensor import Tensor, bump_version
 
 _LINEAR_NAMES = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
                  "conv_transpose3d", "sigmoid")

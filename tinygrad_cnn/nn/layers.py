@@ -16,8 +16,8 @@ import numpy as np
 
 from .. import functional as F
 from ..conv import _adaptive_output_size, _pair, check_pool_padding
-from ..engine import Tensor
-from ..ops import _as_number, axis_arg
+from ..ops import as_number, axis_arg
+from ..tensor import Tensor
 from . import init
 from .module import Module, Parameter
 
@@ -442,7 +442,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
-        p = _as_number(p, "Dropout", "p")  # numpy floats too; strings and bools are a TypeError
+        p = as_number(p, "Dropout", "p")  # numpy floats too; strings and bools are a TypeError
         if not 0 <= p < 1:
             raise ValueError(f"Dropout: p is the probability of dropping an element and must be in [0, 1), got {p!r}")
         self.p = p

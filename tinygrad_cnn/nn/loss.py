@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import functional as F
-from ..engine import Tensor
+from ..tensor import Tensor
 from .module import Module
 
 _REDUCTIONS = ("mean", "sum", "none")

@@ -21,8 +21,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..engine import Tensor, bump_version, module_scope
+from ..grad_mode import module_scope
 from ..ops import to_arguments
+from ..tensor import Tensor, bump_version
 
 
 class Parameter(Tensor):

@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import Tensor, no_grad
+from ..grad_mode import no_grad
+from ..tensor import Tensor
 from .module import Module, watching_calls
 
 

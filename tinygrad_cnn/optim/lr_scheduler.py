@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..ops import _as_int
+from ..ops import as_int
 from .optimizer import Optimizer, _as_float_hyperparameter
 
 
@@ -73,7 +73,7 @@ class StepLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1) -> None:
-        step_size = _as_int(step_size, "StepLR", "step_size")
+        step_size = as_int(step_size, "StepLR", "step_size")
         if step_size < 1:
             raise ValueError(f"StepLR: step_size must be a positive integer, got {step_size!r}")
         gamma = _as_float_hyperparameter(gamma, "StepLR", "gamma", positive=True)
@@ -95,7 +95,7 @@ class CosineAnnealingLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:
-        T_max = _as_int(T_max, "CosineAnnealingLR", "T_max")
+        T_max = as_int(T_max, "CosineAnnealingLR", "T_max")
         if T_max < 1:
             raise ValueError(f"CosineAnnealingLR: T_max must be a positive integer, got {T_max!r}")
         eta_min = _as_float_hyperparameter(eta_min, "CosineAnnealingLR", "eta_min")

@@ -18,8 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import Tensor, bump_version, enable_grad, no_grad
 from ..float_errors import quiet_region
+from ..grad_mode import enable_grad, no_grad
+from ..tensor import Tensor, bump_version
 
 
 def _as_float_hyperparameter(value: Any, op: str, name: str, *, positive: bool = False,

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import Tensor
+from ..tensor import Tensor
 from .optimizer import Optimizer, _as_flag, _as_float_hyperparameter
 
 

@@ -12,8 +12,8 @@ import numpy as np
 from .. import optim
 from ..atomic import atomic_write
 from ..creation import get_rng
-from ..engine import Tensor
 from ..nn import Module
+from ..tensor import Tensor
 from .checkpoint_checks import (
     CHECKPOINT_FORMAT,
     CheckpointProblem,

@@ -12,8 +12,8 @@ import numpy as np
 from .. import functional as F
 from .. import optim
 from ..data import DataLoader
-from ..engine import Tensor
 from ..nn import Module
+from ..tensor import Tensor
 from .errors import DivergenceError
 from .progress import Progress
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
-from ..engine import Tensor, no_grad
+from ..grad_mode import no_grad
 from ..models import MODELS, build_model
 from ..nn import Module
+from ..tensor import Tensor
 from .checkpoint import load_checkpoint, load_model_state
 from .config import TrainConfig
 from .dataset import load_dataset

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from ..command_line import USAGE_ERROR, OneLineParser, UsageError
-from ..engine import Tensor
 from ..output_folder import OutputFolderError, check_output_folder, create_output_folder
+from ..tensor import Tensor
 from .drawing import _RANKDIRS, FORMATS, GraphvizNotFoundError, _format_from, draw_graph, render_graph
 from .examples import chain_rule_example, model_training_step, tiny_cnn_example
 

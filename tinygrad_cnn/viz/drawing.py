@@ -33,7 +33,9 @@ from typing import Any
 import graphviz
 import numpy as np
 
-from ..engine import Function, Tensor, _ReleasedTensor, enable_grad, no_grad
+from ..function import Function, ReleasedTensor
+from ..grad_mode import enable_grad, no_grad
+from ..tensor import Tensor
 from ..vjp_rule import VjpRule
 
 __all__ = ["FORMATS", "GraphvizNotFoundError", "draw_graph", "render_graph", "retain_grads", "wire_rules"]
@@ -140,7 +142,7 @@ class _Graph:
     """
 
     root_key: NodeKey
-    values: dict[NodeKey, Any] = field(default_factory=dict)  # key -> Tensor or _ReleasedTensor
+    values: dict[NodeKey, Any] = field(default_factory=dict)  # key -> Tensor or ReleasedTensor
     ops: list[Function] = field(default_factory=list)
     op_inputs: dict[int, list[NodeKey]] = field(default_factory=dict)  # id(fn) -> input keys
     op_output: dict[int, NodeKey] = field(default_factory=dict)  # id(fn) -> output key
@@ -170,7 +172,7 @@ def _collect(root: Tensor) -> _Graph:
         known = graph.values.get(key)
         if known is not None:
             # Prefer a real tensor (it has values) over a released stub of it.
-            if isinstance(known, _ReleasedTensor) and isinstance(tensor, Tensor):
+            if isinstance(known, ReleasedTensor) and isinstance(tensor, Tensor):
                 graph.values[key] = tensor
             continue
         graph.values[key] = tensor

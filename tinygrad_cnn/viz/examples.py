@@ -6,8 +6,8 @@ import numpy as np
 
 from .. import functional as F
 from .. import nn
-from ..engine import Tensor
 from ..nn.module import Module
+from ..tensor import Tensor
 from .drawing import retain_grads
 
 __all__ = ["TINY_CNN_NUMBERS", "TinyCNN", "chain_rule_example", "model_training_step", "tiny_cnn_example"]

@@ -5,11 +5,11 @@
         print(visit.node.name, visit.grad, [c.after for c in visit.contributions])
 
 The engine calls the recorder from inside its own backward loop (see
-`engine.run_backward`), so the tape holds the very arrays the engine computed:
+`backward.run_backward`, as an observer), so the tape holds the very arrays the engine computed:
 the gradient that arrived at each node, what the node's VJP returned for each
 input, and each input's accumulated gradient before and after the addition.
 Nothing is computed again here. While no recorder is switched on, the engine
-only tests `recorder is not None` once per node and wire.
+only loops over an empty tuple of observers once per node and wire.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import engine
-from ..engine import Tensor
+from ..backward import active_observers, observing
+from ..tensor import Tensor
 
 __all__ = ["Contribution", "Tape", "TapeNode", "Visit", "record_backward", "recording"]
 
@@ -168,16 +168,12 @@ class _Recorder:
 @contextlib.contextmanager
 def recording() -> Iterator[_Recorder]:
     """Switch the recorder on for one backward pass run inside the block."""
-    # Per thread (engine._GradMode is thread-local): a backward pass run by
-    # another thread meanwhile is neither recorded nor disturbs this one.
-    if engine._GradMode.recorder is not None:
+    # Per thread (observers are): a backward pass run by another thread
+    # meanwhile is neither recorded nor disturbs this one.
+    if any(isinstance(observer, _Recorder) for observer in active_observers()):
         raise RuntimeError("record_backward: a backward pass is being recorded already")
-    recorder = _Recorder()
-    engine._GradMode.recorder = recorder
-    try:
+    with observing(_Recorder()) as recorder:
         yield recorder
-    finally:
-        engine._GradMode.recorder = None
 
 
 def record_backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> Tape:

@@ -37,8 +37,11 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import Function, Tensor, _fit_to, enable_grad, no_grad
+from ..backward import fit_to
 from ..float_errors import quiet_region
+from ..function import Function
+from ..grad_mode import enable_grad, no_grad
+from ..tensor import Tensor
 from ..vjp_rule import VjpRule
 from .drawing import (
     _RANKDIRS,
@@ -443,7 +446,7 @@ def _probe(fn: Function, inputs: list[np.ndarray], needs_grad: list[bool], rng: 
         analytic = 0.0
         for i in checked:
             if vjp[i] is not None:
-                analytic += float((_fit_to(vjp[i], arrays[i]).data * directions[i]).sum())
+                analytic += float((fit_to(vjp[i], arrays[i]).data * directions[i]).sum())
 
         def projected(t: float) -> float:
             moved = [a + t * directions[i] if i in directions else a for i, a in enumerate(arrays)]

@@ -45,9 +45,10 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import Tensor, no_grad
+from ..grad_mode import no_grad
 from ..nn import Conv2d, Module
 from ..optim import SGD, Optimizer
+from ..tensor import Tensor
 
 __all__ = ["FULL_ELEMENTS", "HEATMAP_ELEMENTS", "TrainingRecord", "TrainingRecorder", "check_page_path",
            "save_training_page", "training_page_html"]

@@ -21,8 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from .engine import Tensor, bump_version, is_grad_enabled
-from .ops import _normalize_index
+from ..grad_mode import is_grad_enabled
+from ..tensor import Tensor, bump_version
+from .shape import normalize_index
 
 
 def _check_writable(tensor: Tensor, op: str) -> None:
@@ -177,7 +178,7 @@ def setitem(self: Tensor, index: Any, value: Any) -> None:
     array = _numeric_array(value, "setitem", "the value")
     if self.dtype.kind in "iub" and array.dtype.kind == "f" and not np.isfinite(array).all():
         raise ValueError(f"setitem: cannot write {array[~np.isfinite(array)].flat[0]} into a {self.dtype} tensor")
-    index = _normalize_index(index)
+    index = normalize_index(index)
     try:
         target_shape = self.data[index].shape
     except IndexError as error:
@@ -188,12 +189,3 @@ def setitem(self: Tensor, index: Any, value: Any) -> None:
         raise ValueError(f"setitem: a value of shape {array.shape} cannot be broadcast to the indexed part of "
                          f"shape {target_shape} (tensor shape {self.shape})") from None
     _changed(self)
-
-
-Tensor.__setitem__ = setitem
-Tensor.zero_ = zero_
-Tensor.fill_ = fill_
-Tensor.copy_ = copy_
-Tensor.add_ = add_
-Tensor.sub_ = sub_
-Tensor.mul_ = mul_
