@@ -48,6 +48,7 @@ import numpy as np
 from ..engine import Tensor, no_grad
 from ..nn import Conv2d, Module
 from ..optim import SGD, Optimizer
+from .arrays import exact_bytes, norm
 
 __all__ = ["FULL_ELEMENTS", "HEATMAP_ELEMENTS", "TrainingRecord", "TrainingRecorder", "check_page_path",
            "save_training_page", "training_page_html"]
@@ -177,11 +178,8 @@ class TrainingRecord:
         return len(self.losses)
 
 
-def _norm(array: np.ndarray | None) -> float:
-    if array is None:
-        return 0.0
-    values = array.astype(np.float64)
-    return float(np.sqrt((values * values).sum()))
+def _norm_or_zero(array: np.ndarray | None) -> float:
+    return 0.0 if array is None else norm(array.astype(np.float64))
 
 
 def _optimizer_text(optimizer: Optimizer) -> tuple[str, bool]:
@@ -274,7 +272,7 @@ class TrainingRecorder:
             before = self._before[name]
             grad = None if param.grad is None else param.grad.data.copy()
             update = param.data.astype(np.float64) - before.astype(np.float64)
-            record.norms[name].append((_norm(before), _norm(grad), _norm(update)))
+            record.norms[name].append((_norm_or_zero(before), _norm_or_zero(grad), _norm_or_zero(update)))
             if name in record.values:
                 record.values[name].append(before)
                 record.grads[name].append(grad)
@@ -367,13 +365,6 @@ def save_training_page(
 # ---------------------------------------------------------------------------
 
 
-def _exact(array: np.ndarray) -> dict[str, Any]:
-    """float32 exactly as it is, anything else as float64 (base64, little-endian)."""
-    kind, dtype = ("f4", "<f4") if array.dtype == np.float32 else ("f8", "<f8")
-    data = base64.b64encode(np.ascontiguousarray(array, dtype=dtype).tobytes()).decode("ascii")
-    return {"type": kind, "b64": data}
-
-
 def _heatmap(array: np.ndarray) -> dict[str, Any]:
     """8-bit: round(x / max|x| * 127), enough for a heatmap; `scale` is max|x|."""
     values = np.nan_to_num(array.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
@@ -383,7 +374,7 @@ def _heatmap(array: np.ndarray) -> dict[str, Any]:
 
 
 def _exact_or_heatmap(array: np.ndarray) -> dict[str, Any]:
-    return _exact(array) if array.size <= FULL_ELEMENTS else _heatmap(array)
+    return exact_bytes(array) if array.size <= FULL_ELEMENTS else _heatmap(array)
 
 
 def _array(array: np.ndarray | None) -> dict[str, Any] | None:
