@@ -18,6 +18,7 @@ from test_stepper_browser import OpenPage, browser  # noqa: F401 (browser is a f
 import tinygrad_cnn as tg
 from tinygrad_cnn.viz import save_stepper, step_through
 from tinygrad_cnn.viz import stepper as stepper_module
+from tinygrad_cnn.viz.page_file import json_for_script
 from tinygrad_cnn.viz.stepper import FULL_ELEMENTS, HISTOGRAM_BINS, MAX_PAGE_OPS
 
 HOSTILE_NAME = "<!--<script>&amp;&#60;x"
@@ -244,7 +245,7 @@ def test_a_place_where_no_file_can_be_created_is_refused(tmp_path):
 
 
 def test_json_for_a_script_escapes_every_angle_bracket_and_ampersand():
-    text = stepper_module._json_for_script({"t": "</script><!--&", "n": float("nan")})
+    text = json_for_script({"t": "</script><!--&", "n": float("nan")})
     assert text == '{"t":"\\u003c/script\\u003e\\u003c!--\\u0026","n":"nan"}'
 
 

@@ -22,13 +22,11 @@ page is written, each op's VJP is also checked once by finite differences
 from __future__ import annotations
 
 import html
-import json
 import math
 import numbers
 import os
 import re
 import tempfile
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +50,7 @@ from .drawing import (
     run_dot,
     wire_rules,
 )
+from .page_file import content_security_policy, fill_page, json_for_script, page_asset, page_script
 from .recorder import Tape, TapeNode, record_backward
 
 __all__ = ["Stepper", "save_stepper", "step_through"]
@@ -673,33 +672,6 @@ class _PageData:
 # ---------------------------------------------------------------------------
 
 
-def _asset(name: str) -> str:
-    return (resources.files("tinygrad_cnn.viz") / "page" / name).read_text(encoding="utf-8")
-
-
-def _finite(value: Any) -> Any:
-    """JSON has no NaN or infinity: such a number is written as the text "nan", "inf" or "-inf"."""
-    if isinstance(value, float) and not np.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
-
-
-def _json_for_script(data: Any) -> str:
-    """JSON text that is safe inside an HTML <script> element.
-
-    The browser ends a script at "</script", and after "<!--" followed by
-    "<script" it no longer sees the real end at all: no "<" or ">" may
-    appear literally, and no "&" either, for good measure. In JSON,
-    "\\u003c" is the same character as "<" (JSON.parse reads it back).
-    """
-    text = json.dumps(_finite(data), separators=(",", ":"), allow_nan=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
 def _html_text(text: str) -> str:
     """Text for the page's HTML: escaped, and each lone surrogate (half of a
     UTF-16 pair, which UTF-8 cannot hold) replaced by U+FFFD."""
@@ -726,14 +698,13 @@ def _plain_settings(settings: dict[str, Any]) -> dict[str, Any]:
 
 def _page(data: dict[str, Any], svg: str, collapsed_svg: str) -> str:
     parts = {
+        "{{policy}}": content_security_policy(data_images=True),
         "{{title}}": _html_text(data["title"]),
-        "{{style}}": _asset("stepper.css"),
+        "{{style}}": page_asset("stepper.css"),
         # The explainers first: stepper.js uses them.
-        "{{script}}": _asset("explain.js") + "\n" + _asset("stepper.js"),
-        "{{tape}}": _json_for_script(data),
+        "{{script}}": page_script("explain.js", "stepper.js"),
+        "{{tape}}": json_for_script(data),
         "{{svg}}": svg,
         "{{collapsed_svg}}": collapsed_svg,
     }
-    # One pass, so a marker inside the inserted text is never replaced again.
-    template = _asset("stepper.html")
-    return re.sub(r"\{\{\w+\}\}", lambda match: parts[match.group(0)], template)
+    return fill_page("stepper.html", parts)
