@@ -132,8 +132,9 @@ def gradcheck(
     # A random, non-uniform upstream gradient for every output.
     upstream = [rng.standard_normal(out.shape) for out in outputs]
     differentiable = [(out, v) for out, v in zip(outputs, upstream) if out.requires_grad]
+    gradients: Sequence[Tensor | None]
     if differentiable:
-        analytic = grad(
+        gradients = grad(
             [out for out, _ in differentiable],
             [inputs[i] for i in checked],
             grad_outputs=[Tensor(v.astype(out.dtype)) for out, v in differentiable],
@@ -141,8 +142,8 @@ def gradcheck(
             allow_unused=True,
         )
     else:
-        analytic = [None] * len(checked)
-    analytic = [np.zeros(inputs[i].shape) if g is None else g.data for i, g in zip(checked, analytic)]
+        gradients = [None] * len(checked)
+    analytic = [np.zeros(inputs[i].shape) if g is None else g.data for i, g in zip(checked, gradients)]
 
     def projected_output() -> float:
         # L = sum over outputs of <v, f(x)>: a scalar whose gradient is v^T J.
@@ -168,7 +169,15 @@ def gradcheck(
     return True
 
 
-def _check_elements(index, tensor, analytic, projected_output, eps, atol, rtol) -> str | None:
+def _check_elements(
+    index: int,
+    tensor: Tensor,
+    analytic: np.ndarray,
+    projected_output: Callable[[], float],
+    eps: float,
+    atol: float,
+    rtol: float,
+) -> str | None:
     flat = tensor.data.reshape(-1)  # a view of the private copy
     numerical = np.zeros(flat.size)
     for k in range(flat.size):
@@ -192,7 +201,16 @@ def _check_elements(index, tensor, analytic, projected_output, eps, atol, rtol) 
     )
 
 
-def _check_direction(index, tensor, analytic, projected_output, rng, eps, atol, rtol) -> str | None:
+def _check_direction(
+    index: int,
+    tensor: Tensor,
+    analytic: np.ndarray,
+    projected_output: Callable[[], float],
+    rng: np.random.Generator,
+    eps: float,
+    atol: float,
+    rtol: float,
+) -> str | None:
     direction = rng.standard_normal(tensor.shape)
     original = tensor.data.copy()
 

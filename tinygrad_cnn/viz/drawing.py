@@ -485,9 +485,9 @@ def local_derivatives(
                 if needed:
                     tensor.requires_grad_(True)
             result = type(fn).apply(*tensors, **fn.settings)  # kept: a VJP may read its output
-        node = result._ctx
-        if node is None:
+        if result._ctx is None:
             return None
+        node = result._ctx
     seed = Tensor._make(np.ones(output_shape, dtype=output_dtype))
     with no_grad(), np.errstate(all="ignore"):
         grads = node.backward(seed)
@@ -774,7 +774,8 @@ class Drawing:
             return self.value_module[key] in boxes and key != graph.root_key
 
         def node_of_value(key: NodeKey) -> str:
-            return box_ids[self.value_module[key]] if hidden(key) else self.value_ids[key]
+            module = self.value_module[key]
+            return box_ids[module] if module is not None and hidden(key) else self.value_ids[key]
 
         for key in graph.values:
             if not hidden(key):

@@ -28,7 +28,7 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -43,6 +43,7 @@ from .drawing import (
     RANKDIRS,
     Drawing,
     DrawingOptions,
+    Graph,
     collect_graph,
     display_name,
     local_derivatives,
@@ -51,7 +52,7 @@ from .drawing import (
     wire_rules,
 )
 from .page_file import content_security_policy, fill_page, json_for_script, page_asset, page_script
-from .recorder import Tape, TapeNode, record_backward
+from .recorder import Tape, TapeNode, Visit, record_backward
 
 __all__ = ["Stepper", "save_stepper", "step_through"]
 
@@ -354,7 +355,14 @@ class _ArrayTable:
         self.index: dict[int, int] = {}
         self.keep: list[np.ndarray] = []  # keeps the arrays alive, so no id is reused
 
+    @overload
+    def add(self, array: np.ndarray) -> int: ...
+
+    @overload
+    def add(self, array: None) -> None: ...
+
     def add(self, array: np.ndarray | None) -> int | None:
+        """The array's index in the table (None for no array)."""
         if array is None:
             return None
         found = self.index.get(id(array))
@@ -453,7 +461,15 @@ def probe_vjp(
 
 
 class _PageData:
-    def __init__(self, graph, expanded: Drawing, collapsed: Drawing | None, tape: Tape, precision, rng) -> None:
+    def __init__(
+        self,
+        graph: Graph,
+        expanded: Drawing,
+        collapsed: Drawing | None,
+        tape: Tape,
+        precision: int,
+        rng: np.random.Generator,
+    ) -> None:
         self.graph = graph
         self.expanded = expanded
         self.collapsed = collapsed
@@ -533,6 +549,7 @@ class _PageData:
             if tape_node.function is not None:
                 forward.append([self.value_id(tape_node.tensor)])
         backward = [self.backward_step(visit) for visit in tape.visits]
+        assert tape.root is not None, "a recorded pass has a root"
         return {
             "root": self.value_id(tape.root.tensor),
             "rootName": self.root_name(),
@@ -604,14 +621,15 @@ class _PageData:
 
     def forward_edges(self, fn: Function, node_id: str) -> list[str]:
         op_id = self.expanded.op_ids[id(fn)]
-        edges, seen = [f"{op_id}->{node_id}"], {}
+        edges = [f"{op_id}->{node_id}"]
+        seen: dict[str, int] = {}
         for key in self.graph.op_inputs[id(fn)]:
             source = self.expanded.value_ids[key]
             seen[source] = seen.get(source, 0) + 1
             edges.append(f"{source}->{op_id}" + (f"#{seen[source]}" if seen[source] > 1 else ""))
         return edges
 
-    def backward_step(self, visit) -> dict[str, Any]:
+    def backward_step(self, visit: Visit) -> dict[str, Any]:
         node_id = self.value_id(visit.node.tensor)
         step: dict[str, Any] = {"node": node_id, "grad": self.arrays.add(visit.grad), "contributions": []}
         fn = visit.node.function
@@ -621,7 +639,9 @@ class _PageData:
         step["op"] = op_id
         step["edges"] = [f"{op_id}->{node_id}"]
         target = self.collapsed_op(fn)
-        collapsed_pairs = [] if target is None else [(target, self.collapsed_id(node_key(visit.node.tensor)))]
+        collapsed_pairs: list[tuple[str | None, str | None]] = []
+        if target is not None:
+            collapsed_pairs.append((target, self.collapsed_id(node_key(visit.node.tensor))))
         step["collapsedOp"] = target
         inputs = visit.node.inputs
         output = visit.node.value
@@ -637,7 +657,7 @@ class _PageData:
             local = None
         seen: dict[str, int] = {}
         edge_of_position: list[str] = []
-        collapsed_of_position: list[tuple[str, str]] = []
+        collapsed_of_position: list[tuple[str | None, str | None]] = []
         for i, parent in enumerate(inputs):
             key = node_key(parent.tensor) if isinstance(parent, TapeNode) else node_key(fn.parents[i], fn, i)
             source = self.expanded.value_ids[key]
