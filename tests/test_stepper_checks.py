@@ -259,3 +259,14 @@ def test_a_lone_surrogate_in_the_title_is_replaced_not_a_unicode_error(tmp_path)
     root, _ = _square_sum()
     save_stepper(root, tmp_path / "given.html", title="half \udc00 pair")
     assert "<h1>half \ufffd pair</h1>" in (tmp_path / "given.html").read_text(encoding="utf-8")
+
+
+def test_a_missing_dot_is_named_before_backward_runs(monkeypatch):
+    from tinygrad_cnn.viz import GraphvizNotFoundError
+    from tinygrad_cnn.viz import drawing as drawing_module
+
+    monkeypatch.setattr(drawing_module.shutil, "which", lambda name: None)
+    root, x = _square_sum()
+    with pytest.raises(GraphvizNotFoundError, match=r"^step_through: .*apt-get install graphviz"):
+        step_through(root)
+    assert x.grad is None and not root._ctx.released

@@ -33,7 +33,7 @@ from typing import Any
 import graphviz
 import numpy as np
 
-from ..engine import Function, Tensor, _ReleasedTensor, enable_grad, no_grad, topological_order
+from ..engine import Function, Tensor, enable_grad, no_grad, topological_order
 from ..vjp_rule import VjpRule
 from .arrays import array_statistics
 
@@ -134,7 +134,7 @@ class Graph:
     """
 
     root_key: NodeKey
-    values: dict[NodeKey, Any] = field(default_factory=dict)  # key -> Tensor or _ReleasedTensor
+    values: dict[NodeKey, Any] = field(default_factory=dict)  # key -> a Tensor, or a released stub of one
     ops: list[Function] = field(default_factory=list)
     op_inputs: dict[int, list[NodeKey]] = field(default_factory=dict)  # id(fn) -> input keys
     op_output: dict[int, NodeKey] = field(default_factory=dict)  # id(fn) -> output key
@@ -163,8 +163,8 @@ def collect_graph(root: Tensor) -> Graph:
         tensor, key = stack.pop()
         known = graph.values.get(key)
         if known is not None:
-            # Prefer a real tensor (it has values) over a released stub of it.
-            if isinstance(known, _ReleasedTensor) and isinstance(tensor, Tensor):
+            # Prefer a real tensor (it has values) over a released stub of it (anything but a Tensor).
+            if not isinstance(known, Tensor) and isinstance(tensor, Tensor):
                 graph.values[key] = tensor
             continue
         graph.values[key] = tensor
