@@ -191,3 +191,18 @@ def test_no_input_requiring_grad_is_rejected() -> None:
 def test_non_tensor_output_is_rejected() -> None:
     with pytest.raises(TypeError, match="not a Tensor"):
         tg.gradcheck(lambda t: t.data, [_x(3)])
+
+
+def test_directional_check_compares_a_directional_derivative_with_central_differences() -> None:
+    from tinygrad_cnn.gradcheck import directional_check
+
+    # p(t) = (1 + t)^3: p'(0) = 3, and the central difference is 3 + eps^2.
+    def projected(t: float) -> float:
+        return (1.0 + t) ** 3
+
+    check = directional_check(projected, 3.0, eps=1e-3)
+    assert check.passed and check.plus == projected(1e-3) and check.minus == projected(-1e-3)
+    assert check.numerical == pytest.approx(3.0 + 1e-6, rel=1e-9)
+    assert check.tolerance == pytest.approx(1e-5 + 1e-3 * check.numerical)
+    wrong = directional_check(projected, 3.1, eps=1e-3)
+    assert not wrong.passed and wrong.error == pytest.approx(0.1, rel=1e-4)

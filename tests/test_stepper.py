@@ -18,7 +18,7 @@ import tinygrad_cnn.functional as F
 from tinygrad_cnn.backward import active_observers, topological_order
 from tinygrad_cnn.models import build_model
 from tinygrad_cnn.viz import chain_rule_example, graph_command, record_backward, save_stepper, step_through
-from tinygrad_cnn.viz.stepper import _probe
+from tinygrad_cnn.viz.stepper import probe_vjp
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")
 
@@ -165,8 +165,8 @@ def test_probe_passes_a_right_vjp_and_fails_a_wrong_one():
     right = x * x
     wrong = WrongSquare.apply(x)
     x_data = [x.data]
-    assert _probe(right._ctx, [x.data, x.data], [True, True], rng)["status"] == "pass"
-    result = _probe(wrong._ctx, x_data, [True], rng)
+    assert probe_vjp(right._ctx, [x.data, x.data], [True, True], rng)["status"] == "pass"
+    result = probe_vjp(wrong._ctx, x_data, [True], rng)
     assert result["status"] == "fail" and result["error"] > result["tolerance"]
 
 
@@ -174,7 +174,7 @@ def test_probe_says_no_verdict_at_a_tie_of_max_pool():
     rng = np.random.default_rng(0)
     x = tg.Tensor(np.ones((1, 1, 2, 2), dtype=np.float32), requires_grad=True)  # four equal maxima
     out = F.max_pool2d(x, 2)
-    assert _probe(out._ctx, [x.data], [True], rng)["status"] == "kink"
+    assert probe_vjp(out._ctx, [x.data], [True], rng)["status"] == "kink"
 
 
 # ---------------------------------------------------------------------------

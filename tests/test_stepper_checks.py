@@ -18,6 +18,7 @@ from test_stepper_browser import OpenPage, browser  # noqa: F401 (browser is a f
 import tinygrad_cnn as tg
 from tinygrad_cnn.viz import save_stepper, step_through
 from tinygrad_cnn.viz import stepper as stepper_module
+from tinygrad_cnn.viz.page_file import json_for_script
 from tinygrad_cnn.viz.stepper import FULL_ELEMENTS, HISTOGRAM_BINS, MAX_PAGE_OPS
 
 HOSTILE_NAME = "<!--<script>&amp;&#60;x"
@@ -244,7 +245,7 @@ def test_a_place_where_no_file_can_be_created_is_refused(tmp_path):
 
 
 def test_json_for_a_script_escapes_every_angle_bracket_and_ampersand():
-    text = stepper_module._json_for_script({"t": "</script><!--&", "n": float("nan")})
+    text = json_for_script({"t": "</script><!--&", "n": float("nan")})
     assert text == '{"t":"\\u003c/script\\u003e\\u003c!--\\u0026","n":"nan"}'
 
 
@@ -258,3 +259,14 @@ def test_a_lone_surrogate_in_the_title_is_replaced_not_a_unicode_error(tmp_path)
     root, _ = _square_sum()
     save_stepper(root, tmp_path / "given.html", title="half \udc00 pair")
     assert "<h1>half \ufffd pair</h1>" in (tmp_path / "given.html").read_text(encoding="utf-8")
+
+
+def test_a_missing_dot_is_named_before_backward_runs(monkeypatch):
+    from tinygrad_cnn.viz import GraphvizNotFoundError
+    from tinygrad_cnn.viz import drawing as drawing_module
+
+    monkeypatch.setattr(drawing_module.shutil, "which", lambda name: None)
+    root, x = _square_sum()
+    with pytest.raises(GraphvizNotFoundError, match=r"^step_through: .*apt-get install graphviz"):
+        step_through(root)
+    assert x.grad is None and not root._ctx.released

@@ -16,6 +16,7 @@ larger than the tolerances.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,55 @@ from .tensor import Tensor
 
 class GradcheckError(RuntimeError):
     """Raised when an analytic gradient disagrees with finite differences."""
+
+
+@dataclass(frozen=True)
+class DirectionalCheck:
+    """A directional derivative from backward next to its central difference.
+
+    analytic: (v^T J) u, from backward; numerical: the central difference;
+    plus, minus: the projected output at t = +eps and t = -eps (see
+    `directional_check`); tolerance: atol + rtol * |numerical|.
+    """
+
+    analytic: float
+    numerical: float
+    plus: float
+    minus: float
+    eps: float
+    tolerance: float
+
+    @property
+    def error(self) -> float:
+        return abs(self.analytic - self.numerical)
+
+    @property
+    def passed(self) -> bool:
+        return self.error <= self.tolerance
+
+
+def directional_check(
+    projected: Callable[[float], float],
+    analytic: float,
+    *,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+) -> DirectionalCheck:
+    """Check one directional derivative against central differences (gradcheck's fast mode).
+
+    projected(t) = v . f(x + t u): the function's output, with its inputs
+    moved by t along a direction u, projected on an upstream gradient v. Its
+    derivative at t = 0 is v^T J u; backward gives the same number as
+    (v^T J) u, the `analytic` value. The numerical value is
+
+        (projected(eps) - projected(-eps)) / (2 eps),
+
+    and the check passes when |analytic - numerical| <= atol + rtol * |numerical|.
+    """
+    plus, minus = projected(eps), projected(-eps)
+    numerical = (plus - minus) / (2 * eps)
+    return DirectionalCheck(analytic, numerical, plus, minus, eps, atol + rtol * abs(numerical))
 
 
 def _as_outputs(result: Any) -> list[Tensor]:
@@ -84,8 +134,9 @@ def gradcheck(
     # A random, non-uniform upstream gradient for every output.
     upstream = [rng.standard_normal(out.shape) for out in outputs]
     differentiable = [(out, v) for out, v in zip(outputs, upstream) if out.requires_grad]
+    gradients: Sequence[Tensor | None]
     if differentiable:
-        analytic = grad(
+        gradients = grad(
             [out for out, _ in differentiable],
             [inputs[i] for i in checked],
             grad_outputs=[Tensor(v.astype(out.dtype)) for out, v in differentiable],
@@ -93,8 +144,8 @@ def gradcheck(
             allow_unused=True,
         )
     else:
-        analytic = [None] * len(checked)
-    analytic = [np.zeros(inputs[i].shape) if g is None else g.data for i, g in zip(checked, analytic)]
+        gradients = [None] * len(checked)
+    analytic = [np.zeros(inputs[i].shape) if g is None else g.data for i, g in zip(checked, gradients)]
 
     def projected_output() -> float:
         # L = sum over outputs of <v, f(x)>: a scalar whose gradient is v^T J.
@@ -120,7 +171,15 @@ def gradcheck(
     return True
 
 
-def _check_elements(index, tensor, analytic, projected_output, eps, atol, rtol) -> str | None:
+def _check_elements(
+    index: int,
+    tensor: Tensor,
+    analytic: np.ndarray,
+    projected_output: Callable[[], float],
+    eps: float,
+    atol: float,
+    rtol: float,
+) -> str | None:
     flat = tensor.data.reshape(-1)  # a view of the private copy
     numerical = np.zeros(flat.size)
     for k in range(flat.size):
@@ -144,21 +203,30 @@ def _check_elements(index, tensor, analytic, projected_output, eps, atol, rtol) 
     )
 
 
-def _check_direction(index, tensor, analytic, projected_output, rng, eps, atol, rtol) -> str | None:
+def _check_direction(
+    index: int,
+    tensor: Tensor,
+    analytic: np.ndarray,
+    projected_output: Callable[[], float],
+    rng: np.random.Generator,
+    eps: float,
+    atol: float,
+    rtol: float,
+) -> str | None:
     direction = rng.standard_normal(tensor.shape)
     original = tensor.data.copy()
-    tensor.data[...] = original + eps * direction
-    plus = projected_output()
-    tensor.data[...] = original - eps * direction
-    minus = projected_output()
+
+    def moved(t: float) -> float:
+        tensor.data[...] = original + t * direction
+        return projected_output()
+
+    check = directional_check(moved, float(np.sum(analytic * direction)), eps=eps, atol=atol, rtol=rtol)
     tensor.data[...] = original
-    numerical = (plus - minus) / (2 * eps)
-    analytic_projection = float(np.sum(analytic * direction))
-    if abs(analytic_projection - numerical) <= atol + rtol * abs(numerical):
+    if check.passed:
         return None
     return (
         f"gradcheck (fast mode): gradient of input {index} (shape {tensor.shape}) is wrong along a random "
-        f"direction: analytic v^T J u = {analytic_projection!r}, numerical {numerical!r} "
+        f"direction: analytic v^T J u = {check.analytic!r}, numerical {check.numerical!r} "
         f"(atol={atol}, rtol={rtol}, eps={eps})"
     )
 

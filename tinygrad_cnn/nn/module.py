@@ -7,7 +7,7 @@ can find every trainable tensor (`parameters()`), save and restore them
 evaluation (`train()` / `eval()`) and print itself.
 
 Calling a module (`model(x)`) runs its `forward` inside
-`engine.module_scope(name)`, so each op recorded on the way is tagged with the
+`grad_mode.module_scope(name)`, so each op recorded on the way is tagged with the
 module's dotted path ("features.0") and a drawing of the graph can group the
 ops by layer.
 """

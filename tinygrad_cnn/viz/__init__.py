@@ -6,7 +6,9 @@
 - `stepper`: `step_through` and `save_stepper`, a page that steps through that record in a browser;
 - `training_page`: `save_training_page`, a page that replays training steps: the loss, the filters, their
   gradients and updates, the first layer's feature maps;
-- `command`: the `tinygrad-cnn graph` command.
+- `command`: the `tinygrad-cnn graph` command;
+- `arrays` and `page_file`: what the drawings and the pages share (array statistics, exact bytes; the
+  HTML file around a page, its security policy and colour scales).
 """
 
 from .command import graph_command

@@ -10,7 +10,7 @@ from pathlib import Path
 from ..command_line import USAGE_ERROR, OneLineParser, UsageError
 from ..output_folder import OutputFolderError, check_output_folder, create_output_folder
 from ..tensor import Tensor
-from .drawing import _RANKDIRS, FORMATS, GraphvizNotFoundError, _format_from, draw_graph, render_graph
+from .drawing import FORMATS, RANKDIRS, GraphvizNotFoundError, draw_graph, format_from_path, render_graph
 from .examples import chain_rule_example, model_training_step, tiny_cnn_example
 
 __all__ = ["graph_command"]
@@ -59,7 +59,7 @@ def graph_command(argv: list[str] | None = None) -> int:
         help="print the model's layers with their output shapes and parameter counts instead of drawing (with --model)",
     )
     parser.add_argument(
-        "--rankdir", choices=_RANKDIRS, help="direction of the layout (default: TB for tiny-cnn, else LR)"
+        "--rankdir", choices=RANKDIRS, help="direction of the layout (default: TB for tiny-cnn, else LR)"
     )
     parser.add_argument("--batch-size", type=int, default=2, help="images in the model's batch (default 2)")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the model's weights and images (default 0)")
@@ -154,7 +154,7 @@ def _create_folder(output: str) -> None:
 def _format_named_by(output: str) -> str | None:
     """The format the file name's suffix names (svg when it has none), or None for an unknown suffix."""
     try:
-        return _format_from(Path(output), None)
+        return format_from_path(Path(output), None)
     except ValueError:
         return None
 

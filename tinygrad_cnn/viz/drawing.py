@@ -33,10 +33,12 @@ from typing import Any
 import graphviz
 import numpy as np
 
-from ..function import Function, ReleasedTensor
+from ..backward import topological_order
+from ..function import Function
 from ..grad_mode import enable_grad, no_grad
 from ..tensor import Tensor
 from ..vjp_rule import VjpRule
+from .arrays import array_statistics
 
 __all__ = ["FORMATS", "GraphvizNotFoundError", "draw_graph", "render_graph", "retain_grads", "wire_rules"]
 
@@ -54,7 +56,7 @@ RULE_LINE_WIDTH = 30
 # (dot refuses a quoted text longer than 16,384 characters).
 MAX_NAME_CHARACTERS = 200
 
-_RANKDIRS = ("LR", "RL", "TB", "BT")
+RANKDIRS = ("LR", "RL", "TB", "BT")
 
 # Fill colours of the node kinds (see the legend drawn with each graph).
 COLORS = {
@@ -74,13 +76,6 @@ _LEGEND_TEXT = {
     "root": "root (the drawn tensor)",
     "op": "op",
 }
-
-_INSTALL_HINT = (
-    "the Graphviz program `dot` was not found on PATH; install Graphviz "
-    "(Debian/Ubuntu: `sudo apt-get install graphviz`, macOS: `brew install graphviz`, "
-    "conda: `conda install graphviz`), or use draw_graph(...).source to get the DOT text"
-)
-
 
 class GraphvizNotFoundError(RuntimeError):
     """Raised by render_graph when the Graphviz `dot` program is not installed."""
@@ -126,12 +121,12 @@ def retain_grads(root: Tensor) -> int:
 
 # A value node's key: ("out", id(fn)) for the output of Function fn,
 # ("leaf", id(tensor)) for a leaf, ("number", id(fn), position) for a number
-# used by fn (see _key).
+# used by fn (see node_key).
 NodeKey = tuple
 
 
 @dataclass
-class _Graph:
+class Graph:
     """The nodes and wires of a computation graph, in a form easy to draw.
 
     A value node is keyed by the Function that made it (one output per
@@ -142,13 +137,13 @@ class _Graph:
     """
 
     root_key: NodeKey
-    values: dict[NodeKey, Any] = field(default_factory=dict)  # key -> Tensor or ReleasedTensor
+    values: dict[NodeKey, Any] = field(default_factory=dict)  # key -> a Tensor, or a released stub of one
     ops: list[Function] = field(default_factory=list)
     op_inputs: dict[int, list[NodeKey]] = field(default_factory=dict)  # id(fn) -> input keys
     op_output: dict[int, NodeKey] = field(default_factory=dict)  # id(fn) -> output key
 
 
-def _key(tensor: Any, user: Function | None = None, position: int = 0) -> NodeKey:
+def node_key(tensor: Any, user: Function | None = None, position: int = 0) -> NodeKey:
     if tensor._ctx is not None:
         return ("out", id(tensor._ctx))
     if user is not None and _is_number(tensor):
@@ -163,23 +158,23 @@ def _is_number(tensor: Any) -> bool:
     return not tensor.requires_grad and tensor.name is None and tensor.shape == ()
 
 
-def _collect(root: Tensor) -> _Graph:
+def collect_graph(root: Tensor) -> Graph:
     """Walk from root back to the leaves with an explicit stack (no recursion)."""
-    graph = _Graph(root_key=_key(root))
+    graph = Graph(root_key=node_key(root))
     stack = [(root, graph.root_key)]
     while stack:
         tensor, key = stack.pop()
         known = graph.values.get(key)
         if known is not None:
-            # Prefer a real tensor (it has values) over a released stub of it.
-            if isinstance(known, ReleasedTensor) and isinstance(tensor, Tensor):
+            # Prefer a real tensor (it has values) over a released stub of it (anything but a Tensor).
+            if not isinstance(known, Tensor) and isinstance(tensor, Tensor):
                 graph.values[key] = tensor
             continue
         graph.values[key] = tensor
         fn = tensor._ctx
         if fn is None:
             continue
-        parent_keys = [_key(p, fn, i) for i, p in enumerate(fn.parents)]
+        parent_keys = [node_key(p, fn, i) for i, p in enumerate(fn.parents)]
         graph.ops.append(fn)
         graph.op_inputs[id(fn)] = parent_keys
         graph.op_output[id(fn)] = key
@@ -188,37 +183,18 @@ def _collect(root: Tensor) -> _Graph:
     return graph
 
 
-def _backward_visit_order(graph: _Graph) -> list[NodeKey]:
+def _backward_visit_order(graph: Graph) -> list[NodeKey]:
     """The value nodes in the order backward visits them (the root first).
 
-    The same iterative depth-first search as `engine.topological_order`, run on
-    the collected nodes: it still works after backward has released the graph.
+    The engine's own topological order, read backwards. After backward has
+    released the graph, one intermediate tensor can stand in it as several
+    released stubs; they share a node key, and the first of them in the
+    order (inputs before outputs) is where the node is.
     """
-    order: list[NodeKey] = []
-    root = graph.values[graph.root_key]
-    if not root.requires_grad:
-        return order
-
-    def parent_keys(key: NodeKey) -> list[NodeKey]:
-        fn = graph.values[key]._ctx
-        if fn is None:
-            return []
-        return [k for k in graph.op_inputs[id(fn)] if graph.values[k].requires_grad]
-
-    visited = {graph.root_key}
-    stack = [(graph.root_key, iter(parent_keys(graph.root_key)))]
-    while stack:
-        key, parents = stack[-1]
-        for parent in parents:
-            if parent not in visited:
-                visited.add(parent)
-                stack.append((parent, iter(parent_keys(parent))))
-                break
-        else:
-            stack.pop()
-            order.append(key)
-    order.reverse()
-    return order
+    first_positions: dict[NodeKey, None] = {}  # a dict keeps the order in which the keys were met
+    for tensor in topological_order([graph.values[graph.root_key]]):
+        first_positions.setdefault(node_key(tensor), None)
+    return list(reversed(first_positions))
 
 
 # ---------------------------------------------------------------------------
@@ -294,14 +270,11 @@ def _stats_lines(array: np.ndarray, precision: int) -> list[str]:
     """Summary statistics of a large array."""
     if array.size == 0:
         return ["empty"]
-    values = array.astype(np.float64, copy=False)
-    with np.errstate(all="ignore"):
-        mean, std = values.mean(), values.std()
-        low, high = values.min(), values.max()
+    stats = array_statistics(array)
     p = precision
     return [
-        f"mean {_number(mean, p)}  std {_number(std, p)}",
-        f"min {_number(low, p)}  max {_number(high, p)}",
+        f"mean {_number(stats['mean'], p)}  std {_number(stats['std'], p)}",
+        f"min {_number(stats['min'], p)}  max {_number(stats['max'], p)}",
     ]
 
 
@@ -377,7 +350,7 @@ def _op_label(fn: Function, precision: int) -> str:
     return " ".join(words)
 
 
-def _value_kind(graph: _Graph, key: NodeKey) -> str:
+def _value_kind(graph: Graph, key: NodeKey) -> str:
     tensor = graph.values[key]
     if key == graph.root_key:
         return "root"
@@ -386,7 +359,7 @@ def _value_kind(graph: _Graph, key: NodeKey) -> str:
     return "leaf" if tensor.requires_grad else "constant"
 
 
-def _display_name(graph: _Graph, key: NodeKey) -> str:
+def display_name(graph: Graph, key: NodeKey) -> str:
     """The tensor's own name, or the op that made it, or what kind of leaf it is."""
     tensor = graph.values[key]
     if tensor.name:
@@ -396,7 +369,7 @@ def _display_name(graph: _Graph, key: NodeKey) -> str:
     return "leaf" if tensor.requires_grad else "constant"
 
 
-def readable_names(graph: _Graph) -> tuple[dict[NodeKey, str], dict[int, str]]:
+def readable_names(graph: Graph) -> tuple[dict[NodeKey, str], dict[int, str]]:
     """Names a learner can tell apart, for the step-through page.
 
     Ops of a kind that occurs more than once are numbered in the order the
@@ -421,7 +394,7 @@ def readable_names(graph: _Graph) -> tuple[dict[NodeKey, str], dict[int, str]]:
         elif tensor._ctx is not None:
             value_names[key] = "output of " + op_names[id(tensor._ctx)]
         else:
-            value_names[key] = _display_name(graph, key)
+            value_names[key] = display_name(graph, key)
     for fn in forward:
         if fn.name == "CrossEntropy":
             target = graph.op_inputs[id(fn)][1]
@@ -431,16 +404,16 @@ def readable_names(graph: _Graph) -> tuple[dict[NodeKey, str], dict[int, str]]:
 
 
 def _value_label(
-    graph: _Graph,
+    graph: Graph,
     key: NodeKey,
-    options: _Options,
+    options: DrawingOptions,
     step: int | None,
     name: str | None = None,
 ) -> str:
     """The record label of a value node: name (by default its display name), then data, then gradient."""
     tensor = graph.values[key]
     p = options.precision
-    header = name or _display_name(graph, key)
+    header = name or display_name(graph, key)
     if step is not None:
         header = f"#{step}  {header}"
     fields = [_escape_record(header)]
@@ -515,9 +488,9 @@ def local_derivatives(
                 if needed:
                     tensor.requires_grad_(True)
             result = type(fn).apply(*tensors, **fn.settings)  # kept: a VJP may read its output
-        node = result._ctx
-        if node is None:
+        if result._ctx is None:
             return None
+        node = result._ctx
     seed = Tensor._make(np.ones(output_shape, dtype=output_dtype))
     with no_grad(), np.errstate(all="ignore"):
         grads = node.backward(seed)
@@ -534,7 +507,7 @@ def local_derivatives(
 # ---------------------------------------------------------------------------
 
 
-def _module_of_value(graph: _Graph, key: NodeKey, consumers: dict[NodeKey, set]) -> str | None:
+def _module_of_value(graph: Graph, key: NodeKey, consumers: dict[NodeKey, set]) -> str | None:
     """The module a value node belongs to.
 
     A result belongs to the module of the op that made it. A leaf named after
@@ -572,7 +545,7 @@ def _ancestors(path: str) -> list[str]:
 
 
 @dataclass
-class _Options:
+class DrawingOptions:
     show_data: bool
     show_grad: bool
     backward: bool
@@ -582,9 +555,9 @@ class _Options:
     legend: bool
 
 
-def _check_options(options: _Options) -> None:
-    if options.rankdir not in _RANKDIRS:
-        raise ValueError(f"draw_graph: rankdir must be one of {', '.join(_RANKDIRS)}, got {options.rankdir!r}")
+def _check_options(options: DrawingOptions) -> None:
+    if options.rankdir not in RANKDIRS:
+        raise ValueError(f"draw_graph: rankdir must be one of {', '.join(RANKDIRS)}, got {options.rankdir!r}")
     if isinstance(options.precision, bool) or not isinstance(options.precision, int) or options.precision < 1:
         raise ValueError(f"draw_graph: precision must be a positive int, got {options.precision!r}")
 
@@ -635,16 +608,16 @@ def draw_graph(
     """
     if not isinstance(root, Tensor):
         raise TypeError(f"draw_graph: root must be a Tensor, got {type(root).__name__}")
-    options = _Options(show_data, show_grad, backward, rankdir, precision, collapse_modules, legend)
+    options = DrawingOptions(show_data, show_grad, backward, rankdir, precision, collapse_modules, legend)
     _check_options(options)
-    graph = _collect(root)
-    return _Drawing(graph, options).build()
+    graph = collect_graph(root)
+    return Drawing(graph, options).build()
 
 
-class _Drawing:
-    """Turns a collected _Graph into a graphviz.Digraph."""
+class Drawing:
+    """Turns a collected Graph into a graphviz.Digraph."""
 
-    def __init__(self, graph: _Graph, options: _Options, readable: bool = False) -> None:
+    def __init__(self, graph: Graph, options: DrawingOptions, readable: bool = False) -> None:
         """readable: number repeated ops and name results as `readable_names` does (the page's drawing)."""
         self.graph = graph
         self.options = options
@@ -739,8 +712,8 @@ class _Drawing:
         # A long rule is wrapped, so it does not stretch the layout.
         lines = textwrap.wrap(rule, RULE_LINE_WIDTH, break_long_words=False, break_on_hyphens=False) if rule else []
         if derivatives is not None and derivatives[index] is not None:
-            out_name = _display_name(self.graph, self.graph.op_output[id(fn)])
-            in_name = _display_name(self.graph, self.graph.op_inputs[id(fn)][index])
+            out_name = display_name(self.graph, self.graph.op_output[id(fn)])
+            in_name = display_name(self.graph, self.graph.op_inputs[id(fn)][index])
             lines.append(f"∂{out_name}/∂{in_name} = {_number(derivatives[index], self.options.precision)}")
         return "\n".join(lines) if lines else None
 
@@ -804,7 +777,8 @@ class _Drawing:
             return self.value_module[key] in boxes and key != graph.root_key
 
         def node_of_value(key: NodeKey) -> str:
-            return box_ids[self.value_module[key]] if hidden(key) else self.value_ids[key]
+            module = self.value_module[key]
+            return box_ids[module] if module is not None and hidden(key) else self.value_ids[key]
 
         for key in graph.values:
             if not hidden(key):
@@ -910,7 +884,7 @@ class _Drawing:
 # ---------------------------------------------------------------------------
 
 
-def _format_from(path: Path, format: str | None) -> str:
+def format_from_path(path: Path, format: str | None) -> str:
     if format is None:
         suffix = path.suffix.lower().lstrip(".")
         format = {"gv": "dot"}.get(suffix, suffix) if suffix else "svg"
@@ -934,22 +908,40 @@ def render_graph(root: Tensor, path: str | Path, format: str | None = None, **op
     install Graphviz, when `dot` is missing.
     """
     path = Path(path)
-    format = _format_from(path, format)
+    format = format_from_path(path, format)
     drawing = draw_graph(root, **options)
     if path.parent != Path(""):
         path.parent.mkdir(parents=True, exist_ok=True)
     if format == "dot":
         path.write_text(drawing.source, encoding="utf-8")
         return str(path)
+    without_dot = "use draw_graph(...).source to get the DOT text"
+    run_dot(drawing.source, format, "render_graph", output=path, or_else=without_dot)
+    return str(path)
+
+
+def run_dot(source: str, format: str, who: str, output: Path | None = None, or_else: str = "") -> bytes:
+    """Lay out DOT text with the Graphviz program `dot`, in `format` ("svg", "png", ...).
+
+    Returns what dot printed, or writes it to `output` when given (and
+    returns b""). who: the function named at the start of an error message;
+    or_else: what the user can do without Graphviz, added to the install hint.
+    Raises GraphvizNotFoundError, saying how to install Graphviz, when `dot`
+    is not on PATH, and RuntimeError with dot's own message when it fails.
+    """
     dot_program = shutil.which("dot")
     if dot_program is None:
-        raise GraphvizNotFoundError(f"render_graph: {_INSTALL_HINT}")
-    result = subprocess.run(
-        [dot_program, f"-T{format}", "-o", str(path)],
-        input=drawing.source.encode("utf-8"),
-        capture_output=True,
-    )
+        hint = (
+            "the Graphviz program `dot` was not found on PATH; install Graphviz "
+            "(Debian/Ubuntu: `sudo apt-get install graphviz`, macOS: `brew install graphviz`, "
+            "conda: `conda install graphviz`)"
+        )
+        raise GraphvizNotFoundError(f"{who}: {hint}" + (f", or {or_else}" if or_else else ""))
+    command = [dot_program, f"-T{format}"]
+    if output is not None:
+        command += ["-o", str(output)]
+    result = subprocess.run(command, input=source.encode("utf-8"), capture_output=True)
     if result.returncode != 0:
         message = result.stderr.decode("utf-8", errors="replace").strip()
-        raise RuntimeError(f"render_graph: dot failed with exit code {result.returncode}: {message}")
-    return str(path)
+        raise RuntimeError(f"{who}: dot failed with exit code {result.returncode}: {message}")
+    return result.stdout

@@ -141,12 +141,14 @@ class _Recorder:
 
     def add(self, parent: Tensor, added: Tensor, after: Tensor) -> None:
         visit = self.current
+        assert visit is not None, "the engine visits a node before it adds what the node sent on"
         fn = visit.node.function
         # Which input of the op this is (an op can use one tensor twice: x * x).
         taken = {c.position for c in visit.contributions}
         position = next(i for i, p in enumerate(fn.parents) if p is parent and i not in taken)
         before = self.last_after.get(id(parent))
         returned = visit.returned[position]
+        assert returned is not None, "the engine adds only the gradients the VJP returned"
         visit.contributions.append(
             Contribution(position, self._node(parent), returned, added.data, before, after.data)
         )

@@ -21,19 +21,14 @@ page is written, each op's VJP is also checked once by finite differences
 
 from __future__ import annotations
 
-import base64
 import html
-import json
 import math
 import numbers
 import os
 import re
-import shutil
-import subprocess
 import tempfile
-from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -41,22 +36,26 @@ from ..backward import fit_to
 from ..float_errors import quiet_region
 from ..function import Function
 from ..grad_mode import enable_grad, no_grad
+from ..gradcheck import directional_check
 from ..tensor import Tensor
 from ..vjp_rule import VjpRule
+from .arrays import array_statistics, exact_bytes
 from .drawing import (
-    _RANKDIRS,
     COLORS,
     MODULE_FILL,
-    GraphvizNotFoundError,
-    _collect,
-    _display_name,
-    _Drawing,
-    _key,
-    _Options,
+    RANKDIRS,
+    Drawing,
+    DrawingOptions,
+    Graph,
+    collect_graph,
+    display_name,
     local_derivatives,
+    node_key,
+    run_dot,
     wire_rules,
 )
-from .recorder import Tape, TapeNode, record_backward
+from .page_file import content_security_policy, fill_page, json_for_script, page_asset, page_script
+from .recorder import Tape, TapeNode, Visit, record_backward
 
 __all__ = ["Stepper", "save_stepper", "step_through"]
 
@@ -154,19 +153,19 @@ def step_through(
     as they were.
     """
     _check_page_request(root, collapse_modules, rankdir, precision, lr, seed, title)
-    graph = _collect(root)
+    graph = collect_graph(root)
     _check_graph_size(graph)
     has_modules = any(fn.module is not None for fn in graph.ops)
     if rankdir is None:
         rankdir = "TB" if has_modules else "LR"
-    options = _Options(False, False, False, rankdir, precision, False, False)
-    expanded = _Drawing(graph, options, readable=True)
+    options = DrawingOptions(False, False, False, rankdir, precision, False, False)
+    expanded = Drawing(graph, options, readable=True)
     expanded.dot.attr(nodesep="0.45", ranksep="0.5")
     svg = _render_svg(expanded.build().source)
     collapsed = None
     collapsed_svg = ""
     if has_modules:
-        collapsed = _Drawing(graph, _Options(False, False, False, rankdir, precision, True, False), readable=True)
+        collapsed = Drawing(graph, DrawingOptions(False, False, False, rankdir, precision, True, False), readable=True)
         collapsed.dot.attr(nodesep="0.45", ranksep="0.5")
         collapsed_svg = _prefix_ids(_render_svg(collapsed.build().source), "c-")
     if collapse_modules is None:  # a small model opens with every op in sight
@@ -174,7 +173,7 @@ def step_through(
 
     tape = record_backward(root, gradient)
     data = _PageData(graph, expanded, collapsed, tape, precision, np.random.default_rng(seed)).build()
-    data["title"] = title or f"Backward pass of {_display_name(graph, graph.root_key)}"
+    data["title"] = title or f"Backward pass of {display_name(graph, graph.root_key)}"
     data["lr"] = float(lr)
     data["precision"] = int(precision)
     data["stateElements"] = STATE_ELEMENTS
@@ -214,8 +213,8 @@ def _check_page_request(
             f"step_through: collapse_modules must be True, False or None, got {type(collapse_modules).__name__} "
             f"{collapse_modules!r}"
         )
-    if rankdir is not None and rankdir not in _RANKDIRS:
-        raise ValueError(f"step_through: rankdir must be one of {', '.join(_RANKDIRS)} or None, got {rankdir!r}")
+    if rankdir is not None and rankdir not in RANKDIRS:
+        raise ValueError(f"step_through: rankdir must be one of {', '.join(RANKDIRS)} or None, got {rankdir!r}")
     if isinstance(precision, (bool, np.bool_)) or not isinstance(precision, (int, np.integer)):
         raise TypeError(f"step_through: precision must be an int, got {type(precision).__name__} {precision!r}")
     if not 1 <= precision <= MAX_PRECISION:
@@ -277,17 +276,7 @@ def _check_writable_path(path: Any) -> None:
 
 
 def _render_svg(source: str) -> str:
-    dot_program = shutil.which("dot")
-    if dot_program is None:
-        raise GraphvizNotFoundError(
-            "step_through: the Graphviz program `dot` lays out the page's drawing and was not found on PATH; "
-            "install Graphviz (Debian/Ubuntu: `sudo apt-get install graphviz`, macOS: `brew install graphviz`)"
-        )
-    result = subprocess.run([dot_program, "-Tsvg"], input=source.encode("utf-8"), capture_output=True)
-    if result.returncode != 0:
-        message = result.stderr.decode("utf-8", errors="replace").strip()
-        raise RuntimeError(f"step_through: dot failed with exit code {result.returncode}: {message}")
-    text = result.stdout.decode("utf-8")
+    text = run_dot(source, "svg", "step_through").decode("utf-8")
     # Inline SVG in HTML needs no XML prolog or DOCTYPE.
     return text[text.index("<svg") :]
 
@@ -311,25 +300,6 @@ def _prefix_ids(svg: str, prefix: str) -> str:
 # ---------------------------------------------------------------------------
 
 
-def _stats(values: np.ndarray) -> dict[str, float]:
-    with np.errstate(all="ignore"):
-        return {
-            "mean": float(values.mean()),
-            "std": float(values.std()),
-            "min": float(values.min()),
-            "max": float(values.max()),
-            "norm": float(np.sqrt((values * values).sum())),
-        }
-
-
-def _bytes_of(array: np.ndarray) -> tuple[str, str]:
-    """(type, base64 text) of the array's values: float32 exactly as they are,
-    anything else as float64 (exact for every int up to 2**53 and for bools)."""
-    if array.dtype == np.float32:
-        return "f4", base64.b64encode(np.ascontiguousarray(array, dtype="<f4").tobytes()).decode("ascii")
-    return "f8", base64.b64encode(np.ascontiguousarray(array, dtype="<f8").tobytes()).decode("ascii")
-
-
 def _encode(array: np.ndarray) -> dict[str, Any]:
     """A small array in full; a large one as statistics, a histogram and a preview of its first 2-D maps."""
     array = np.asarray(array)
@@ -339,11 +309,11 @@ def _encode(array: np.ndarray) -> dict[str, Any]:
         return entry
     values = array.astype(np.float64)
     if array.size <= FULL_ELEMENTS:
-        entry["type"], entry["b64"] = _bytes_of(array)
+        entry.update(exact_bytes(array))
         if array.size > 64:
-            entry["stats"] = _stats(values)
+            entry["stats"] = array_statistics(values)
         return entry
-    entry["stats"] = _stats(values)
+    entry["stats"] = array_statistics(values)
     finite = values[np.isfinite(values)]
     if finite.size:
         entry["hist"] = _histogram(finite)
@@ -352,8 +322,7 @@ def _encode(array: np.ndarray) -> dict[str, Any]:
         if height * width <= PREVIEW_ELEMENTS:
             maps = array.reshape(-1, height, width)
             count = min(maps.shape[0], PREVIEW_MAPS, max(1, PREVIEW_ELEMENTS // (height * width)))
-            entry["preview"] = {"shape": [count, height, width]}
-            entry["preview"]["type"], entry["preview"]["b64"] = _bytes_of(maps[:count])
+            entry["preview"] = {"shape": [count, height, width], **exact_bytes(maps[:count])}
     return entry
 
 
@@ -389,7 +358,14 @@ class _ArrayTable:
         self.index: dict[int, int] = {}
         self.keep: list[np.ndarray] = []  # keeps the arrays alive, so no id is reused
 
+    @overload
+    def add(self, array: np.ndarray) -> int: ...
+
+    @overload
+    def add(self, array: None) -> None: ...
+
     def add(self, array: np.ndarray | None) -> int | None:
+        """The array's index in the table (None for no array)."""
         if array is None:
             return None
         found = self.index.get(id(array))
@@ -410,12 +386,14 @@ def _as_float64(array: np.ndarray) -> np.ndarray:
     return array.astype(np.float64) if np.issubdtype(array.dtype, np.floating) else array
 
 
-def _probe(fn: Function, inputs: list[np.ndarray], needs_grad: list[bool], rng: np.random.Generator) -> dict:
+def probe_vjp(
+    fn: Function, inputs: list[np.ndarray], needs_grad: list[bool], rng: np.random.Generator
+) -> dict[str, Any]:
     """Check one op's VJP against central differences, in float64.
 
     With a random upstream gradient v and a random direction u of the inputs,
     the VJP's (v^T J) u must match the numeric derivative of v . f(x + t u)
-    at t = 0. Where the left and right differences disagree, the op is not
+    at t = 0 (gradcheck's fast mode, `directional_check`). Where the left and right differences disagree, the op is not
     differentiable at this input (a tie in a max, a zero in a ReLU) and there
     is nothing to compare against: the probe says so instead of failing.
     """
@@ -442,11 +420,13 @@ def _probe(fn: Function, inputs: list[np.ndarray], needs_grad: list[bool], rng: 
                 return {"status": "skip", "reason": f"the op's output is {out.dtype.name}, not float64"}
             v = rng.standard_normal(out.shape)
             directions = {i: rng.standard_normal(arrays[i].shape) for i in checked}
+            assert out._ctx is not None  # its inputs require grad
             vjp = out._ctx.backward(Tensor(v))
         analytic = 0.0
         for i in checked:
-            if vjp[i] is not None:
-                analytic += float((fit_to(vjp[i], arrays[i]).data * directions[i]).sum())
+            gradient = vjp[i]
+            if gradient is not None:
+                analytic += float((fit_to(gradient, arrays[i]).data * directions[i]).sum())
 
         def projected(t: float) -> float:
             moved = [a + t * directions[i] if i in directions else a for i, a in enumerate(arrays)]
@@ -457,16 +437,20 @@ def _probe(fn: Function, inputs: list[np.ndarray], needs_grad: list[bool], rng: 
         # A step can cross a kink (a ReLU input a hair from zero): a second,
         # smaller step then tells a crossing from a wrong VJP, which fails at both.
         for eps in PROBE_EPS:
-            plus, minus = projected(eps), projected(-eps)
-            numeric = (plus - minus) / (2 * eps)
-            right, left = (plus - centre) / eps, (centre - minus) / eps
-            tolerance = PROBE_ATOL + PROBE_RTOL * abs(numeric)
-            error = abs(analytic - numeric)
-            result = {"analytic": analytic, "numeric": numeric, "error": error, "tolerance": tolerance, "eps": eps}
-            if abs(right - left) > tolerance:
+            check = directional_check(projected, analytic, eps=eps, atol=PROBE_ATOL, rtol=PROBE_RTOL)
+            result: dict[str, Any] = {
+                "analytic": analytic,
+                "numeric": check.numerical,
+                "error": check.error,
+                "tolerance": check.tolerance,
+                "eps": eps,
+            }
+            # The slopes on either side of x disagree where f has a kink there.
+            right, left = (check.plus - centre) / eps, (centre - check.minus) / eps
+            if abs(right - left) > check.tolerance:
                 result["status"] = "kink"
             else:
-                result["status"] = "pass" if error <= tolerance else "fail"
+                result["status"] = "pass" if check.passed else "fail"
             if result["status"] == "pass":
                 break
     except Exception as error:  # a probe must never stop the page from being written
@@ -480,7 +464,15 @@ def _probe(fn: Function, inputs: list[np.ndarray], needs_grad: list[bool], rng: 
 
 
 class _PageData:
-    def __init__(self, graph, expanded: _Drawing, collapsed: _Drawing | None, tape: Tape, precision, rng) -> None:
+    def __init__(
+        self,
+        graph: Graph,
+        expanded: Drawing,
+        collapsed: Drawing | None,
+        tape: Tape,
+        precision: int,
+        rng: np.random.Generator,
+    ) -> None:
         self.graph = graph
         self.expanded = expanded
         self.collapsed = collapsed
@@ -490,7 +482,7 @@ class _PageData:
         self.arrays = _ArrayTable()
 
     def value_id(self, tensor: Any) -> str:
-        return self.expanded.value_ids[_key(tensor)]
+        return self.expanded.value_ids[node_key(tensor)]
 
     def collapsed_id(self, key: tuple[str, int]) -> str | None:
         """The element that shows a value in the collapsed drawing: its own node, or its module's box."""
@@ -553,13 +545,14 @@ class _PageData:
                 inputs = [i.value if isinstance(i, TapeNode) else i for i in visit.node.inputs]
                 needs = [isinstance(i, TapeNode) for i in visit.node.inputs]
                 with quiet_region():  # an op run again on inf or nan values: no numpy warnings
-                    nodes[self.value_id(visit.node.tensor)]["check"] = _probe(fn, inputs, needs, self.rng)
+                    nodes[self.value_id(visit.node.tensor)]["check"] = probe_vjp(fn, inputs, needs, self.rng)
 
         forward = [[self.expanded.value_ids[key] for key, t in graph.values.items() if t._ctx is None]]
         for tape_node in tape.order:
             if tape_node.function is not None:
                 forward.append([self.value_id(tape_node.tensor)])
         backward = [self.backward_step(visit) for visit in tape.visits]
+        assert tape.root is not None, "a recorded pass has a root"
         return {
             "root": self.value_id(tape.root.tensor),
             "rootName": self.root_name(),
@@ -631,14 +624,15 @@ class _PageData:
 
     def forward_edges(self, fn: Function, node_id: str) -> list[str]:
         op_id = self.expanded.op_ids[id(fn)]
-        edges, seen = [f"{op_id}->{node_id}"], {}
+        edges = [f"{op_id}->{node_id}"]
+        seen: dict[str, int] = {}
         for key in self.graph.op_inputs[id(fn)]:
             source = self.expanded.value_ids[key]
             seen[source] = seen.get(source, 0) + 1
             edges.append(f"{source}->{op_id}" + (f"#{seen[source]}" if seen[source] > 1 else ""))
         return edges
 
-    def backward_step(self, visit) -> dict[str, Any]:
+    def backward_step(self, visit: Visit) -> dict[str, Any]:
         node_id = self.value_id(visit.node.tensor)
         step: dict[str, Any] = {"node": node_id, "grad": self.arrays.add(visit.grad), "contributions": []}
         fn = visit.node.function
@@ -648,7 +642,9 @@ class _PageData:
         step["op"] = op_id
         step["edges"] = [f"{op_id}->{node_id}"]
         target = self.collapsed_op(fn)
-        collapsed_pairs = [] if target is None else [(target, self.collapsed_id(_key(visit.node.tensor)))]
+        collapsed_pairs: list[tuple[str | None, str | None]] = []
+        if target is not None:
+            collapsed_pairs.append((target, self.collapsed_id(node_key(visit.node.tensor))))
         step["collapsedOp"] = target
         inputs = visit.node.inputs
         output = visit.node.value
@@ -664,9 +660,9 @@ class _PageData:
             local = None
         seen: dict[str, int] = {}
         edge_of_position: list[str] = []
-        collapsed_of_position: list[tuple[str, str]] = []
+        collapsed_of_position: list[tuple[str | None, str | None]] = []
         for i, parent in enumerate(inputs):
-            key = _key(parent.tensor) if isinstance(parent, TapeNode) else _key(fn.parents[i], fn, i)
+            key = node_key(parent.tensor) if isinstance(parent, TapeNode) else node_key(fn.parents[i], fn, i)
             source = self.expanded.value_ids[key]
             seen[source] = seen.get(source, 0) + 1
             edge = f"{source}->{op_id}" + (f"#{seen[source]}" if seen[source] > 1 else "")
@@ -699,33 +695,6 @@ class _PageData:
 # ---------------------------------------------------------------------------
 
 
-def _asset(name: str) -> str:
-    return (resources.files("tinygrad_cnn.viz") / "page" / name).read_text(encoding="utf-8")
-
-
-def _finite(value: Any) -> Any:
-    """JSON has no NaN or infinity: such a number is written as the text "nan", "inf" or "-inf"."""
-    if isinstance(value, float) and not np.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
-
-
-def _json_for_script(data: Any) -> str:
-    """JSON text that is safe inside an HTML <script> element.
-
-    The browser ends a script at "</script", and after "<!--" followed by
-    "<script" it no longer sees the real end at all: no "<" or ">" may
-    appear literally, and no "&" either, for good measure. In JSON,
-    "\\u003c" is the same character as "<" (JSON.parse reads it back).
-    """
-    text = json.dumps(_finite(data), separators=(",", ":"), allow_nan=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
 def _html_text(text: str) -> str:
     """Text for the page's HTML: escaped, and each lone surrogate (half of a
     UTF-16 pair, which UTF-8 cannot hold) replaced by U+FFFD."""
@@ -752,14 +721,13 @@ def _plain_settings(settings: dict[str, Any]) -> dict[str, Any]:
 
 def _page(data: dict[str, Any], svg: str, collapsed_svg: str) -> str:
     parts = {
+        "{{policy}}": content_security_policy(data_images=True),
         "{{title}}": _html_text(data["title"]),
-        "{{style}}": _asset("stepper.css"),
+        "{{style}}": page_asset("stepper.css"),
         # The explainers first: stepper.js uses them.
-        "{{script}}": _asset("explain.js") + "\n" + _asset("stepper.js"),
-        "{{tape}}": _json_for_script(data),
+        "{{script}}": page_script("explain.js", "stepper.js"),
+        "{{tape}}": json_for_script(data),
         "{{svg}}": svg,
         "{{collapsed_svg}}": collapsed_svg,
     }
-    # One pass, so a marker inside the inserted text is never replaced again.
-    template = _asset("stepper.html")
-    return re.sub(r"\{\{\w+\}\}", lambda match: parts[match.group(0)], template)
+    return fill_page("stepper.html", parts)

@@ -34,12 +34,9 @@ from __future__ import annotations
 import base64
 import html
 import itertools
-import json
 import math
 import os
-import re
 from collections.abc import Callable, Iterable
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +46,8 @@ from ..grad_mode import no_grad
 from ..nn import Conv2d, Module
 from ..optim import SGD, Optimizer
 from ..tensor import Tensor
+from .arrays import exact_bytes, norm
+from .page_file import content_security_policy, fill_page, json_for_script, page_asset, page_script
 
 __all__ = ["FULL_ELEMENTS", "HEATMAP_ELEMENTS", "TrainingRecord", "TrainingRecorder", "check_page_path",
            "save_training_page", "training_page_html"]
@@ -178,11 +177,8 @@ class TrainingRecord:
         return len(self.losses)
 
 
-def _norm(array: np.ndarray | None) -> float:
-    if array is None:
-        return 0.0
-    values = array.astype(np.float64)
-    return float(np.sqrt((values * values).sum()))
+def _norm_or_zero(array: np.ndarray | None) -> float:
+    return 0.0 if array is None else norm(array.astype(np.float64))
 
 
 def _optimizer_text(optimizer: Optimizer) -> tuple[str, bool]:
@@ -275,7 +271,7 @@ class TrainingRecorder:
             before = self._before[name]
             grad = None if param.grad is None else param.grad.data.copy()
             update = param.data.astype(np.float64) - before.astype(np.float64)
-            record.norms[name].append((_norm(before), _norm(grad), _norm(update)))
+            record.norms[name].append((_norm_or_zero(before), _norm_or_zero(grad), _norm_or_zero(update)))
             if name in record.values:
                 record.values[name].append(before)
                 record.grads[name].append(grad)
@@ -368,13 +364,6 @@ def save_training_page(
 # ---------------------------------------------------------------------------
 
 
-def _exact(array: np.ndarray) -> dict[str, Any]:
-    """float32 exactly as it is, anything else as float64 (base64, little-endian)."""
-    kind, dtype = ("f4", "<f4") if array.dtype == np.float32 else ("f8", "<f8")
-    data = base64.b64encode(np.ascontiguousarray(array, dtype=dtype).tobytes()).decode("ascii")
-    return {"type": kind, "b64": data}
-
-
 def _heatmap(array: np.ndarray) -> dict[str, Any]:
     """8-bit: round(x / max|x| * 127), enough for a heatmap; `scale` is max|x|."""
     values = np.nan_to_num(array.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
@@ -384,15 +373,11 @@ def _heatmap(array: np.ndarray) -> dict[str, Any]:
 
 
 def _exact_or_heatmap(array: np.ndarray) -> dict[str, Any]:
-    return _exact(array) if array.size <= FULL_ELEMENTS else _heatmap(array)
+    return exact_bytes(array) if array.size <= FULL_ELEMENTS else _heatmap(array)
 
 
 def _array(array: np.ndarray | None) -> dict[str, Any] | None:
     return None if array is None else _exact_or_heatmap(array)
-
-
-def _finite(value: float) -> float | str:
-    return value if math.isfinite(value) else str(value)
 
 
 def _page_data(record: TrainingRecord, title: str) -> dict[str, Any]:
@@ -403,7 +388,7 @@ def _page_data(record: TrainingRecord, title: str) -> dict[str, Any]:
             "shape": list(record.shapes[name]),
             "conv": name in record.conv_weights,
             "exact": name in record.kept and math.prod(record.shapes[name]) <= FULL_ELEMENTS,
-            "norms": [[_finite(x) for x in triple] for triple in record.norms[name]],
+            "norms": [list(triple) for triple in record.norms[name]],
         }
         if name in record.kept:
             values = record.values[name]
@@ -417,7 +402,7 @@ def _page_data(record: TrainingRecord, title: str) -> dict[str, Any]:
     return {
         "title": title,
         "steps": record.steps,
-        "losses": [_finite(x) for x in record.losses],
+        "losses": record.losses,
         "lrs": record.lrs,
         "optimizer": record.optimizer,
         "plainSgd": record.plain_sgd,
@@ -430,28 +415,18 @@ def _page_data(record: TrainingRecord, title: str) -> dict[str, Any]:
     }
 
 
-def _asset(name: str) -> str:
-    return (resources.files("tinygrad_cnn.viz") / "page" / name).read_text(encoding="utf-8")
-
-
-def _json_for_script(data: Any) -> str:
-    """JSON that cannot end the <script> element or open a comment in it: <, > and & as \\u escapes."""
-    text = json.dumps(data, separators=(",", ":"), allow_nan=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
 def training_page_html(record: TrainingRecord, title: str | None = None) -> str:
     """The page of a TrainingRecord, as one self-contained HTML text."""
     if record.steps == 0:
         raise ValueError("training_page_html: the record has no steps")
     title = title or f"Watch the filters learn: {record.steps} steps of {record.optimizer}"
     parts = {
+        "{{policy}}": content_security_policy(),
         "{{title}}": html.escape(title),
-        "{{style}}": _asset("training.css"),
-        "{{script}}": _asset("training.js"),
-        "{{data}}": _json_for_script(_page_data(record, title)),
+        "{{style}}": page_asset("training.css"),
+        "{{script}}": page_script("training.js"),
+        "{{data}}": json_for_script(_page_data(record, title)),
         "{{full}}": f"{FULL_ELEMENTS:,}",
         "{{heatmap}}": f"{HEATMAP_ELEMENTS:,}",
     }
-    # One pass, so a marker inside the inserted text is never replaced again.
-    return re.sub(r"\{\{\w+\}\}", lambda match: parts[match.group(0)], _asset("training.html"))
+    return fill_page("training.html", parts)

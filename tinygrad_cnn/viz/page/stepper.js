@@ -367,12 +367,7 @@
   let lr = tape.lr;
   let sharedScale = false; // value and gradient each get a colour scale of their own
 
-  // Diverging colours: blue below zero, white at zero, red above.
-  function colour(v, max) {
-    const t = max > 0 ? Math.max(-1, Math.min(1, v / max)) : 0;
-    const fade = Math.round(255 * (1 - Math.abs(t)));
-    return t >= 0 ? [255, fade, fade] : [fade, fade, 255];
-  }
+  const colour = Colours.blueWhiteRed; // blue below zero, white at zero, red above
   function heatmap(values, offset, h, w, max) {
     const c = el("canvas");
     const zoom = Math.max(1, Math.min(16, Math.floor(56 / Math.max(h, w))));
@@ -386,16 +381,7 @@
     ctx.putImageData(img, 0, 0);
     return c;
   }
-  function scaleBar(max) {
-    const bar = el("div", undefined, "scale");
-    const c = el("canvas");
-    c.width = 100; c.height = 1; c.style.width = "100px"; c.style.height = "10px";
-    const ctx = c.getContext("2d"), img = ctx.createImageData(100, 1);
-    for (let i = 0; i < 100; i++) img.data.set([...colour((i / 49.5 - 1) * max, max), 255], 4 * i);
-    ctx.putImageData(img, 0, 0);
-    bar.append(el("span", fmt(-max)), c, el("span", fmt(max)), el("span", "(0 is white)", "hint"));
-    return bar;
-  }
+  function scaleBar(max) { return Colours.scaleBar(colour, max, fmt(-max), fmt(max), "(0 is white)"); }
   function histogram(a) {
     let counts, lo, hi;
     if (a.hist) ({ counts, lo, hi } = a.hist);

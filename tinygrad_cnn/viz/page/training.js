@@ -83,12 +83,7 @@
     if (cls) e.className = cls;
     return e;
   }
-  // Values: blue below zero, white at zero, red above.
-  function valueColour(v, max) {
-    const t = max > 0 ? Math.max(-1, Math.min(1, v / max)) : 0;
-    const fade = Math.round(255 * (1 - Math.abs(t)));
-    return t >= 0 ? [255, fade, fade] : [fade, fade, 255];
-  }
+  const valueColour = Colours.blueWhiteRed; // values: blue below zero, white at zero, red above
   // Gradients and updates: green below zero, white at zero, purple above.
   function gradColour(v, max) {
     const t = max > 0 ? Math.max(-1, Math.min(1, v / max)) : 0;
@@ -96,16 +91,7 @@
     const a = Math.abs(t);
     return end.map((c) => Math.round(255 + (c - 255) * a));
   }
-  function scaleBar(max, colour, note) {
-    const bar = el("div", undefined, "scale");
-    const c = el("canvas");
-    c.width = 100; c.height = 1; c.style.width = "100px"; c.style.height = "10px";
-    const ctx = c.getContext("2d"), img = ctx.createImageData(100, 1);
-    for (let i = 0; i < 100; i++) img.data.set([...colour((i / 49.5 - 1) * max, max), 255], 4 * i);
-    ctx.putImageData(img, 0, 0);
-    bar.append(el("span", fmt(-max, 3)), c, el("span", fmt(max, 3)), el("span", note, "hint"));
-    return bar;
-  }
+  function scaleBar(max, colour, note) { return Colours.scaleBar(colour, max, fmt(-max, 3), fmt(max, 3), note); }
   // One 2-D map (h, w) at values[offset...] as a canvas, each cell zoom x zoom pixels.
   function mapCanvas(values, offset, h, w, max, colour, zoom) {
     const c = el("canvas", undefined, "map");
