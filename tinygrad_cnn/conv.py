@@ -75,10 +75,10 @@ class Conv2d(Function):
     """
 
     @quietly  # sums past the largest float give inf, without numpy's warning (as everywhere in the library)
-    def forward(self, x, w, *bias, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, out_hw=None):
+    def forward(self, x, w, *optional_bias, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, out_hw=None):
         # An optional third input, the bias (O,), is added while the output is
         # copied into place: cheaper than a separate broadcast add.
-        bias = bias[0] if bias else None
+        bias = optional_bias[0] if optional_bias else None
         if not is_grad_enabled():
             return K.conv2d_forward(x, w, stride, padding, dilation, groups, out_hw, bias)
         # Keep the column matrix (im2col of x) for the weight gradient, which
@@ -514,8 +514,9 @@ def adaptive_pool_matrix(size_in: int, size_out: int, dtype: Any) -> np.ndarray:
 def _adaptive_output_size(output_size: Any, input_hw: Pair, op: str) -> Pair:
     """An int, or a pair whose entries are ints or None (None keeps that input size)."""
     if isinstance(output_size, (tuple, list)) and len(output_size) == 2:
-        sizes = tuple(input_hw[i] if size is None else _as_int(size, op, "output_size")
-                      for i, size in enumerate(output_size))
+        height, width = (input_hw[i] if size is None else _as_int(size, op, "output_size")
+                         for i, size in enumerate(output_size))
+        sizes = (height, width)
     elif isinstance(output_size, (tuple, list)):
         raise TypeError(f"{op}: output_size must be an int or a pair (height, width), got {output_size!r}")
     else:

@@ -44,7 +44,7 @@ try:
     # numpy >= 2 keeps its error state in a context variable. np.errstate
     # builds the state from its keyword arguments and sets the variable; here
     # the "ignore everything" state is built once and the variable set directly.
-    from numpy._core._ufunc_config import _extobj_contextvar as _error_state
+    from numpy._core._ufunc_config import _extobj_contextvar as _error_state  # type: ignore[attr-defined]
 except ImportError:  # older numpy: the global state of np.seterr
     _error_state = None
 
@@ -53,10 +53,11 @@ if _error_state is not None:
         _IGNORE_ALL = _error_state.get()
     _set_state, _reset_state = _error_state.set, _error_state.reset
 else:
-    def _set_state(_: Any) -> dict[str, str]:
+    # The state is np.seterr's dict of settings, returned by the call that changes it.
+    def _set_state(_: Any) -> Any:
         return np.seterr(all="ignore")
 
-    def _reset_state(previous: dict[str, str]) -> None:
+    def _reset_state(previous: Any) -> None:
         np.seterr(**previous)
 
     _IGNORE_ALL = None

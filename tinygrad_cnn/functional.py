@@ -74,11 +74,12 @@ def _check_reduction(reduction: str, op: str) -> None:
         raise ValueError(f"{op}: reduction must be one of 'mean', 'sum', 'none', got {reduction!r}")
 
 
-def _reduce(loss: Tensor, reduction: str, count: int | None = None) -> Tensor:
+def _reduce(loss: Tensor, reduction: str, count: float | None = None) -> Tensor:
     """Apply the reduction to a tensor of per-element losses.
 
     'mean' divides by `count` when given (cross-entropy with ignored targets
-    averages over the counted ones only), else by the number of elements.
+    averages over the counted ones only, a weighted loss by the sum of the
+    weights), else by the number of elements.
     """
     if reduction == "none":
         return loss
