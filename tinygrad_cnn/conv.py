@@ -300,7 +300,7 @@ trust_forward(Conv2d, ConvTranspose2d, Conv2dGradWeight, MaxPool2d, MaxPool2dBac
 # ---------------------------------------------------------------------------
 
 
-def _pair(value: Any, op: str, name: str, minimum: int) -> Pair:
+def as_pair(value: Any, op: str, name: str, minimum: int) -> Pair:
     """An int or a pair of ints -> (height, width), each at least `minimum`."""
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         pair = (int(value), int(value))
@@ -363,9 +363,9 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int | 
     op = "conv2d"
     _check_tensor_4d(x, op, "input", "(N, C, H, W)")
     _check_tensor_4d(weight, op, "weight", "(out_channels, in_channels/groups, kH, kW)")
-    stride = _pair(stride, op, "stride", minimum=1)
-    padding = _pair(padding, op, "padding", minimum=0)
-    dilation = _pair(dilation, op, "dilation", minimum=1)
+    stride = as_pair(stride, op, "stride", minimum=1)
+    padding = as_pair(padding, op, "padding", minimum=0)
+    dilation = as_pair(dilation, op, "dilation", minimum=1)
     groups = _check_groups(groups, op)
 
     n, c, h, w = x.shape
@@ -408,10 +408,10 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
     op = "conv_transpose2d"
     _check_tensor_4d(x, op, "input", "(N, C, H, W)")
     _check_tensor_4d(weight, op, "weight", "(in_channels, out_channels/groups, kH, kW)")
-    stride = _pair(stride, op, "stride", minimum=1)
-    padding = _pair(padding, op, "padding", minimum=0)
-    output_padding = _pair(output_padding, op, "output_padding", minimum=0)
-    dilation = _pair(dilation, op, "dilation", minimum=1)
+    stride = as_pair(stride, op, "stride", minimum=1)
+    padding = as_pair(padding, op, "padding", minimum=0)
+    output_padding = as_pair(output_padding, op, "output_padding", minimum=0)
+    dilation = as_pair(dilation, op, "dilation", minimum=1)
     groups = _check_groups(groups, op)
 
     n, c_in, h, w = x.shape
@@ -458,10 +458,10 @@ def _pool_arguments(op: str, x: Any, kernel_size: Any, stride: Any, padding: Any
 
     Max pooling takes integer tensors too (a maximum is exact); average pooling does not."""
     _check_tensor_4d(x, op, "input", "(N, C, H, W)", floating=op != "max_pool2d")
-    kernel = _pair(kernel_size, op, "kernel_size", minimum=1)
-    stride = kernel if stride is None else _pair(stride, op, "stride", minimum=1)
-    padding = _pair(padding, op, "padding", minimum=0)
-    dilation = _pair(dilation, op, "dilation", minimum=1)
+    kernel = as_pair(kernel_size, op, "kernel_size", minimum=1)
+    stride = kernel if stride is None else as_pair(stride, op, "stride", minimum=1)
+    padding = as_pair(padding, op, "padding", minimum=0)
+    dilation = as_pair(dilation, op, "dilation", minimum=1)
     check_pool_padding(kernel, padding, op)
     h, w = x.shape[2:]
     span = (dilation[0] * (kernel[0] - 1) + 1, dilation[1] * (kernel[1] - 1) + 1)
@@ -511,7 +511,7 @@ def adaptive_pool_matrix(size_in: int, size_out: int, dtype: Any) -> np.ndarray:
     return matrix
 
 
-def _adaptive_output_size(output_size: Any, input_hw: Pair, op: str) -> Pair:
+def adaptive_output_size(output_size: Any, input_hw: Pair, op: str) -> Pair:
     """An int, or a pair whose entries are ints or None (None keeps that input size)."""
     if isinstance(output_size, (tuple, list)) and len(output_size) == 2:
         height, width = (input_hw[i] if size is None else _as_int(size, op, "output_size")
@@ -548,7 +548,7 @@ def adaptive_avg_pool2d(x: Tensor, output_size: int | tuple[int | None, int | No
     height, width = x.shape[-2:]
     if height == 0 or width == 0:
         raise ValueError(f"{op}: input of shape {x.shape} has an empty spatial axis")
-    out_h, out_w = _adaptive_output_size(output_size, (height, width), op)
+    out_h, out_w = adaptive_output_size(output_size, (height, width), op)
     rows = _constant(adaptive_pool_matrix(height, out_h, x.dtype))  # (out_h, H)
     columns = _constant(adaptive_pool_matrix(width, out_w, x.dtype).T)  # (W, out_w)
     return rows @ x @ columns  # matmul broadcasts the matrices over N and C
