@@ -75,7 +75,9 @@ class Conv2d(Function):
     """
 
     @quietly  # sums past the largest float give inf, without numpy's warning (as everywhere in the library)
-    def forward(self, x, w, *optional_bias, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, out_hw=None):
+    def forward(self, x: np.ndarray, w: np.ndarray, *optional_bias: np.ndarray, stride: Pair = (1, 1),
+                padding: Pair = (0, 0), dilation: Pair = (1, 1), groups: int = 1,
+                out_hw: Pair | None = None) -> np.ndarray:
         # An optional third input, the bias (O,), is added while the output is
         # copied into place: cheaper than a separate broadcast add.
         bias = optional_bias[0] if optional_bias else None
@@ -98,7 +100,7 @@ class Conv2d(Function):
         settings={"stride": 1, "padding": 0, "dilation": 1, "groups": 1},
     )
 
-    def backward(self, g):
+    def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
         x, w = self.parents[:2]
         geometry = _geometry(self.settings)
         # Not when this backward is recorded (create_graph): a recorded node
@@ -135,7 +137,9 @@ class ConvTranspose2d(Function):
     """
 
     @quietly
-    def forward(self, y, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, out_hw=(1, 1), work=None):
+    def forward(self, y: np.ndarray, w: np.ndarray, stride: Pair = (1, 1), padding: Pair = (0, 0),
+                dilation: Pair = (1, 1), groups: int = 1, out_hw: Pair = (1, 1),
+                work: np.ndarray | None = None) -> np.ndarray:
         # work: an array the kernel may overwrite (Conv2d's spent column matrix), or None.
         out_shape = (y.shape[0], w.shape[1] * groups, out_hw[0], out_hw[1])
         return K.conv2d_grad_input(y, w, out_shape, stride, padding, dilation, groups, work=work)
@@ -146,7 +150,7 @@ class ConvTranspose2d(Function):
         settings={"stride": 1, "padding": 0, "dilation": 1, "groups": 1},
     )
 
-    def backward(self, g):
+    def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
         y, w = self.parents
         geometry = _geometry(self.settings)
         # <g, Gi(y, w)> = <F(g, w), y> = <w, Gw(g, y)>
@@ -162,8 +166,9 @@ class Conv2dGradWeight(Function):
     """
 
     @quietly
-    def forward(self, x, y, weight_shape=(), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
-                columns=None):
+    def forward(self, x: np.ndarray, y: np.ndarray, weight_shape: tuple[int, ...] = (), stride: Pair = (1, 1),
+                padding: Pair = (0, 0), dilation: Pair = (1, 1), groups: int = 1,
+                columns: np.ndarray | None = None) -> np.ndarray:
         # columns: the column matrix of x, when the forward convolution kept it.
         return K.conv2d_grad_weight(x, y, weight_shape, stride, padding, dilation, groups, columns)
 
@@ -173,7 +178,7 @@ class Conv2dGradWeight(Function):
         settings={"stride": 1, "padding": 0, "dilation": 1, "groups": 1},
     )
 
-    def backward(self, g):
+    def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
         x, y = self.parents
         geometry = _geometry(self.settings)
         # <g, Gw(x, y)> = <F(x, g), y> = <x, Gi(y, g)>
@@ -195,7 +200,8 @@ def _geometry(settings: dict[str, Any]) -> dict[str, Any]:
 class MaxPool2d(Function):
     """Max over each window; the winner of each window is kept for backward."""
 
-    def forward(self, x, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+    def forward(self, x: np.ndarray, kernel: Pair = (1, 1), stride: Pair = (1, 1), padding: Pair = (0, 0),
+                dilation: Pair = (1, 1)) -> np.ndarray:
         y, self.argmax = K.max_pool2d_forward(x, kernel, stride, padding, dilation)
         return y
 
@@ -205,7 +211,7 @@ class MaxPool2d(Function):
         settings={"kernel": None, "stride": None, "padding": 0, "dilation": 1},
     )
 
-    def backward(self, g):
+    def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
         (x,) = self.parents
         gx = MaxPool2dBackward.apply(g, argmax=self.argmax, input_shape=x.shape, **_window(self.settings))
         return (depends_on(gx, x),)  # through the argmax, a mask: see ops.DependsOn
@@ -218,8 +224,8 @@ class MaxPool2dBackward(Function):
     the same positions (`MaxPool2dGather`).
     """
 
-    def forward(self, g, argmax=None, input_shape=(), kernel=(1, 1), stride=(1, 1), padding=(0, 0),
-                dilation=(1, 1)):
+    def forward(self, g: np.ndarray, *, argmax: np.ndarray, input_shape: tuple[int, ...] = (), kernel: Pair = (1, 1),
+                stride: Pair = (1, 1), padding: Pair = (0, 0), dilation: Pair = (1, 1)) -> np.ndarray:
         return K.max_pool2d_backward(g, argmax, input_shape, kernel, stride, padding, dilation)
 
     vjp_rule = VjpRule(
@@ -228,14 +234,15 @@ class MaxPool2dBackward(Function):
         settings={"kernel": None, "stride": None, "padding": 0, "dilation": 1},
     )
 
-    def backward(self, gg):
+    def backward(self, gg: Tensor) -> tuple[Tensor | None, ...]:
         return (MaxPool2dGather.apply(gg, argmax=self.settings["argmax"], **_window(self.settings)),)
 
 
 class MaxPool2dGather(Function):
     """For each window, the value of an input-shaped tensor at the window's maximum."""
 
-    def forward(self, g, argmax=None, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+    def forward(self, g: np.ndarray, *, argmax: np.ndarray, kernel: Pair = (1, 1), stride: Pair = (1, 1),
+                padding: Pair = (0, 0), dilation: Pair = (1, 1)) -> np.ndarray:
         return K.max_pool2d_gather(g, argmax, kernel, stride, padding, dilation)
 
     vjp_rule = VjpRule(
@@ -244,7 +251,7 @@ class MaxPool2dGather(Function):
         settings={"kernel": None, "stride": None, "padding": 0, "dilation": 1},
     )
 
-    def backward(self, h):
+    def backward(self, h: Tensor) -> tuple[Tensor | None, ...]:
         (g,) = self.parents
         argmax = self.settings["argmax"]
         return (MaxPool2dBackward.apply(h, argmax=argmax, input_shape=g.shape, **_window(self.settings)),)
@@ -258,7 +265,8 @@ class AvgPool2d(Function):
     """Mean over each window, zero padding counted (PyTorch's count_include_pad=True)."""
 
     @quietly
-    def forward(self, x, kernel=(1, 1), stride=(1, 1), padding=(0, 0)):
+    def forward(self, x: np.ndarray, kernel: Pair = (1, 1), stride: Pair = (1, 1),
+                padding: Pair = (0, 0)) -> np.ndarray:
         return K.avg_pool2d_forward(x, kernel, stride, padding)
 
     vjp_rule = VjpRule(
@@ -267,7 +275,7 @@ class AvgPool2d(Function):
         settings={"kernel": None, "stride": None, "padding": 0},
     )
 
-    def backward(self, g):
+    def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
         (x,) = self.parents
         # Linear in g and independent of x; tied to x anyway (with derivative 0), as PyTorch does.
         return (depends_on(AvgPool2dBackward.apply(g, input_shape=x.shape, **self.settings), x),)
@@ -276,7 +284,8 @@ class AvgPool2d(Function):
 class AvgPool2dBackward(Function):
     """Spread each window's gradient evenly over the window; its VJP is `AvgPool2d`."""
 
-    def forward(self, g, input_shape=(), kernel=(1, 1), stride=(1, 1), padding=(0, 0)):
+    def forward(self, g: np.ndarray, input_shape: tuple[int, ...] = (), kernel: Pair = (1, 1),
+                stride: Pair = (1, 1), padding: Pair = (0, 0)) -> np.ndarray:
         return K.avg_pool2d_backward(g, input_shape, kernel, stride, padding)
 
     vjp_rule = VjpRule(
@@ -285,7 +294,7 @@ class AvgPool2dBackward(Function):
         settings={"kernel": None, "stride": None, "padding": 0},
     )
 
-    def backward(self, gg):
+    def backward(self, gg: Tensor) -> tuple[Tensor | None, ...]:
         window = {key: self.settings[key] for key in ("kernel", "stride", "padding")}
         return (AvgPool2d.apply(gg, **window),)
 
