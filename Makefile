@@ -63,4 +63,4 @@ lint: setup
 	$(PY) -m mypy
 
 clean:
-	rm -rf $(VENV) .venv-oldest-numpy .pytest_cache build *.egg-info
+	rm -rf $(VENV) .venv-oldest-numpy .pytest_cache .mypy_cache build *.egg-info

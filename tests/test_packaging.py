@@ -36,7 +36,8 @@ def dists(tmp_path_factory) -> dict[str, str]:
     source = work / "source"
     # A clone or an unpacked sdist, less what building, testing and running leave behind.
     shutil.copytree(REPO_ROOT, source, ignore=shutil.ignore_patterns(
-        ".git", ".venv*", "build", "dist", "runs", "*.egg-info", "__pycache__", ".pytest_cache", ".ruff_cache"))
+        ".git", ".venv*", "build", "dist", "runs", "*.egg-info", "__pycache__", ".pytest_cache", ".ruff_cache",
+        ".mypy_cache"))
     # --no-isolation: build with this environment's setuptools, no download.
     run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(work / "out"), str(source)], cwd=str(work))
     found = {name.rsplit(".", 1)[-1] if name.endswith(".whl") else "sdist": str(work / "out" / name)
