@@ -57,8 +57,10 @@ bench: setup
 	$(PY) benchmarks/bench_conv.py
 	$(PY) benchmarks/bench_lenet.py
 
+# ruff's style rules, then mypy's type checks of the package (settings in pyproject.toml).
 lint: setup
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 
 clean:
-	rm -rf $(VENV) .venv-oldest-numpy .pytest_cache build *.egg-info
+	rm -rf $(VENV) .venv-oldest-numpy .pytest_cache .mypy_cache build *.egg-info

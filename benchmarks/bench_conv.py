@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import tinygrad_cnn as tg  # noqa: E402
-from tinygrad_cnn.conv import conv2d, max_pool2d  # noqa: E402
+import tinygrad_cnn as tg
+from tinygrad_cnn.conv import conv2d, max_pool2d
 
 try:
     import torch

@@ -28,9 +28,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import tinygrad_cnn as tg  # noqa: E402
-from tinygrad_cnn import functional as F  # noqa: E402
-from tinygrad_cnn.models import build_model  # noqa: E402
+import tinygrad_cnn as tg
+from tinygrad_cnn import functional as F
+from tinygrad_cnn.models import build_model
 
 try:
     import torch

@@ -32,8 +32,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import tinygrad_cnn as tg  # noqa: E402
-from tinygrad_cnn import engine  # noqa: E402
+import tinygrad_cnn as tg
+from tinygrad_cnn import engine
 
 
 def _compiled(source: str) -> Callable:

@@ -629,8 +629,8 @@ def test_calculate_gain():
 
 
 def test_fans():
-    assert init._calculate_fan_in_and_fan_out(tg.zeros(16, 8, 3, 5)) == (8 * 15, 16 * 15)
-    assert init._calculate_fan_in_and_fan_out(tg.zeros(30, 20)) == (20, 30)
+    assert init.calculate_fan_in_and_fan_out(tg.zeros(16, 8, 3, 5)) == (8 * 15, 16 * 15)
+    assert init.calculate_fan_in_and_fan_out(tg.zeros(30, 20)) == (20, 30)
     with pytest.raises(ValueError, match=r"fewer than 2 dimensions, got shape \(5,\)"):
         init.kaiming_uniform_(tg.zeros(5))
 

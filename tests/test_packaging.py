@@ -36,7 +36,8 @@ def dists(tmp_path_factory) -> dict[str, str]:
     source = work / "source"
     # A clone or an unpacked sdist, less what building, testing and running leave behind.
     shutil.copytree(REPO_ROOT, source, ignore=shutil.ignore_patterns(
-        ".git", ".venv*", "build", "dist", "runs", "*.egg-info", "__pycache__", ".pytest_cache", ".ruff_cache"))
+        ".git", ".venv*", "build", "dist", "runs", "*.egg-info", "__pycache__", ".pytest_cache", ".ruff_cache",
+        ".mypy_cache"))
     # --no-isolation: build with this environment's setuptools, no download.
     run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(work / "out"), str(source)], cwd=str(work))
     found = {name.rsplit(".", 1)[-1] if name.endswith(".whl") else "sdist": str(work / "out" / name)
@@ -94,6 +95,7 @@ def test_metadata_names_the_license_and_the_numpy_bound(dists):
     assert "Classifier: Intended Audience :: Education" in metadata
     assert "pip install tinygrad_cnn" in metadata  # the description is PACKAGE_README.md
     assert "tinygrad_cnn/viz/page/stepper.js" in names  # the page's files are package data
+    assert "tinygrad_cnn/py.typed" in names  # type checkers read the installed package's hints (PEP 561)
     assert not any(name.startswith("tests/") for name in names)
 
 
@@ -103,7 +105,8 @@ def test_sdist_carries_what_its_tests_need_and_they_collect(dists, tmp_path):
     with tarfile.open(dists["sdist"]) as archive:
         archive.extractall(tmp_path, filter="data")
     (root,) = tmp_path.iterdir()
-    for needed in ("LICENSE", "PACKAGE_README.md", "README.md", "tests/conftest.py", "tests/doc_blocks.py",
+    for needed in ("LICENSE", "PACKAGE_README.md", "README.md", "tinygrad_cnn/py.typed", "tests/conftest.py",
+                   "tests/doc_blocks.py",
                    "docs/training.md", "docs/images/chain_rule_forward.svg", "examples/chain_rule.py"):
         assert (root / needed).is_file(), needed
     # Collected from the unpacked sdist, importing its own tinygrad_cnn (its folder comes first on sys.path).

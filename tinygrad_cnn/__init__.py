@@ -36,15 +36,11 @@ from .creation import (
     zeros,
     zeros_like,
 )
-from .creation import (
-    double as double,  # not in __all__: see there
-)
-from .creation import (
-    half as half,
-)
-from .creation import (
-    long as long,
-)
+
+# `name as name` exports a name that __all__ leaves out (see there) to type checkers.
+from .creation import double as double
+from .creation import half as half
+from .creation import long as long
 from .function import Function
 from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
@@ -82,15 +78,9 @@ from .ops import (
     var,
     where,
 )
-from .ops import (
-    reduce_max as max,  # noqa: A004, F401 (not in __all__: see there)
-)
-from .ops import (
-    reduce_min as min,  # noqa: A004, F401
-)
-from .ops import (
-    reduce_sum as sum,  # noqa: A004, F401
-)
+from .ops import reduce_max as max  # noqa: A004 (not in __all__: see there)
+from .ops import reduce_min as min  # noqa: A004
+from .ops import reduce_sum as sum  # noqa: A004
 from .serialization import load, save
 from .tensor import Device, Tensor, connect
 
@@ -100,13 +90,14 @@ connect(ops, backward)
 del connect
 
 device = Device
-# PyTorch's names of numpy's scalar types (tinygrad_cnn.float32 is np.float32).
-bool = bool_  # noqa: A001
-float = float32  # noqa: A001
-int = int32  # noqa: A001
+# PyTorch's names of numpy's scalar types (tinygrad_cnn.float32 is np.float32). They hide
+# Python's built-ins inside this file only, which uses none of them below.
+bool = bool_
+float = float32
+int = int32
 
 __all__ = [
-    "Function", "GradcheckError", "Tensor", "abs", "arange", "clip", "concatenate", "detect_anomaly",
+    "Device", "Function", "GradcheckError", "Tensor", "abs", "arange", "clip", "concatenate", "detect_anomaly",
     "enable_grad", "exp",
     "eye", "full", "get_rng", "grad", "gradcheck", "gradgradcheck", "is_anomaly_enabled", "is_grad_enabled",
     "keep_freed_memory", "log",
@@ -116,7 +107,7 @@ __all__ = [
     "cuda", "data", "functional", "inplace", "memory", "nn", "optim", "viz",
     # PyTorch's spellings. (bool, float, int, long, double, half, sum, max and min are
     # attributes too, but left out of `import *`, which would hide Python's built-ins.)
-    "argmax", "argmin", "cat", "clamp", "clone", "device", "flatten", "float16", "float32", "float64",
+    "argmax", "argmin", "bool_", "cat", "clamp", "clone", "device", "flatten", "float16", "float32", "float64",
     "from_numpy", "inference_mode", "int8", "int16", "int32", "int64", "load", "mean", "reshape", "save",
     "squeeze", "std", "summary", "uint8", "unsqueeze", "var",
 ]

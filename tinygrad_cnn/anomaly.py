@@ -56,7 +56,7 @@ def is_anomaly_enabled() -> bool:
     return anomaly_mode.enabled
 
 
-class detect_anomaly(contextlib.ContextDecorator):  # noqa: N801 (PyTorch's name)
+class detect_anomaly(contextlib.ContextDecorator):
     """Turn anomaly mode on: `with detect_anomaly(): ...` or `@detect_anomaly()` on a function.
 
     Both the forward pass (where the tracebacks are recorded) and the

@@ -77,10 +77,12 @@ class Conv2d(Function):
     """
 
     @quietly  # sums past the largest float give inf, without numpy's warning (as everywhere in the library)
-    def forward(self, x, w, *bias, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, out_hw=None):
+    def forward(self, x: np.ndarray, w: np.ndarray, *optional_bias: np.ndarray, stride: Pair = (1, 1),
+                padding: Pair = (0, 0), dilation: Pair = (1, 1), groups: int = 1,
+                out_hw: Pair | None = None) -> np.ndarray:
         # An optional third input, the bias (O,), is added while the output is
         # copied into place: cheaper than a separate broadcast add.
-        bias = bias[0] if bias else None
+        bias = optional_bias[0] if optional_bias else None
         if not is_grad_enabled():
             return K.conv2d_forward(x, w, stride, padding, dilation, groups, out_hw, bias)
         # Keep the column matrix (im2col of x) for the weight gradient, which
@@ -100,7 +102,7 @@ class Conv2d(Function):
         settings={"stride": 1, "padding": 0, "dilation": 1, "groups": 1},
     )
 
-    def backward(self, g):
+    def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
         x, w = self.parents[:2]
         geometry = _geometry(self.settings)
         # Not when this backward is recorded (create_graph): a recorded node
@@ -137,7 +139,9 @@ class ConvTranspose2d(Function):
     """
 
     @quietly
-    def forward(self, y, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, out_hw=(1, 1), work=None):
+    def forward(self, y: np.ndarray, w: np.ndarray, stride: Pair = (1, 1), padding: Pair = (0, 0),
+                dilation: Pair = (1, 1), groups: int = 1, out_hw: Pair = (1, 1),
+                work: np.ndarray | None = None) -> np.ndarray:
         # work: an array the kernel may overwrite (Conv2d's spent column matrix), or None.
         out_shape = (y.shape[0], w.shape[1] * groups, out_hw[0], out_hw[1])
         return K.conv2d_grad_input(y, w, out_shape, stride, padding, dilation, groups, work=work)
@@ -148,7 +152,7 @@ class ConvTranspose2d(Function):
         settings={"stride": 1, "padding": 0, "dilation": 1, "groups": 1},
     )
 
-    def backward(self, g):
+    def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
         y, w = self.parents
         geometry = _geometry(self.settings)
         # <g, Gi(y, w)> = <F(g, w), y> = <w, Gw(g, y)>
@@ -164,8 +168,9 @@ class Conv2dGradWeight(Function):
     """
 
     @quietly
-    def forward(self, x, y, weight_shape=(), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
-                columns=None):
+    def forward(self, x: np.ndarray, y: np.ndarray, weight_shape: tuple[int, ...] = (), stride: Pair = (1, 1),
+                padding: Pair = (0, 0), dilation: Pair = (1, 1), groups: int = 1,
+                columns: np.ndarray | None = None) -> np.ndarray:
         # columns: the column matrix of x, when the forward convolution kept it.
         return K.conv2d_grad_weight(x, y, weight_shape, stride, padding, dilation, groups, columns)
 
@@ -175,7 +180,7 @@ class Conv2dGradWeight(Function):
         settings={"stride": 1, "padding": 0, "dilation": 1, "groups": 1},
     )
 
-    def backward(self, g):
+    def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
         x, y = self.parents
         geometry = _geometry(self.settings)
         # <g, Gw(x, y)> = <F(x, g), y> = <x, Gi(y, g)>
@@ -197,7 +202,8 @@ def _geometry(settings: dict[str, Any]) -> dict[str, Any]:
 class MaxPool2d(Function):
     """Max over each window; the winner of each window is kept for backward."""
 
-    def forward(self, x, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+    def forward(self, x: np.ndarray, kernel: Pair = (1, 1), stride: Pair = (1, 1), padding: Pair = (0, 0),
+                dilation: Pair = (1, 1)) -> np.ndarray:
         y, self.argmax = K.max_pool2d_forward(x, kernel, stride, padding, dilation)
         return y
 
@@ -207,7 +213,7 @@ class MaxPool2d(Function):
         settings={"kernel": None, "stride": None, "padding": 0, "dilation": 1},
     )
 
-    def backward(self, g):
+    def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
         (x,) = self.parents
         gx = MaxPool2dBackward.apply(g, argmax=self.argmax, input_shape=x.shape, **_window(self.settings))
         return (depends_on(gx, x),)  # through the argmax, a mask: see ops.DependsOn
@@ -220,8 +226,8 @@ class MaxPool2dBackward(Function):
     the same positions (`MaxPool2dGather`).
     """
 
-    def forward(self, g, argmax=None, input_shape=(), kernel=(1, 1), stride=(1, 1), padding=(0, 0),
-                dilation=(1, 1)):
+    def forward(self, g: np.ndarray, *, argmax: np.ndarray, input_shape: tuple[int, ...] = (), kernel: Pair = (1, 1),
+                stride: Pair = (1, 1), padding: Pair = (0, 0), dilation: Pair = (1, 1)) -> np.ndarray:
         return K.max_pool2d_backward(g, argmax, input_shape, kernel, stride, padding, dilation)
 
     vjp_rule = VjpRule(
@@ -230,14 +236,15 @@ class MaxPool2dBackward(Function):
         settings={"kernel": None, "stride": None, "padding": 0, "dilation": 1},
     )
 
-    def backward(self, gg):
+    def backward(self, gg: Tensor) -> tuple[Tensor | None, ...]:
         return (MaxPool2dGather.apply(gg, argmax=self.settings["argmax"], **_window(self.settings)),)
 
 
 class MaxPool2dGather(Function):
     """For each window, the value of an input-shaped tensor at the window's maximum."""
 
-    def forward(self, g, argmax=None, kernel=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+    def forward(self, g: np.ndarray, *, argmax: np.ndarray, kernel: Pair = (1, 1), stride: Pair = (1, 1),
+                padding: Pair = (0, 0), dilation: Pair = (1, 1)) -> np.ndarray:
         return K.max_pool2d_gather(g, argmax, kernel, stride, padding, dilation)
 
     vjp_rule = VjpRule(
@@ -246,7 +253,7 @@ class MaxPool2dGather(Function):
         settings={"kernel": None, "stride": None, "padding": 0, "dilation": 1},
     )
 
-    def backward(self, h):
+    def backward(self, h: Tensor) -> tuple[Tensor | None, ...]:
         (g,) = self.parents
         argmax = self.settings["argmax"]
         return (MaxPool2dBackward.apply(h, argmax=argmax, input_shape=g.shape, **_window(self.settings)),)
@@ -260,7 +267,8 @@ class AvgPool2d(Function):
     """Mean over each window, zero padding counted (PyTorch's count_include_pad=True)."""
 
     @quietly
-    def forward(self, x, kernel=(1, 1), stride=(1, 1), padding=(0, 0)):
+    def forward(self, x: np.ndarray, kernel: Pair = (1, 1), stride: Pair = (1, 1),
+                padding: Pair = (0, 0)) -> np.ndarray:
         return K.avg_pool2d_forward(x, kernel, stride, padding)
 
     vjp_rule = VjpRule(
@@ -269,7 +277,7 @@ class AvgPool2d(Function):
         settings={"kernel": None, "stride": None, "padding": 0},
     )
 
-    def backward(self, g):
+    def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
         (x,) = self.parents
         # Linear in g and independent of x; tied to x anyway (with derivative 0), as PyTorch does.
         return (depends_on(AvgPool2dBackward.apply(g, input_shape=x.shape, **self.settings), x),)
@@ -278,7 +286,8 @@ class AvgPool2d(Function):
 class AvgPool2dBackward(Function):
     """Spread each window's gradient evenly over the window; its VJP is `AvgPool2d`."""
 
-    def forward(self, g, input_shape=(), kernel=(1, 1), stride=(1, 1), padding=(0, 0)):
+    def forward(self, g: np.ndarray, input_shape: tuple[int, ...] = (), kernel: Pair = (1, 1),
+                stride: Pair = (1, 1), padding: Pair = (0, 0)) -> np.ndarray:
         return K.avg_pool2d_backward(g, input_shape, kernel, stride, padding)
 
     vjp_rule = VjpRule(
@@ -287,7 +296,7 @@ class AvgPool2dBackward(Function):
         settings={"kernel": None, "stride": None, "padding": 0},
     )
 
-    def backward(self, gg):
+    def backward(self, gg: Tensor) -> tuple[Tensor | None, ...]:
         window = {key: self.settings[key] for key in ("kernel", "stride", "padding")}
         return (AvgPool2d.apply(gg, **window),)
 
@@ -302,7 +311,7 @@ trust_forward(Conv2d, ConvTranspose2d, Conv2dGradWeight, MaxPool2d, MaxPool2dBac
 # ---------------------------------------------------------------------------
 
 
-def _pair(value: Any, op: str, name: str, minimum: int) -> Pair:
+def as_pair(value: Any, op: str, name: str, minimum: int) -> Pair:
     """An int or a pair of ints -> (height, width), each at least `minimum`."""
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         pair = (int(value), int(value))
@@ -365,9 +374,9 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int | 
     op = "conv2d"
     _check_tensor_4d(x, op, "input", "(N, C, H, W)")
     _check_tensor_4d(weight, op, "weight", "(out_channels, in_channels/groups, kH, kW)")
-    stride = _pair(stride, op, "stride", minimum=1)
-    padding = _pair(padding, op, "padding", minimum=0)
-    dilation = _pair(dilation, op, "dilation", minimum=1)
+    stride = as_pair(stride, op, "stride", minimum=1)
+    padding = as_pair(padding, op, "padding", minimum=0)
+    dilation = as_pair(dilation, op, "dilation", minimum=1)
     groups = _check_groups(groups, op)
 
     n, c, h, w = x.shape
@@ -410,10 +419,10 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
     op = "conv_transpose2d"
     _check_tensor_4d(x, op, "input", "(N, C, H, W)")
     _check_tensor_4d(weight, op, "weight", "(in_channels, out_channels/groups, kH, kW)")
-    stride = _pair(stride, op, "stride", minimum=1)
-    padding = _pair(padding, op, "padding", minimum=0)
-    output_padding = _pair(output_padding, op, "output_padding", minimum=0)
-    dilation = _pair(dilation, op, "dilation", minimum=1)
+    stride = as_pair(stride, op, "stride", minimum=1)
+    padding = as_pair(padding, op, "padding", minimum=0)
+    output_padding = as_pair(output_padding, op, "output_padding", minimum=0)
+    dilation = as_pair(dilation, op, "dilation", minimum=1)
     groups = _check_groups(groups, op)
 
     n, c_in, h, w = x.shape
@@ -460,10 +469,10 @@ def _pool_arguments(op: str, x: Any, kernel_size: Any, stride: Any, padding: Any
 
     Max pooling takes integer tensors too (a maximum is exact); average pooling does not."""
     _check_tensor_4d(x, op, "input", "(N, C, H, W)", floating=op != "max_pool2d")
-    kernel = _pair(kernel_size, op, "kernel_size", minimum=1)
-    stride = kernel if stride is None else _pair(stride, op, "stride", minimum=1)
-    padding = _pair(padding, op, "padding", minimum=0)
-    dilation = _pair(dilation, op, "dilation", minimum=1)
+    kernel = as_pair(kernel_size, op, "kernel_size", minimum=1)
+    stride = kernel if stride is None else as_pair(stride, op, "stride", minimum=1)
+    padding = as_pair(padding, op, "padding", minimum=0)
+    dilation = as_pair(dilation, op, "dilation", minimum=1)
     check_pool_padding(kernel, padding, op)
     h, w = x.shape[2:]
     span = (dilation[0] * (kernel[0] - 1) + 1, dilation[1] * (kernel[1] - 1) + 1)
@@ -513,11 +522,12 @@ def adaptive_pool_matrix(size_in: int, size_out: int, dtype: Any) -> np.ndarray:
     return matrix
 
 
-def _adaptive_output_size(output_size: Any, input_hw: Pair, op: str) -> Pair:
+def adaptive_output_size(output_size: Any, input_hw: Pair, op: str) -> Pair:
     """An int, or a pair whose entries are ints or None (None keeps that input size)."""
     if isinstance(output_size, (tuple, list)) and len(output_size) == 2:
-        sizes = tuple(input_hw[i] if size is None else as_int(size, op, "output_size")
-                      for i, size in enumerate(output_size))
+        height, width = (input_hw[i] if size is None else as_int(size, op, "output_size")
+                         for i, size in enumerate(output_size))
+        sizes = (height, width)
     elif isinstance(output_size, (tuple, list)):
         raise TypeError(f"{op}: output_size must be an int or a pair (height, width), got {output_size!r}")
     else:
@@ -549,7 +559,7 @@ def adaptive_avg_pool2d(x: Tensor, output_size: int | tuple[int | None, int | No
     height, width = x.shape[-2:]
     if height == 0 or width == 0:
         raise ValueError(f"{op}: input of shape {x.shape} has an empty spatial axis")
-    out_h, out_w = _adaptive_output_size(output_size, (height, width), op)
+    out_h, out_w = adaptive_output_size(output_size, (height, width), op)
     rows = constant(adaptive_pool_matrix(height, out_h, x.dtype))  # (out_h, H)
     columns = constant(adaptive_pool_matrix(width, out_w, x.dtype).T)  # (W, out_w)
     return rows @ x @ columns  # matmul broadcasts the matrices over N and C

@@ -50,8 +50,10 @@ layer); ``release_scratch()`` frees them. Results are always fresh arrays.
 from __future__ import annotations
 
 import threading
+from typing import Literal, overload
 
 import numpy as np
+import numpy.typing as npt
 
 Pair = tuple[int, int]
 
@@ -94,7 +96,7 @@ class _Scratch(threading.local):
 _scratch = _Scratch()
 
 
-def _scratch_array(slot: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+def _scratch_array(slot: str, shape: tuple[int, ...], dtype: npt.DTypeLike) -> np.ndarray:
     """An uninitialised array of ``shape`` backed by a reusable buffer.
 
     Each slot holds one array at a time: a kernel must not take the same slot
@@ -309,10 +311,24 @@ def _fresh_nchw(a_cn: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
 # ---------------------------------------------------------------------------
 
 
+# The result is y alone, or with keep_columns=True the pair (y, columns): these two signatures tell
+# a type checker which one a call gets.
+@overload
+def conv2d_forward(x: np.ndarray, w: np.ndarray, stride: Pair = ..., padding: Pair = ..., dilation: Pair = ...,
+                   groups: int = ..., out_hw: Pair | None = ..., bias: np.ndarray | None = ...,
+                   keep_columns: Literal[False] = ...) -> np.ndarray: ...
+
+
+@overload
+def conv2d_forward(x: np.ndarray, w: np.ndarray, stride: Pair = ..., padding: Pair = ..., dilation: Pair = ...,
+                   groups: int = ..., out_hw: Pair | None = ..., bias: np.ndarray | None = ...,
+                   *, keep_columns: Literal[True]) -> tuple[np.ndarray, np.ndarray | None]: ...
+
+
 def conv2d_forward(x: np.ndarray, w: np.ndarray, stride: Pair = (1, 1), padding: Pair = (0, 0),
                    dilation: Pair = (1, 1), groups: int = 1, out_hw: Pair | None = None,
                    bias: np.ndarray | None = None,
-                   keep_columns: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+                   keep_columns: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray | None]:
     """2-D cross-correlation ``y = x (*) w (+ bias)``, the forward pass of ``conv2d``.
 
     Args:
@@ -330,7 +346,7 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, stride: Pair = (1, 1), padding:
 
     Returns:
         ``y`` of shape ``(N, O, OH, OW)``, C-contiguous, dtype ``result_type(x, w)``;
-        with ``keep_columns``, the pair ``(y, columns)``.
+        with ``keep_columns``, the pair ``(y, columns)`` (columns is None for an empty batch).
     """
     n, c, h, wid = x.shape
     o, c_per_group, kh, kw = w.shape
@@ -496,9 +512,9 @@ def conv2d_grad_weight(x: np.ndarray, gy: np.ndarray, weight_shape: tuple[int, .
     columns = columns.astype(dtype, copy=False)
     if sample_major:
         # (O/g, OH*OW) @ (OH*OW, rows) for each sample and group, summed over the batch.
-        cols = columns.reshape(n, g, rows, out_h * out_w)
-        gy_mat = gy.reshape(n, g, o // g, out_h * out_w).astype(dtype, copy=False)
-        per_sample = np.matmul(gy_mat, cols.transpose(0, 1, 3, 2))
+        cols_by_sample = columns.reshape(n, g, rows, out_h * out_w)
+        gy_by_sample = gy.reshape(n, g, o // g, out_h * out_w).astype(dtype, copy=False)
+        per_sample = np.matmul(gy_by_sample, cols_by_sample.transpose(0, 1, 3, 2))
         return per_sample.sum(axis=0).reshape(weight_shape)
     cols = columns.reshape(g, rows, n * out_h * out_w)
     gy_mat = _channels_first(gy, "mat", dtype).reshape(g, o // g, n * out_h * out_w)

@@ -271,17 +271,14 @@ _NUM_CLASSES = 10
 Split = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
-def _find_idx_file(root: str, base: str) -> str | None:
-    """Return the path of ``base.gz`` or ``base`` in ``root``, or None."""
-    for name in (base + ".gz", base):
-        path = os.path.join(root, name)
-        if os.path.isfile(path):
-            return path
-    return None
+def _idx_file_path(root: str, base: str) -> str:
+    """The path of ``base.gz`` in ``root`` if that file exists, else the path of ``base`` (which may not)."""
+    compressed = os.path.join(root, base + ".gz")
+    return compressed if os.path.isfile(compressed) else os.path.join(root, base)
 
 
 def _missing_files(root: str) -> list[str]:
-    return [base for base in _IDX_FILES if _find_idx_file(root, base) is None]
+    return [base for base in _IDX_FILES if not os.path.isfile(_idx_file_path(root, base))]
 
 
 def _load_pair(images_path: str, labels_path: str) -> tuple[np.ndarray, np.ndarray]:
@@ -305,7 +302,7 @@ def _load_pair(images_path: str, labels_path: str) -> tuple[np.ndarray, np.ndarr
 
 
 def _load_idx_dataset(root: str) -> Split:
-    paths = [_find_idx_file(root, base) for base in _IDX_FILES]
+    paths = [_idx_file_path(root, base) for base in _IDX_FILES]
     train_images, train_labels, test_images, test_labels = paths
     x_train, y_train = _load_pair(train_images, train_labels)
     x_test, y_test = _load_pair(test_images, test_labels)

@@ -44,7 +44,7 @@ try:
     # numpy >= 2 keeps its error state in a context variable. np.errstate
     # builds the state from its keyword arguments and sets the variable; here
     # the "ignore everything" state is built once and the variable set directly.
-    from numpy._core._ufunc_config import _extobj_contextvar as _error_state
+    from numpy._core._ufunc_config import _extobj_contextvar as _error_state  # type: ignore[attr-defined]
 except ImportError:  # older numpy: the global state of np.seterr
     _error_state = None
 
@@ -53,10 +53,11 @@ if _error_state is not None:
         IGNORE_ALL = _error_state.get()
     set_error_state, reset_error_state = _error_state.set, _error_state.reset
 else:
-    def set_error_state(_: Any) -> dict[str, str]:
+    # The state is np.seterr's dict of settings, returned by the call that changes it.
+    def set_error_state(_: Any) -> Any:
         return np.seterr(all="ignore")
 
-    def reset_error_state(previous: dict[str, str]) -> None:
+    def reset_error_state(previous: Any) -> None:
         np.seterr(**previous)
 
     IGNORE_ALL = None

@@ -76,11 +76,12 @@ def _check_reduction(reduction: str, op: str) -> None:
         raise ValueError(f"{op}: reduction must be one of 'mean', 'sum', 'none', got {reduction!r}")
 
 
-def _reduce(loss: Tensor, reduction: str, count: int | None = None) -> Tensor:
+def _reduce(loss: Tensor, reduction: str, count: float | None = None) -> Tensor:
     """Apply the reduction to a tensor of per-element losses.
 
     'mean' divides by `count` when given (cross-entropy with ignored targets
-    averages over the counted ones only), else by the number of elements.
+    averages over the counted ones only, a weighted loss by the sum of the
+    weights), else by the number of elements.
     """
     if reduction == "none":
         return loss
@@ -189,7 +190,7 @@ class Linear(Function):
     """
 
     @quietly  # x Wᵀ past the largest float is inf, without a warning
-    def forward(self, x, w, *bias):
+    def forward(self, x: np.ndarray, w: np.ndarray, *bias: np.ndarray) -> np.ndarray:
         # Extra leading axes are merged into one batch axis, so one 2-D matrix
         # product does the work.
         rows = x.reshape(_rows_shape(x.shape)) if x.ndim != 2 else x
@@ -204,7 +205,7 @@ class Linear(Function):
         plain="dW is the outer product of the upstream gradient and the input, summed over the batch",
     )
 
-    def backward(self, g):
+    def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
         x, w = self.parents[:2]
         # Written with Tensor ops (reshape, matmul, sum), so it can be
         # differentiated again. Leading axes are merged into rows first.
@@ -286,7 +287,7 @@ class LeakyRelu(Function):
     """x for x > 0, negative_slope * x otherwise."""
 
     @quietly  # a large x times a slope above 1 may overflow to inf: no warning
-    def forward(self, x, negative_slope=0.01):
+    def forward(self, x: np.ndarray, negative_slope: float = 0.01) -> np.ndarray:
         return np.where(x > 0, x, x * negative_slope)
 
     vjp_rule = VjpRule(
@@ -295,7 +296,7 @@ class LeakyRelu(Function):
         settings={"negative_slope": None},
     )
 
-    def backward(self, g):
+    def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
         (x,) = self.parents
         # The derivative is 1 where x > 0 and negative_slope elsewhere (at 0 too, as in PyTorch).
         slope = np.where(x.data > 0, 1, self.settings["negative_slope"]).astype(g.dtype)
@@ -317,7 +318,7 @@ class Softplus(Function):
     """log(1 + e^x), computed as logaddexp(0, x) so it never overflows."""
 
     @quietly  # logaddexp(0, nan) is nan: without numpy's "invalid value" warning, as everywhere
-    def forward(self, x):
+    def forward(self, x: np.ndarray) -> np.ndarray:
         return np.logaddexp(0, x)
 
     vjp_rule = VjpRule(
@@ -325,7 +326,7 @@ class Softplus(Function):
         plain="softplus's slope is the sigmoid",
     )
 
-    def backward(self, g):
+    def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
         (x,) = self.parents
         return (g * sigmoid(x),)  # d/dx log(1 + e^x) = e^x / (1 + e^x) = sigmoid(x)
 
@@ -382,7 +383,7 @@ class CrossEntropy(Function):
     """
 
     @quietly  # float16 logits of +-6e4: the shift overflows to -inf, silently, as in PyTorch
-    def forward(self, logits, onehot):
+    def forward(self, logits: np.ndarray, onehot: np.ndarray) -> np.ndarray:
         # -log p_t = log(sum_j e^(x_j)) - x_t, with both terms shifted by the row maximum.
         z = logits - logits.max(axis=1, keepdims=True)
         log_sum_exp = np.log(np.exp(z).sum(axis=1, keepdims=True))
@@ -395,7 +396,7 @@ class CrossEntropy(Function):
         plain="the predicted probabilities minus the one-hot target (the mean then divides by N)",
     )
 
-    def backward(self, g):
+    def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
         logits, onehot = self.parents
         # d(-log p_t)/dx_j = p_j - onehot_j. The softmax is the composite one,
         # so with create_graph this expression can be differentiated again.
@@ -534,7 +535,7 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None, *, ignore_index: in
 class BinaryCrossEntropy(Function):
     """Elementwise -(y log p + (1 - y) log(1 - p)), each log clamped at -100 as PyTorch does."""
 
-    def forward(self, p, y):
+    def forward(self, p: np.ndarray, y: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore"):
             log_p = np.maximum(np.log(p), -100)
             log_1mp = np.maximum(np.log1p(-p), -100)
@@ -545,7 +546,7 @@ class BinaryCrossEntropy(Function):
         plain="the derivative of −(y ln p + (1 − y) ln(1 − p)) in each input",
     )
 
-    def backward(self, g):
+    def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
         p, y = self.parents
         gp = gy = None
         if self.needs_grad[0]:
@@ -683,7 +684,8 @@ class BatchNormalize(Function):
     uses_output = True  # the VJP is written in terms of xhat
 
     @quietly
-    def forward(self, x, mean=None, inv_std=None, axes=(), eps=1e-5):
+    def forward(self, x: np.ndarray, *, mean: np.ndarray, inv_std: np.ndarray, axes: tuple[int, ...] = (),
+                eps: float = 1e-5) -> np.ndarray:
         self.inv_std = inv_std
         out = x - mean
         out *= inv_std
@@ -694,7 +696,7 @@ class BatchNormalize(Function):
         plain="normalising subtracts the batch mean and divides by the batch std, and both depend on every input",
     )
 
-    def backward(self, g):
+    def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
         (x,) = self.parents
         axes = self.settings["axes"]
         xhat = self.output

@@ -49,7 +49,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     raise ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}")
 
 
-def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
+def calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
     """fan_in and fan_out of a weight.
 
     Linear (out, in): fan_in = in, fan_out = out.
@@ -71,7 +71,7 @@ def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
 def _fan(tensor: Tensor, mode: str, op: str) -> int:
     if mode not in ("fan_in", "fan_out"):
         raise ValueError(f"{op}: mode must be 'fan_in' or 'fan_out', got {mode!r}")
-    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     fan = fan_in if mode == "fan_in" else fan_out
     if fan == 0:
         raise ValueError(f"{op}: {mode} is 0 for a tensor of shape {tensor.shape}")
@@ -131,7 +131,7 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     That is std = gain * sqrt(2 / (fan_in + fan_out)), since U(-a, a) has std a / sqrt(3).
     """
     _check_tensor(tensor, "xavier_uniform_")
-    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     if fan_in + fan_out == 0:
         raise ValueError(f"xavier: fan_in + fan_out is 0 for a tensor of shape {tensor.shape}")
     std = gain * math.sqrt(2.0 / (fan_in + fan_out))
@@ -142,7 +142,7 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
 def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     """Glorot/Xavier normal: N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
     _check_tensor(tensor, "xavier_normal_")
-    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     if fan_in + fan_out == 0:
         raise ValueError(f"xavier: fan_in + fan_out is 0 for a tensor of shape {tensor.shape}")
     std = gain * math.sqrt(2.0 / (fan_in + fan_out))
@@ -174,6 +174,7 @@ def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
 
 
 __all__ = [
-    "calculate_gain", "constant_", "kaiming_normal_", "kaiming_uniform_", "normal_", "ones_", "uniform_",
+    "calculate_fan_in_and_fan_out", "calculate_gain", "constant_", "kaiming_normal_", "kaiming_uniform_", "normal_",
+    "ones_", "uniform_",
     "xavier_normal_", "xavier_uniform_", "zeros_",
 ]

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .. import functional as F
-from ..conv import _adaptive_output_size, _pair, check_pool_padding
+from ..conv import adaptive_output_size, as_pair, check_pool_padding
 from ..ops import as_number, axis_arg
 from ..tensor import Tensor
 from . import init
@@ -49,7 +49,7 @@ def _init_weight_and_bias(weight: Parameter, bias: Parameter | None) -> None:
     """
     init.kaiming_uniform_(weight, a=math.sqrt(5))
     if bias is not None:
-        fan_in, _ = init._calculate_fan_in_and_fan_out(weight)
+        fan_in, _ = init.calculate_fan_in_and_fan_out(weight)
         bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
         init.uniform_(bias, -bound, bound)
 
@@ -103,10 +103,10 @@ class _ConvNd(Module):
         super().__init__()
         self.in_channels = _positive_int(in_channels, "in_channels", op)
         self.out_channels = _positive_int(out_channels, "out_channels", op)
-        self.kernel_size = _pair(kernel_size, op, "kernel_size", minimum=1)
-        self.stride = _pair(stride, op, "stride", minimum=1)
-        self.padding = _pair(padding, op, "padding", minimum=0)
-        self.dilation = _pair(dilation, op, "dilation", minimum=1)
+        self.kernel_size = as_pair(kernel_size, op, "kernel_size", minimum=1)
+        self.stride = as_pair(stride, op, "stride", minimum=1)
+        self.padding = as_pair(padding, op, "padding", minimum=0)
+        self.dilation = as_pair(dilation, op, "dilation", minimum=1)
         self.groups = _positive_int(groups, "groups", op)
         if self.in_channels % self.groups or self.out_channels % self.groups:
             raise ValueError(
@@ -170,7 +170,7 @@ class ConvTranspose2d(_ConvNd):
                  dilation: int | Pair = 1) -> None:
         op = "ConvTranspose2d"
         super().__init__(op, in_channels, out_channels, kernel_size, stride, padding, dilation, groups)
-        self.output_padding = _pair(output_padding, op, "output_padding", minimum=0)
+        self.output_padding = as_pair(output_padding, op, "output_padding", minimum=0)
         for axis in range(2):
             if self.output_padding[axis] >= max(self.stride[axis], self.dilation[axis]):
                 raise ValueError(
@@ -285,10 +285,10 @@ class MaxPool2d(Module):
     def __init__(self, kernel_size: int | Pair, stride: int | Pair | None = None, padding: int | Pair = 0,
                  dilation: int | Pair = 1) -> None:
         super().__init__()
-        self.kernel_size = _pair(kernel_size, "MaxPool2d", "kernel_size", minimum=1)
-        self.stride = self.kernel_size if stride is None else _pair(stride, "MaxPool2d", "stride", minimum=1)
-        self.padding = _pair(padding, "MaxPool2d", "padding", minimum=0)
-        self.dilation = _pair(dilation, "MaxPool2d", "dilation", minimum=1)
+        self.kernel_size = as_pair(kernel_size, "MaxPool2d", "kernel_size", minimum=1)
+        self.stride = self.kernel_size if stride is None else as_pair(stride, "MaxPool2d", "stride", minimum=1)
+        self.padding = as_pair(padding, "MaxPool2d", "padding", minimum=0)
+        self.dilation = as_pair(dilation, "MaxPool2d", "dilation", minimum=1)
         check_pool_padding(self.kernel_size, self.padding, "MaxPool2d")
 
     def forward(self, x: Tensor) -> Tensor:
@@ -309,7 +309,7 @@ class AdaptiveAvgPool2d(Module):
             output_size = tuple(output_size)
         self.output_size = output_size
         # Checked now, against a dummy input size, so a bad size fails when the layer is made.
-        _adaptive_output_size(output_size, (1, 1), "AdaptiveAvgPool2d")
+        adaptive_output_size(output_size, (1, 1), "AdaptiveAvgPool2d")
 
     def forward(self, x: Tensor) -> Tensor:
         _check_input_ndim(x, (3, 4), "(N, C, H, W) or (C, H, W)", "AdaptiveAvgPool2d")
@@ -324,9 +324,9 @@ class AvgPool2d(Module):
 
     def __init__(self, kernel_size: int | Pair, stride: int | Pair | None = None, padding: int | Pair = 0) -> None:
         super().__init__()
-        self.kernel_size = _pair(kernel_size, "AvgPool2d", "kernel_size", minimum=1)
-        self.stride = self.kernel_size if stride is None else _pair(stride, "AvgPool2d", "stride", minimum=1)
-        self.padding = _pair(padding, "AvgPool2d", "padding", minimum=0)
+        self.kernel_size = as_pair(kernel_size, "AvgPool2d", "kernel_size", minimum=1)
+        self.stride = self.kernel_size if stride is None else as_pair(stride, "AvgPool2d", "stride", minimum=1)
+        self.padding = as_pair(padding, "AvgPool2d", "padding", minimum=0)
         check_pool_padding(self.kernel_size, self.padding, "AvgPool2d")
 
     def forward(self, x: Tensor) -> Tensor:

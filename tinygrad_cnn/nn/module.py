@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, overload
 
 import numpy as np
 
@@ -310,6 +310,17 @@ class Module:
         for _, child in self.named_children():
             yield child
 
+    # The parameters' registry holds Parameters, the buffers' plain Tensors.
+    @overload
+    def _named_tensors(
+        self, registry: Literal["_parameters"], prefix: str, recurse: bool
+    ) -> Iterator[tuple[str, Parameter]]: ...
+
+    @overload
+    def _named_tensors(
+        self, registry: Literal["_buffers"], prefix: str, recurse: bool
+    ) -> Iterator[tuple[str, Tensor]]: ...
+
     def _named_tensors(self, registry: str, prefix: str, recurse: bool) -> Iterator[tuple[str, Tensor]]:
         seen: set[int] = set()
         modules = self.named_modules(prefix) if recurse else [(prefix, self)]
@@ -351,8 +362,8 @@ class Module:
             return
         for path, tensor in self._named_tensors("_parameters", "", True):
             tensor.name = path
-        for path, tensor in self._named_tensors("_buffers", "", True):
-            tensor.name = path
+        for path, buffer in self._named_tensors("_buffers", "", True):
+            buffer.name = path
         object.__setattr__(self, "_names_version", _structure_version)
 
     def apply(self, fn: Callable[[Module], Any]) -> Module:

@@ -13,7 +13,7 @@ import math
 from typing import Any
 
 from ..ops import as_int
-from .optimizer import Optimizer, _as_float_hyperparameter
+from .optimizer import Optimizer, as_float_hyperparameter
 
 
 class LRScheduler:
@@ -76,7 +76,7 @@ class StepLR(LRScheduler):
         step_size = as_int(step_size, "StepLR", "step_size")
         if step_size < 1:
             raise ValueError(f"StepLR: step_size must be a positive integer, got {step_size!r}")
-        gamma = _as_float_hyperparameter(gamma, "StepLR", "gamma", positive=True)
+        gamma = as_float_hyperparameter(gamma, "StepLR", "gamma", positive=True)
         self.step_size = step_size
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
@@ -98,7 +98,7 @@ class CosineAnnealingLR(LRScheduler):
         T_max = as_int(T_max, "CosineAnnealingLR", "T_max")
         if T_max < 1:
             raise ValueError(f"CosineAnnealingLR: T_max must be a positive integer, got {T_max!r}")
-        eta_min = _as_float_hyperparameter(eta_min, "CosineAnnealingLR", "eta_min")
+        eta_min = as_float_hyperparameter(eta_min, "CosineAnnealingLR", "eta_min")
         self.T_max = T_max
         self.eta_min = eta_min
         super().__init__(optimizer, last_epoch)

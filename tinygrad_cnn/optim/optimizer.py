@@ -23,7 +23,7 @@ from ..grad_mode import enable_grad, no_grad
 from ..tensor import Tensor, bump_version
 
 
-def _as_float_hyperparameter(value: Any, op: str, name: str, *, positive: bool = False,
+def as_float_hyperparameter(value: Any, op: str, name: str, *, positive: bool = False,
                               below_one: bool = False, at_most_one: bool = False) -> float:
     """A hyperparameter as a Python float, checked: a finite, non-negative number
     (positive, or below 1, or at most 1, when asked). numpy scalars are accepted;
@@ -44,7 +44,7 @@ def _as_float_hyperparameter(value: Any, op: str, name: str, *, positive: bool =
     return value
 
 
-def _as_flag(value: Any, op: str, name: str) -> bool:
+def as_flag(value: Any, op: str, name: str) -> bool:
     """A yes/no setting (nesterov, amsgrad, ...): a bool, not a string such as "False"."""
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{op}: {name} must be True or False, got {type(value).__name__} {value!r}")
@@ -141,10 +141,10 @@ class Optimizer:
         """Check the hyperparameters of a group, in place: each is converted to a Python
         float (or bool), or a TypeError / ValueError names it. Subclasses check their own."""
         # lr = 0 is allowed, as in PyTorch: a cosine schedule ends there.
-        group["lr"] = _as_float_hyperparameter(group["lr"], self._op, "lr")
+        group["lr"] = as_float_hyperparameter(group["lr"], self._op, "lr")
         for name in ("weight_decay", "eps"):
             if name in group:
-                group[name] = _as_float_hyperparameter(group[name], self._op, name)
+                group[name] = as_float_hyperparameter(group[name], self._op, name)
 
     # --- the update ---------------------------------------------------------
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..tensor import Tensor
-from .optimizer import Optimizer, _as_flag, _as_float_hyperparameter
+from .optimizer import Optimizer, as_flag, as_float_hyperparameter
 
 
 def _add_weight_decay(grad: np.ndarray, param: np.ndarray, weight_decay: float) -> np.ndarray:
@@ -47,9 +47,9 @@ class SGD(Optimizer):
 
     def _check_settings(self, group: dict[str, Any]) -> None:
         super()._check_settings(group)
-        group["momentum"] = _as_float_hyperparameter(group["momentum"], "SGD", "momentum")
-        group["dampening"] = _as_float_hyperparameter(group["dampening"], "SGD", "dampening")
-        group["nesterov"] = _as_flag(group["nesterov"], "SGD", "nesterov")
+        group["momentum"] = as_float_hyperparameter(group["momentum"], "SGD", "momentum")
+        group["dampening"] = as_float_hyperparameter(group["dampening"], "SGD", "dampening")
+        group["nesterov"] = as_flag(group["nesterov"], "SGD", "nesterov")
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError(
                 f"SGD: nesterov=True needs momentum > 0 and dampening = 0, "
@@ -82,7 +82,7 @@ class SGD(Optimizer):
 def _check_betas(op: str, betas: Any) -> tuple[float, float]:
     if not isinstance(betas, (tuple, list)) or len(betas) != 2:
         raise ValueError(f"{op}: betas must be a pair (beta1, beta2), got {betas!r}")
-    beta1, beta2 = (_as_float_hyperparameter(beta, op, f"betas[{i}]", below_one=True) for i, beta in enumerate(betas))
+    beta1, beta2 = (as_float_hyperparameter(beta, op, f"betas[{i}]", below_one=True) for i, beta in enumerate(betas))
     return beta1, beta2
 
 
@@ -110,7 +110,7 @@ class Adam(Optimizer):
     def _check_settings(self, group: dict[str, Any]) -> None:
         super()._check_settings(group)
         group["betas"] = _check_betas(self._op, group["betas"])
-        group["amsgrad"] = _as_flag(group["amsgrad"], self._op, "amsgrad")
+        group["amsgrad"] = as_flag(group["amsgrad"], self._op, "amsgrad")
 
     def _init_state(self, param: Tensor, group: dict[str, Any]) -> dict[str, Any]:
         state = {"step": 0, "exp_avg": np.zeros_like(param.data), "exp_avg_sq": np.zeros_like(param.data)}
@@ -185,9 +185,9 @@ class RMSprop(Optimizer):
 
     def _check_settings(self, group: dict[str, Any]) -> None:
         super()._check_settings(group)
-        group["alpha"] = _as_float_hyperparameter(group["alpha"], "RMSprop", "alpha", at_most_one=True)
-        group["momentum"] = _as_float_hyperparameter(group["momentum"], "RMSprop", "momentum")
-        group["centered"] = _as_flag(group["centered"], "RMSprop", "centered")
+        group["alpha"] = as_float_hyperparameter(group["alpha"], "RMSprop", "alpha", at_most_one=True)
+        group["momentum"] = as_float_hyperparameter(group["momentum"], "RMSprop", "momentum")
+        group["centered"] = as_flag(group["centered"], "RMSprop", "centered")
 
     def _init_state(self, param: Tensor, group: dict[str, Any]) -> dict[str, Any]:
         state = {"step": 0, "square_avg": np.zeros_like(param.data)}
@@ -241,7 +241,7 @@ class Adagrad(Optimizer):
     def _check_settings(self, group: dict[str, Any]) -> None:
         super()._check_settings(group)
         for name in ("lr_decay", "initial_accumulator_value"):
-            group[name] = _as_float_hyperparameter(group[name], "Adagrad", name)
+            group[name] = as_float_hyperparameter(group[name], "Adagrad", name)
 
     def _init_state(self, param: Tensor, group: dict[str, Any]) -> dict[str, Any]:
         total = np.full_like(param.data, group["initial_accumulator_value"])

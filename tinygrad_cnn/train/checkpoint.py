@@ -90,7 +90,8 @@ def save_checkpoint(path: str, model: Module, optimizer: optim.Optimizer, epoch:
         "optimizer": _encode(optimizer.state_dict(), arrays, "optimizer"),
     }
     arrays["meta"] = np.array(json.dumps(meta))
-    atomic_write(path, lambda f: np.savez(f, **arrays))
+    # Numbers and strings only: np.load reads the file back without pickle, so it is written without it too.
+    atomic_write(path, lambda f: np.savez(f, allow_pickle=False, **arrays))
 
 
 @dataclass
@@ -126,9 +127,9 @@ def load_checkpoint(path: str) -> Checkpoint:
         problem = str(err) if isinstance(err, CheckpointProblem) else one_line(err)
         raise TrainingError(f"{path} is not a valid tinygrad_cnn checkpoint: {problem}") from None
     model_state = {key[len("model/"):]: value for key, value in arrays.items() if key.startswith("model/")}
-    problem = first_non_finite(model_state, "model") or first_non_finite(optimizer_state, "optimizer state")
-    if problem is not None:
-        raise TrainingError(f"{path} holds non-finite values ({problem}): it comes from a run that diverged")
+    non_finite = first_non_finite(model_state, "model") or first_non_finite(optimizer_state, "optimizer state")
+    if non_finite is not None:
+        raise TrainingError(f"{path} holds non-finite values ({non_finite}): it comes from a run that diverged")
     return Checkpoint(
         model_state=model_state,
         optimizer_state=optimizer_state,

@@ -9,6 +9,7 @@ work, or a run that trains "epoch -4/2".
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import fields
 from typing import Any
 
@@ -118,6 +119,7 @@ def first_non_finite(value: Any, where: str) -> str | None:
         return None
     if isinstance(value, float):
         return where if not math.isfinite(value) else None
+    items: Iterable[tuple[Any, Any]]
     if isinstance(value, dict):
         items = value.items()
     elif isinstance(value, (list, tuple)):

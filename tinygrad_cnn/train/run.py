@@ -142,7 +142,7 @@ def train(
     optimizer = build_optimizer(config, model.parameters())
     history: list[dict[str, float]] = []
     start_epoch = 1
-    if checkpoint is not None:
+    if checkpoint is not None and resume is not None:  # both set, or neither
         restore(checkpoint, resume, model, optimizer)
         history = [dict(row) for row in checkpoint.history]
         start_epoch = checkpoint.epoch + 1
