@@ -47,9 +47,7 @@ from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .memory import keep_freed_memory
 from .nn.summary import summary
 from .ops import (
-    absolute as abs,  # noqa: A004
-)
-from .ops import (
+    absolute,
     argmax,
     argmin,
     cat,
@@ -66,6 +64,9 @@ from .ops import (
     mean,
     minimum,
     pad,
+    reduce_max,
+    reduce_min,
+    reduce_sum,
     relu,
     reshape,
     sigmoid,
@@ -78,9 +79,6 @@ from .ops import (
     var,
     where,
 )
-from .ops import reduce_max as max  # noqa: A004 (not in __all__: see there)
-from .ops import reduce_min as min  # noqa: A004
-from .ops import reduce_sum as sum  # noqa: A004
 from .serialization import load, save
 from .tensor import Device, Tensor, connect
 
@@ -90,6 +88,13 @@ connect(ops, backward)
 del connect
 
 device = Device
+# numpy's and PyTorch's names of these ops. Inside the package they are
+# reduce_sum, reduce_max, reduce_min and absolute, never names that hide
+# Python's built-ins; sum, max and min are left out of __all__ too.
+abs = absolute
+sum = reduce_sum
+max = reduce_max
+min = reduce_min
 # PyTorch's names of numpy's scalar types (tinygrad_cnn.float32 is np.float32). They hide
 # Python's built-ins inside this file only, which uses none of them below.
 bool = bool_

@@ -21,7 +21,7 @@ import contextlib
 import gc
 import threading
 from collections.abc import Iterator, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -53,7 +53,7 @@ def run_backward(
     """
     order = topological_order(roots)
     grads = seed_gradients(roots, root_grads)  # grads[t]: the sum of the gradients reaching t so far
-    wanted = None if inputs is None else dict.fromkeys(inputs)
+    wanted: dict[Tensor, Tensor | None] | None = None if inputs is None else dict.fromkeys(inputs)
     observers = start_observers(order, grads)
     with backward_context(create_graph):
         for node in reversed(order):
@@ -69,16 +69,20 @@ def run_backward(
             parent_grads = () if fn is None else vjp(fn, grad)  # the local rule: dL/dinputs from dL/dnode
             for observer in observers:
                 observer.visit(node, grad, parent_grads)
-            for parent, parent_grad in zip(fn.parents if fn else (), parent_grads):
+            if fn is None:
+                continue  # a leaf: the graph ends here
+            for parent, parent_grad in zip(fn.parents, parent_grads):
                 if parent_grad is not None and parent.requires_grad:
                     parent_grad = fit_to_input(fn, parent, parent_grad)
                     # A tensor used more than once gets the sum over its uses.
                     total = grads[parent] = add_gradients(grads.get(parent), parent_grad, create_graph)
                     for observer in observers:
                         observer.add(parent, parent_grad, total)
-            if fn is not None and not retain_graph:
+            if not retain_graph:
                 fn.release()
-    return None if wanted is None else [wanted[t] for t in inputs]
+    if inputs is None or wanted is None:
+        return None
+    return [wanted[t] for t in inputs]
 
 
 def topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
@@ -312,6 +316,9 @@ class Observer(Protocol):
     def add(self, parent: Tensor, added: Tensor, total: Tensor) -> None: ...
 
 
+AnObserver = TypeVar("AnObserver", bound=Observer)
+
+
 class _ThreadObservers(threading.local):
     # Per thread: a backward pass run by another thread is not observed.
     active: tuple[Observer, ...] = ()
@@ -321,7 +328,7 @@ _observers = _ThreadObservers()
 
 
 @contextlib.contextmanager
-def observing(observer: Observer) -> Iterator[Observer]:
+def observing(observer: AnObserver) -> Iterator[AnObserver]:
     """Every backward pass this thread runs inside the block tells `observer` what it does."""
     previous = _observers.active
     _observers.active = (*previous, observer)

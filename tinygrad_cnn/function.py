@@ -50,6 +50,16 @@ class Function:
     # the ops that keep something.
     __slots__ = ("parents", "needs_grad", "settings", "module", "released", "_output_ref", "recorded_at",
                  "saved_versions", "__dict__")
+    # What apply records (set only on the nodes it records):
+    parents: tuple[Tensor, ...]  # the inputs (after release, stubs of the intermediate ones)
+    needs_grad: tuple[bool, ...]  # per input: whether it requires grad
+    settings: dict[str, Any]  # forward's keyword arguments
+    module: str | None  # the path of the nn.Module whose forward ran the op
+    released: bool
+    _output_ref: weakref.ref[Tensor] | None
+    recorded_at: int  # InPlaceChanges.count when the node was recorded
+    saved_versions: tuple[int, ...]  # the inputs' versions then (when reads_inputs)
+    forward_trace: list[Any]  # in anomaly mode: where in the user's code the op ran
     uses_output = False
     vjp_rule: str = ""  # no rule declared (a library op declares a VjpRule, a str)
     # Whether backward reads the values of the inputs (Mul, MatMul, Log: yes;
@@ -154,14 +164,15 @@ class Function:
         so their arrays can be freed; leaves (parameters, data) and tensors
         that asked to keep their gradient (`retain_grad`) are kept.
         """
-        parents = []
+        parents: list[Any] = []
         for parent in self.parents:
             if parent._ctx is not None and not parent._retains_grad:
                 stub = _new_object(ReleasedTensor)
                 data = parent.data
                 stub.name, stub.shape, stub.dtype, stub._ctx = parent.name, data.shape, data.dtype, parent._ctx
-                parent = stub
-            parents.append(parent)
+                parents.append(stub)
+            else:
+                parents.append(parent)
         self.parents = tuple(parents)
         self.released = True
         self._output_ref = None
@@ -235,5 +246,9 @@ class ReleasedTensor:
     """
 
     __slots__ = ("name", "shape", "dtype", "_ctx", "__weakref__")
+    name: str | None
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    _ctx: Function | None
     requires_grad = True  # only tensors that required grad are recorded as op outputs
     grad = None

@@ -181,7 +181,7 @@ def _check_elements(
     rtol: float,
 ) -> str | None:
     flat = tensor.data.reshape(-1)  # a view of the private copy
-    numerical = np.zeros(flat.size)
+    numerical_flat = np.zeros(flat.size)
     for k in range(flat.size):
         value = flat[k]
         flat[k] = value + eps
@@ -189,8 +189,8 @@ def _check_elements(
         flat[k] = value - eps
         minus = projected_output()
         flat[k] = value
-        numerical[k] = (plus - minus) / (2 * eps)
-    numerical = numerical.reshape(tensor.shape)
+        numerical_flat[k] = (plus - minus) / (2 * eps)
+    numerical = numerical_flat.reshape(tensor.shape)
     excess = np.abs(analytic - numerical) - (atol + rtol * np.abs(numerical))
     if not (excess > 0).any() and np.isfinite(analytic).all():
         return None

@@ -23,7 +23,7 @@ import builtins
 import weakref
 from collections.abc import Callable, Sequence
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, overload
 
 import numpy as np
 
@@ -176,6 +176,9 @@ class Tensor:
     # tensors (see ViewTensor and DetachedTensor below).
     __slots__ = ("data", "requires_grad", "grad", "_ctx", "name", "_retains_grad", "_version", "_base",
                  "__weakref__")
+    # A view's tensor that owns the memory; a detached tensor's weak reference
+    # to the tensor it was detached from (only ViewTensor and DetachedTensor set it).
+    _base: Any
 
     def __init__(self, data: Any, requires_grad: builtins.bool = False, dtype: Any = None,
                  name: str | None = None) -> None:
@@ -279,7 +282,7 @@ class Tensor:
         """The value of a one-element tensor as a Python number."""
         if self.data.size != 1:
             raise ValueError(f"item: only one-element tensors can be converted, got shape {self.shape}")
-        return self.data.item()  # type: ignore[no-any-return]
+        return self.data.item()
 
     def _one_value(self, what: str) -> builtins.float | builtins.int | builtins.bool:
         if self.data.size != 1:
@@ -287,7 +290,7 @@ class Tensor:
                 f"{what}: only a tensor with one element can be converted to a Python number, got shape "
                 f"{self.shape}; reduce it first (e.g. t.mean()) or index one element (t[0])"
             )
-        return self.data.item()  # type: ignore[no-any-return]
+        return self.data.item()
 
     def __float__(self) -> builtins.float:
         """float(t) for a tensor of one element (a loss, say): its value, without the graph."""
@@ -508,10 +511,23 @@ class Tensor:
              keepdim: builtins.bool | None = None) -> Tensor:
         return ops.mean(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
+    # Given PyTorch's dim=, max and min return (values, indices), as PyTorch does.
+    @overload
+    def max(self, axis: Axis | Tensor = None, keepdims: builtins.bool | None = None, *, dim: None = None,
+            keepdim: builtins.bool | None = None) -> Tensor: ...
+    @overload
+    def max(self, axis: Axis | Tensor = None, keepdims: builtins.bool | None = None, *, dim: builtins.int,
+            keepdim: builtins.bool | None = None) -> ValuesIndices: ...
     def max(self, axis: Axis | Tensor = None, keepdims: builtins.bool | None = None, *,
             dim: builtins.int | None = None, keepdim: builtins.bool | None = None) -> Tensor | ValuesIndices:
         return ops.reduce_max(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
+    @overload
+    def min(self, axis: Axis | Tensor = None, keepdims: builtins.bool | None = None, *, dim: None = None,
+            keepdim: builtins.bool | None = None) -> Tensor: ...
+    @overload
+    def min(self, axis: Axis | Tensor = None, keepdims: builtins.bool | None = None, *, dim: builtins.int,
+            keepdim: builtins.bool | None = None) -> ValuesIndices: ...
     def min(self, axis: Axis | Tensor = None, keepdims: builtins.bool | None = None, *,
             dim: builtins.int | None = None, keepdim: builtins.bool | None = None) -> Tensor | ValuesIndices:
         return ops.reduce_min(self, axis, keepdims, dim=dim, keepdim=keepdim)
@@ -692,9 +708,9 @@ class ViewTensor(Tensor):
 
     __slots__ = ()
 
-    @property  # type: ignore[override]
+    @property
     def _version(self) -> builtins.int:
-        return self._base._version  # type: ignore[no-any-return]
+        return self._base._version
 
     @_version.setter
     def _version(self, value: builtins.int) -> None:

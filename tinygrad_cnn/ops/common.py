@@ -11,7 +11,7 @@ PyTorch's `dim`/`keepdim` and numpy's `axis`/`keepdims` are read by
 from __future__ import annotations
 
 import numbers
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -20,6 +20,11 @@ from ..function import Function, trust_forward
 from ..grad_mode import is_grad_enabled
 from ..tensor import Axis, Tensor
 from ..vjp_rule import VjpRule
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeVarTuple, Unpack
+
+    Tensors = TypeVarTuple("Tensors")  # promote_floats returns its arguments' types, in order
 
 
 def constant(array: np.ndarray) -> Tensor:
@@ -171,7 +176,7 @@ def check_float_if_requires_grad(x: Tensor, op: str) -> None:
         )
 
 
-def promote_floats(*tensors: Tensor | None) -> list[Tensor | None]:
+def promote_floats(*tensors: Unpack[Tensors]) -> tuple[Unpack[Tensors]]:
     """Float tensors of different dtypes, each cast to their common dtype.
 
     The library's one rule for mixed float dtypes, numpy's promotion (as
@@ -182,11 +187,13 @@ def promote_floats(*tensors: Tensor | None) -> list[Tensor | None]:
     losses' targets, batch norm's statistics); the binary ops and matmul get
     the same from numpy. None entries (an absent bias) are passed through.
     """
-    present = [t for t in tensors if t is not None]
+    given: tuple[Tensor | None, ...] = tensors  # type: ignore[assignment]  # each a Tensor or None
+    present = [t for t in given if t is not None]
     dtype = np.result_type(*(t.data.dtype for t in present))
     if all(t.data.dtype == dtype for t in present):
-        return list(tensors)
-    return [t if t is None or t.data.dtype == dtype else t.astype(dtype) for t in tensors]
+        return tensors
+    promoted = tuple(t if t is None or t.data.dtype == dtype else t.astype(dtype) for t in given)
+    return cast("tuple[Unpack[Tensors]]", promoted)  # each in its place, of its type
 
 
 def check_float(x: Tensor, op: str, name: str = "input") -> None:

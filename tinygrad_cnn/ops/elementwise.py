@@ -31,10 +31,6 @@ from .common import (
     spelled_either_way,
 )
 
-# Function.apply as a plain function of (cls, *inputs): a call to it skips
-# making a bound method, which is measurable on the hottest path there is.
-_apply = Function.apply.__func__
-
 
 def promote_mixed(a: Tensor, b: Tensor, op: str) -> tuple[Tensor, Tensor]:
     """Operands of different dtypes, promoted as PyTorch does: an integer tensor
@@ -93,7 +89,7 @@ def _binary(cls: type[Function], op: str, doc: str) -> Callable[[Any, Any], Tens
             token = set_error_state(IGNORE_ALL)
             QuietDepth.count += 1  # counted, not set: another thread may be inside a region too
         try:
-            return _apply(cls, a, b)  # cls.apply(a, b), minus the bound-method call
+            return cls.apply(a, b)
         except ValueError as error:
             # numpy's message ("operands could not be broadcast...") names no op.
             try:
@@ -198,7 +194,7 @@ class Pow(Function):
     def forward(self, a, b):
         if b.ndim == 0 and b == 0.5:
             # The square root as np.sqrt, as PyTorch computes x ** 0.5: sqrt(-inf)
-            # is nan, where C's power(-inf, 0.5) is +inf (which numpy before 2.1 returns).
+            # is nan, where C's pow(-inf, 0.5) is +inf (which numpy before 2.1 returns).
             return np.sqrt(a)
         return np.power(a, b)  # a negative base with a fractional exponent is nan; no warning (see _binary)
 
@@ -425,7 +421,7 @@ class Relu(Function):
 
 
 def relu(x: Tensor) -> Tensor:
-    """reduce_max(x, 0); the gradient at 0 is 0."""
+    """max(x, 0); the gradient at 0 is 0."""
     return Relu.apply(x)
 
 

@@ -29,14 +29,15 @@ from .shape import normalize_index
 def _check_writable(tensor: Tensor, op: str) -> None:
     """Refuse an in-place change that would make recorded gradients wrong."""
     if is_grad_enabled() and tensor.requires_grad:
-        if tensor.is_leaf:
+        fn = tensor.grad_fn
+        if fn is None:
             raise RuntimeError(
                 f"{op}: a leaf tensor that requires grad (shape {tensor.shape}) cannot be changed in place "
                 "while gradients are recorded; do it inside `with tinygrad_cnn.no_grad():`"
             )
         raise RuntimeError(
             f"{op}: in-place changes are not recorded in the graph, and this tensor (shape {tensor.shape}) was "
-            f"computed by a recorded op ({tensor.grad_fn.name}); use the out-of-place form, e.g. y = y + x"
+            f"computed by a recorded op ({fn.name}); use the out-of-place form, e.g. y = y + x"
         )
     if not tensor.data.flags.writeable:
         raise ValueError(

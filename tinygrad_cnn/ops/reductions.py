@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, overload
 
 import numpy as np
 
@@ -93,21 +93,27 @@ def _first_max_mask(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
 
 
 class ValuesIndices(NamedTuple):
-    """What `reduce_max(x, dim=d)` and `reduce_min(x, dim=d)` return, as PyTorch's torch.return_types.max:
+    """What `max(x, dim=d)` and `min(x, dim=d)` return, as PyTorch's torch.return_types.max:
     the values and the index of each one (`values, indices = x.max(dim=1)`)."""
 
     values: Tensor
     indices: Tensor
 
 
-def reduce_max(x: Tensor, axis: Axis = None, keepdims: bool | None = None, *, dim: int | None = None,
-        keepdim: bool | None = None) -> Tensor | ValuesIndices:
+@overload
+def reduce_max(x: Tensor, axis: Axis | Tensor = None, keepdims: bool | None = None, *, dim: None = None,
+               keepdim: bool | None = None) -> Tensor: ...
+@overload
+def reduce_max(x: Tensor, axis: Axis | Tensor = None, keepdims: bool | None = None, *, dim: int,
+               keepdim: bool | None = None) -> ValuesIndices: ...
+def reduce_max(x: Tensor, axis: Axis | Tensor = None, keepdims: bool | None = None, *, dim: int | None = None,
+               keepdim: bool | None = None) -> Tensor | ValuesIndices:
     """Maximum over `axis`; the gradient goes to the first maximum of each slice.
 
     Given PyTorch's `dim=`, it returns what PyTorch returns: the pair
     (values, indices), `values, indices = x.max(dim=1)`. Given numpy's `axis`
     (by keyword or position), it returns the values only, as numpy does.
-    Given a second tensor, `reduce_max(x, y)`, it is PyTorch's elementwise `maximum`.
+    Given a second tensor, `max(x, y)`, it is PyTorch's elementwise `maximum`.
     """
     if isinstance(axis, Tensor):
         return maximum(x, axis)
@@ -118,12 +124,18 @@ def reduce_max(x: Tensor, axis: Axis = None, keepdims: bool | None = None, *, di
     return ValuesIndices(values, argmax(x, dim, keepdims))
 
 
-def reduce_min(x: Tensor, axis: Axis = None, keepdims: bool | None = None, *, dim: int | None = None,
-        keepdim: bool | None = None) -> Tensor | ValuesIndices:
-    """Minimum over `axis`, as -reduce_max(-x); the gradient goes to the first minimum.
+@overload
+def reduce_min(x: Tensor, axis: Axis | Tensor = None, keepdims: bool | None = None, *, dim: None = None,
+               keepdim: bool | None = None) -> Tensor: ...
+@overload
+def reduce_min(x: Tensor, axis: Axis | Tensor = None, keepdims: bool | None = None, *, dim: int,
+               keepdim: bool | None = None) -> ValuesIndices: ...
+def reduce_min(x: Tensor, axis: Axis | Tensor = None, keepdims: bool | None = None, *, dim: int | None = None,
+               keepdim: bool | None = None) -> Tensor | ValuesIndices:
+    """Minimum over `axis`, as -max(-x); the gradient goes to the first minimum.
 
     Given PyTorch's `dim=`, it returns the pair (values, indices), as PyTorch does;
-    given a second tensor, `reduce_min(x, y)`, it is the elementwise `minimum`.
+    given a second tensor, `min(x, y)`, it is the elementwise `minimum`.
     """
     if isinstance(axis, Tensor):
         return minimum(x, axis)

@@ -263,8 +263,8 @@ def pad(x: Tensor, pad_width: Any, value: float = 0.0) -> Tensor:
         raise ValueError(f"pad: pad_width {pad_width!r} does not fit a tensor of shape {x.shape}") from None
     if (widths < 0).any():
         raise ValueError(f"pad: pad_width {pad_width!r} has a negative width")
-    widths = tuple((int(a), int(b)) for a, b in widths)
-    return Pad.apply(x, pad_width=widths, value=as_number(value, "pad", "value"))
+    pairs = tuple((int(a), int(b)) for a, b in widths)
+    return Pad.apply(x, pad_width=pairs, value=as_number(value, "pad", "value"))
 
 
 class GetItem(Function):
