@@ -51,11 +51,11 @@ def run_backward(
     leaves (Tensor.backward); otherwise the gradients of `inputs` are returned
     and no `.grad` is touched (the `grad` function).
     """
-    order = topological_order(roots)
-    grads = seed_gradients(roots, root_grads)  # grads[t]: the sum of the gradients reaching t so far
-    wanted: dict[Tensor, Tensor | None] | None = None if inputs is None else dict.fromkeys(inputs)
-    observers = start_observers(order, grads)
     with backward_context(create_graph):
+        order = topological_order(roots)
+        grads = seed_gradients(roots, root_grads)  # grads[t]: the sum of the gradients reaching t so far
+        wanted: dict[Tensor, Tensor | None] | None = None if inputs is None else dict.fromkeys(inputs)
+        observers = start_observers(order, grads)
         for node in reversed(order):
             grad = grads.pop(node, None)
             if grad is None:
@@ -67,17 +67,19 @@ def run_backward(
             elif fn is None or node._retains_grad:
                 store_grad(node, grad, create_graph)
             parent_grads = () if fn is None else vjp(fn, grad)  # the local rule: dL/dinputs from dL/dnode
-            for observer in observers:
-                observer.visit(node, grad, parent_grads)
+            if observers:
+                notify_visit(observers, node, grad, parent_grads)
             if fn is None:
                 continue  # a leaf: the graph ends here
             for parent, parent_grad in zip(fn.parents, parent_grads):
-                if parent_grad is not None and parent.requires_grad:
-                    parent_grad = fit_to_input(fn, parent, parent_grad)
-                    # A tensor used more than once gets the sum over its uses.
-                    total = grads[parent] = add_gradients(grads.get(parent), parent_grad, create_graph)
-                    for observer in observers:
-                        observer.add(parent, parent_grad, total)
+                if parent_grad is None or not parent.requires_grad:
+                    continue
+                parent_grad = fit_to_input(fn, parent, parent_grad)
+                # A tensor used more than once gets the sum over its uses.
+                total = grads.get(parent)
+                grads[parent] = parent_grad if total is None else add_gradients(total, parent_grad, create_graph)
+                if observers:
+                    notify_add(observers, parent, parent_grad, grads[parent])
             if not retain_graph:
                 fn.release()
     if inputs is None or wanted is None:
@@ -114,10 +116,8 @@ def topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
     return order
 
 
-def add_gradients(total: Tensor | None, grad: Tensor, create_graph: bool) -> Tensor:
+def add_gradients(total: Tensor, grad: Tensor, create_graph: bool) -> Tensor:
     """The sum so far plus one more gradient (recorded only with create_graph)."""
-    if total is None:
-        return grad
     if create_graph:
         return total + grad
     return Tensor._make(total.data + grad.data)
@@ -341,6 +341,17 @@ def observing(observer: AnObserver) -> Iterator[AnObserver]:
 def active_observers() -> tuple[Observer, ...]:
     """The observers switched on in this thread (`observing`), outermost first."""
     return _observers.active
+
+
+def notify_visit(observers: tuple[Observer, ...], node: Tensor, grad: Tensor,
+                 parent_grads: tuple[Tensor | None, ...]) -> None:
+    for observer in observers:
+        observer.visit(node, grad, parent_grads)
+
+
+def notify_add(observers: tuple[Observer, ...], parent: Tensor, added: Tensor, total: Tensor) -> None:
+    for observer in observers:
+        observer.add(parent, added, total)
 
 
 def start_observers(order: list[Tensor], grads: dict[Tensor, Tensor]) -> tuple[Observer, ...]:

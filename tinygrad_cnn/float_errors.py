@@ -52,6 +52,7 @@ if _error_state is not None:
     with quiet():
         IGNORE_ALL = _error_state.get()
     set_error_state, reset_error_state = _error_state.set, _error_state.reset
+    error_state = _error_state.get  # the state now: IGNORE_ALL inside a quiet region
 else:
     # The state is np.seterr's dict of settings, returned by the call that changes it.
     def set_error_state(_: Any) -> Any:
@@ -59,6 +60,9 @@ else:
 
     def reset_error_state(previous: Any) -> None:
         np.seterr(**previous)
+
+    def error_state() -> Any:
+        return np.geterr()  # never IGNORE_ALL (None): the binary ops always switch
 
     IGNORE_ALL = None
 

@@ -143,11 +143,14 @@ class Function:
                 fn.recorded_at = InPlaceChanges.count
                 if cls.reads_inputs:
                     # The versions of the inputs, for backward to see whether
-                    # one was changed in place since (tensor.py).
-                    if len(inputs) == 2:
+                    # one was changed in place since (tensor.py). Two inputs
+                    # never changed share one tuple: no new object to make.
+                    if len(inputs) != 2:
+                        fn.saved_versions = tuple(map(_version_of, inputs))
+                    elif first._version or second._version:
                         fn.saved_versions = (first._version, second._version)
                     else:
-                        fn.saved_versions = tuple(map(_version_of, inputs))
+                        fn.saved_versions = _UNCHANGED_PAIR
                 if anomaly_mode.enabled:
                     fn.forward_trace = forward_trace()  # where in the user's code this op ran
                 if cls.uses_output:
@@ -235,6 +238,7 @@ _requires_grad_of = operator.attrgetter("requires_grad")
 _version_of = operator.attrgetter("_version")
 # needs_grad of a two-input op, _PAIR_FLAGS[a.requires_grad][b.requires_grad].
 _PAIR_FLAGS = (((False, False), (False, True)), ((True, False), (True, True)))
+_UNCHANGED_PAIR = (0, 0)
 
 
 class ReleasedTensor:

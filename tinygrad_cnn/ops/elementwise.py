@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..float_errors import IGNORE_ALL, QuietDepth, quiet, quietly, reset_error_state, set_error_state
+from ..float_errors import IGNORE_ALL, error_state, quiet, quietly, reset_error_state, set_error_state
 from ..function import Function, trust_forward
 from ..tensor import Device, Tensor
 from ..vjp_rule import VjpRule
@@ -83,11 +83,11 @@ def _binary(cls: type[Function], op: str, doc: str) -> Callable[[Any, Any], Tens
         if mixed:
             a, b = promote_mixed(a, b, op)
         # numpy's floating-point warnings off, as `quietly` does, written out here
-        # to spare the hottest ops a second Python call (float_errors.py).
-        switch = not QuietDepth.count
+        # to spare the hottest ops a second Python call (float_errors.py). Inside
+        # a backward pass they are off already.
+        switch = error_state() is not IGNORE_ALL
         if switch:
             token = set_error_state(IGNORE_ALL)
-            QuietDepth.count += 1  # counted, not set: another thread may be inside a region too
         try:
             return cls.apply(a, b)
         except ValueError as error:
@@ -100,7 +100,6 @@ def _binary(cls: type[Function], op: str, doc: str) -> Callable[[Any, Any], Tens
             raise ValueError(f"{op}: shapes {a.shape} and {b.shape} (dtypes {a.dtype}, {b.dtype}): {error}") from None
         finally:
             if switch:
-                QuietDepth.count -= 1
                 reset_error_state(token)
 
     binary_op.__name__ = binary_op.__qualname__ = op
