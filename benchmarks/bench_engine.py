@@ -12,23 +12,31 @@ PyTorch is not installed.
 
     python benchmarks/bench_engine.py            # the table
     python benchmarks/bench_engine.py --profile  # where the time goes in (1)
+    python benchmarks/bench_engine.py --baseline ../other-checkout
+        # adds a column for the tinygrad_cnn of another checkout (an older
+        # commit, say: `git worktree add ../before <commit>`), loaded in this
+        # same process under another name and run interleaved with the others
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import importlib
 import pstats
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import tinygrad_cnn as tg  # noqa: E402
+import tinygrad_cnn as tg
 
 try:
     import torch
@@ -44,15 +52,19 @@ LONG_CHAIN_OPS = 100_000
 # ---------------------------------------------------------------------------
 
 
-def ours_small_chain() -> None:
-    x = tg.Tensor(np.ones(4, dtype=np.float32), requires_grad=True)
-    shift = tg.Tensor(np.full(4, 0.5, dtype=np.float32))
-    scale = tg.Tensor(np.full(4, 0.999, dtype=np.float32))
+def small_chain(library: ModuleType) -> None:
+    x = library.Tensor(np.ones(4, dtype=np.float32), requires_grad=True)
+    shift = library.Tensor(np.full(4, 0.5, dtype=np.float32))
+    scale = library.Tensor(np.full(4, 0.999, dtype=np.float32))
     y = x
     for _ in range(CHAIN_OPS // 2):
         y = y + shift
         y = y * scale
     y.backward(np.ones(4, dtype=np.float32))
+
+
+def ours_small_chain() -> None:
+    small_chain(tg)
 
 
 def torch_small_chain() -> None:
@@ -66,9 +78,9 @@ def torch_small_chain() -> None:
     y.backward(torch.ones(4))
 
 
-def ours_long_chain() -> Callable[[], None]:
+def long_chain(library: ModuleType) -> Callable[[], None]:
     """Build the graph; return the backward call to be timed."""
-    x = tg.Tensor(np.ones(4, dtype=np.float32), requires_grad=True)
+    x = library.Tensor(np.ones(4, dtype=np.float32), requires_grad=True)
     y = x
     for _ in range(LONG_CHAIN_OPS // 2):
         y = y + 0.5
@@ -111,9 +123,26 @@ def interleaved_medians(contenders: dict[str, Callable[[], float]], repeats: int
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def bench_per_node(repeats: int) -> dict[str, float]:
+def load_baseline(checkout: str) -> ModuleType:
+    """The tinygrad_cnn package of another checkout, imported as `tinygrad_cnn_baseline`.
+
+    The package imports itself with relative imports only, so a copy under
+    another name runs beside this one in the same process.
+    """
+    source = Path(checkout).resolve() / "tinygrad_cnn"
+    if not (source / "__init__.py").is_file():
+        raise SystemExit(f"bench_engine: --baseline {checkout}: no tinygrad_cnn package there")
+    folder = Path(tempfile.mkdtemp(prefix="bench_engine_"))
+    shutil.copytree(source, folder / "tinygrad_cnn_baseline", ignore=shutil.ignore_patterns("__pycache__"))
+    sys.path.insert(0, str(folder))
+    return importlib.import_module("tinygrad_cnn_baseline")
+
+
+def bench_per_node(repeats: int, baseline: ModuleType | None = None) -> dict[str, float]:
     """Microseconds per node (forward + backward) of the 200-op chain."""
     contenders = {"ours": lambda: seconds(ours_small_chain)}
+    if baseline is not None:
+        contenders["baseline"] = lambda: seconds(lambda: small_chain(baseline))
     if torch is not None:
         contenders["torch"] = lambda: seconds(torch_small_chain)
     for run in contenders.values():  # warm up
@@ -123,7 +152,7 @@ def bench_per_node(repeats: int) -> dict[str, float]:
     return {name: 1e6 * t / CHAIN_OPS for name, t in medians.items()}
 
 
-def bench_long_chain(repeats: int) -> dict[str, float]:
+def bench_long_chain(repeats: int, baseline: ModuleType | None = None) -> dict[str, float]:
     """Seconds for backward through the 100,000-op chain."""
 
     def timed_backward(build: Callable[[], Callable[[], None]]) -> Callable[[], float]:
@@ -134,24 +163,33 @@ def bench_long_chain(repeats: int) -> dict[str, float]:
 
         return run
 
-    contenders = {"ours": timed_backward(ours_long_chain)}
+    contenders = {"ours": timed_backward(lambda: long_chain(tg))}
+    if baseline is not None:
+        contenders["baseline"] = timed_backward(lambda: long_chain(baseline))
     if torch is not None:
         contenders["torch"] = timed_backward(torch_long_chain)
     return interleaved_medians(contenders, repeats)
 
 
-def print_table(per_node: dict[str, float], long_chain: dict[str, float]) -> None:
+def print_table(per_node: dict[str, float], long_chain_result: dict[str, float]) -> None:
     rows = [
         (f"per node, {CHAIN_OPS}-op chain, fwd+bwd (us)", per_node),
-        (f"backward of {LONG_CHAIN_OPS:,}-op chain (s)", long_chain),
+        (f"backward of {LONG_CHAIN_OPS:,}-op chain (s)", long_chain_result),
     ]
-    print(f"{'benchmark':<44} {'ours':>10} {'torch':>10} {'ours/torch':>11}")
+    with_baseline = "baseline" in per_node
+    header = f"{'benchmark':<44} {'ours':>10} {'torch':>10} {'ours/torch':>11}"
+    if with_baseline:
+        header += f" {'baseline':>10} {'base/torch':>11} {'ours/base':>10}"
+    print(header)
     for label, result in rows:
-        ours = result["ours"]
-        if "torch" in result:
-            print(f"{label:<44} {ours:>10.3g} {result['torch']:>10.3g} {ours / result['torch']:>10.2f}x")
-        else:
-            print(f"{label:<44} {ours:>10.3g} {'-':>10} {'-':>11}")
+        ours, theirs = result["ours"], result.get("torch")
+        line = f"{label:<44} {ours:>10.3g} "
+        line += f"{theirs:>10.3g} {ours / theirs:>10.2f}x" if theirs else f"{'-':>10} {'-':>11}"
+        if with_baseline:
+            base = result["baseline"]
+            line += f" {base:>10.3g} " + (f"{base / theirs:>10.2f}x" if theirs else f"{'-':>11}")
+            line += f" {ours / base:>9.2f}x"
+        print(line)
 
 
 def profile_per_node(rounds: int) -> None:
@@ -170,6 +208,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=51, help="rounds for the per-node benchmark")
     parser.add_argument("--long-repeats", type=int, default=3, help="rounds for the long-chain benchmark")
     parser.add_argument("--profile", action="store_true", help="profile the per-node benchmark instead")
+    parser.add_argument("--baseline", metavar="CHECKOUT",
+                        help="also time the tinygrad_cnn of another checkout, interleaved with the rest")
     args = parser.parse_args()
 
     if args.profile:
@@ -180,9 +220,10 @@ def main() -> None:
         print(f"numpy {np.__version__}, torch {torch.__version__} (2 threads)")
     else:
         print(f"numpy {np.__version__}; PyTorch not installed, its columns are skipped")
-    per_node = bench_per_node(args.repeats)
-    long_chain = bench_long_chain(args.long_repeats)
-    print_table(per_node, long_chain)
+    baseline = load_baseline(args.baseline) if args.baseline else None
+    per_node = bench_per_node(args.repeats, baseline)
+    long_chain_times = bench_long_chain(args.long_repeats, baseline)
+    print_table(per_node, long_chain_times)
 
 
 if __name__ == "__main__":

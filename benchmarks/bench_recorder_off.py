@@ -1,11 +1,11 @@
-"""Does the recorder's hook cost the backward pass anything while it is off?
+"""Do the observers' hooks cost the backward pass anything while none is on?
 
-The engine's backward loop calls the recorder of the step-through page
-(`viz.record_backward`) only when one is switched on; otherwise it tests
-`recorder is not None` once per node and wire. This compares, in one process,
-the engine's `run_backward` with the very same loop with the hook's lines
-taken out (both compiled the same way), alternating the two at every
-iteration so that both see the same machine load:
+The backward loop (backward.run_backward) tells its observers (anomaly mode,
+the step-through page's recorder, `viz.record_backward`) what it does only
+when there are any; otherwise it tests `if observers:` once per node and
+wire. This compares, in one process, `run_backward` with the very same loop
+with the hooks' lines taken out (both compiled the same way), alternating the
+two at every iteration so that both see the same machine load:
 
 1. backward alone through a chain of 2,000 tiny ops (adds and multiplies of
    4-element tensors): the engine's own overhead per node, where a hook would show;
@@ -33,17 +33,17 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import tinygrad_cnn as tg
-from tinygrad_cnn import engine
+from tinygrad_cnn import backward
 
 
 def _compiled(source: str) -> Callable:
-    namespace = dict(vars(engine))
+    namespace = dict(vars(backward))
     exec(source, namespace)
     return namespace["run_backward"]
 
 
 def _without_hook(source: str) -> str:
-    """run_backward's source with every line of the recorder's hook removed."""
+    """run_backward's source with every line of the observers' hooks removed."""
     kept, skip_deeper_than = [], None
     for line in source.splitlines():
         indent = len(line) - len(line.lstrip())
@@ -51,10 +51,10 @@ def _without_hook(source: str) -> str:
             if line.strip() and indent > skip_deeper_than:
                 continue
             skip_deeper_than = None
-        if line.strip() == "if recorder is not None:":
+        if line.strip() == "if observers:":
             skip_deeper_than = indent
             continue
-        if line.strip() == "recorder = _GradMode.recorder":
+        if line.strip() == "observers = start_observers(order, grads)":
             continue
         kept.append(line)
     return "\n".join(kept) + "\n"
@@ -89,14 +89,14 @@ def forward_and_backward(ops: int) -> float:
 def compare(a: Callable, b: Callable, workload: Callable[[int], float], ops: int, rounds: int) -> tuple[float, float]:
     """(min, median) of time(b) / time(a), the two run alternately."""
     times: dict[str, list[float]] = {"a": [], "b": []}
-    original = engine.run_backward
+    original = backward.run_backward
     try:
         for i in range(rounds):
             for name, fn in (("a", a), ("b", b)) if i % 2 else (("b", b), ("a", a)):
-                engine.run_backward = fn
+                backward.run_backward = fn
                 times[name].append(workload(ops))
     finally:
-        engine.run_backward = original
+        backward.run_backward = original
     return (
         min(times["b"]) / min(times["a"]),
         statistics.median(times["b"]) / statistics.median(times["a"]),
@@ -107,13 +107,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds (noisier)")
     args = parser.parse_args()
-    source = textwrap.dedent(inspect.getsource(engine.run_backward))
+    source = textwrap.dedent(inspect.getsource(backward.run_backward))
     stripped = _without_hook(source)
     if stripped == source:
-        raise SystemExit("bench_recorder_off: found no recorder hook in engine.run_backward")
+        raise SystemExit("bench_recorder_off: found no observer hook in backward.run_backward")
     with_hook, without, without_again = _compiled(source), _compiled(stripped), _compiled(stripped)
     rounds = {"backward": 100 if args.quick else 400, "both": 400 if args.quick else 2000}
-    print("time with the hook (recorder off) / without it: min and median ratios")
+    print("time with the hooks (no observer on) / without them: min and median ratios")
     for title, workload, ops, key in (
         ("backward of a 2,000-op chain", backward_only, 2000, "backward"),
         ("forward + backward of a 200-op chain", forward_and_backward, 200, "both"),

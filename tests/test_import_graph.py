@@ -139,7 +139,8 @@ def test_the_graph_reader_sees_imports_inside_functions_and_skips_type_checking_
 
 def test_the_graph_has_every_module_and_resolves_relative_imports():
     graph = import_graph()
-    assert {f"{PACKAGE}", f"{PACKAGE}.tensor", f"{PACKAGE}.ops.shape", f"{PACKAGE}.nn.layers", f"{PACKAGE}.train.run"} <= set(graph)
+    expected = {PACKAGE, f"{PACKAGE}.tensor", f"{PACKAGE}.ops.shape", f"{PACKAGE}.nn.layers", f"{PACKAGE}.train.run"}
+    assert expected <= set(graph)
     # `from . import init` in nn/__init__.py, `from .. import functional as F` in nn/layers.py.
     assert f"{PACKAGE}.nn.init" in graph[f"{PACKAGE}.nn"]
     assert f"{PACKAGE}.functional" in graph[f"{PACKAGE}.nn.layers"]

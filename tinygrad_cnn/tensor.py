@@ -143,7 +143,7 @@ class Device:
 
     __slots__ = ("type",)
 
-    def __init__(self, type: str = "cpu") -> None:  # noqa: A002 (PyTorch's name)
+    def __init__(self, type: str = "cpu") -> None:
         if type != "cpu":
             raise ValueError(f"device: only 'cpu' is available (this library computes with numpy), got {type!r}")
         self.type = type
@@ -494,10 +494,10 @@ class Tensor:
         return ops.relu(self)
 
     def clip(self, lo: builtins.float | None = None, hi: builtins.float | None = None, *,
-             min: builtins.float | None = None, max: builtins.float | None = None) -> Tensor:  # noqa: A002
+             min: builtins.float | None = None, max: builtins.float | None = None) -> Tensor:
         return ops.clip(self, lo, hi, min=min, max=max)
 
-    def clamp(self, min: builtins.float | None = None, max: builtins.float | None = None) -> Tensor:  # noqa: A002
+    def clamp(self, min: builtins.float | None = None, max: builtins.float | None = None) -> Tensor:
         """PyTorch's name for clip."""
         return ops.clip(self, min=min, max=max)
 
@@ -570,7 +570,7 @@ class Tensor:
         return ops.swapaxes(self, axis1, axis2)
 
     @property
-    def T(self) -> Tensor:  # noqa: N802 (numpy's and PyTorch's name)
+    def T(self) -> Tensor:
         return ops.transpose(self)
 
     def t(self) -> Tensor:
