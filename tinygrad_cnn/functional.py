@@ -170,9 +170,25 @@ def _one_hot(target: np.ndarray, num_classes: int, ignore_index: int, dtype: np.
     return hits.astype(dtype)
 
 
+def _check_inplace(inplace: Any, op: str) -> None:
+    """PyTorch's `inplace=` flag: accepted, and the result is computed out of place all the same.
+
+    Overwriting the input saves memory in PyTorch; here the input keeps its
+    values and the result is a new tensor, which is always correct (an
+    in-place activation would need the input's values for its own gradient).
+    """
+    if not isinstance(inplace, (bool, np.bool_)):
+        raise TypeError(f"{op}: inplace must be True or False, got {type(inplace).__name__} {inplace!r}")
+
+
 # ---------------------------------------------------------------------------
 # Linear layer
 # ---------------------------------------------------------------------------
+
+
+def _rows_shape(shape: tuple[int, ...]) -> tuple[int, int]:
+    """(..., features) -> (rows, features): every leading axis merged into the rows."""
+    return (math.prod(shape[:-1]), shape[-1])
 
 
 class Linear(Function):
@@ -226,11 +242,6 @@ class Linear(Function):
         return gx, gw, gb
 
 
-def _rows_shape(shape: tuple[int, ...]) -> tuple[int, int]:
-    """(..., features) -> (rows, features): every leading axis merged into the rows."""
-    return (math.prod(shape[:-1]), shape[-1])
-
-
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x W^T + b, applied to the last axis of x (one `Linear` node).
 
@@ -265,17 +276,6 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 # ---------------------------------------------------------------------------
 
 
-def _check_inplace(inplace: Any, op: str) -> None:
-    """PyTorch's `inplace=` flag: accepted, and the result is computed out of place all the same.
-
-    Overwriting the input saves memory in PyTorch; here the input keeps its
-    values and the result is a new tensor, which is always correct (an
-    in-place activation would need the input's values for its own gradient).
-    """
-    if not isinstance(inplace, (bool, np.bool_)):
-        raise TypeError(f"{op}: inplace must be True or False, got {type(inplace).__name__} {inplace!r}")
-
-
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """max(x, 0); the gradient at 0 is 0. `inplace=True` is accepted and computed
     out of place (the input is left as it was)."""
@@ -287,7 +287,8 @@ class LeakyRelu(Function):
     """x for x > 0, negative_slope * x otherwise."""
 
     @quietly  # a large x times a slope above 1 may overflow to inf: no warning
-    def forward(self, x: np.ndarray, negative_slope: float = 0.01) -> np.ndarray:
+    def forward(self, x: np.ndarray, *, negative_slope: float) -> np.ndarray:
+        self.negative_slope = negative_slope
         return np.where(x > 0, x, x * negative_slope)
 
     vjp_rule = VjpRule(
@@ -299,7 +300,7 @@ class LeakyRelu(Function):
     def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
         (x,) = self.parents
         # The derivative is 1 where x > 0 and negative_slope elsewhere (at 0 too, as in PyTorch).
-        slope = np.where(x.data > 0, 1, self.settings["negative_slope"]).astype(g.dtype)
+        slope = np.where(x.data > 0, 1, self.negative_slope).astype(g.dtype)
         return (depends_on(g * constant(slope), x),)
 
 
@@ -684,9 +685,11 @@ class BatchNormalize(Function):
     uses_output = True  # the VJP is written in terms of xhat
 
     @quietly
-    def forward(self, x: np.ndarray, *, mean: np.ndarray, inv_std: np.ndarray, axes: tuple[int, ...] = (),
-                eps: float = 1e-5) -> np.ndarray:
-        self.inv_std = inv_std
+    def forward(self, x: np.ndarray, *, mean: np.ndarray, inv_std: np.ndarray, axes: tuple[int, ...],
+                eps: float) -> np.ndarray:
+        # Kept for backward: inv_std as computed here, and what it takes to
+        # compute it again from x with Tensor ops (the axes and eps).
+        self.inv_std, self.axes, self.eps = inv_std, axes, eps
         out = x - mean
         out *= inv_std
         return out
@@ -698,12 +701,12 @@ class BatchNormalize(Function):
 
     def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
         (x,) = self.parents
-        axes = self.settings["axes"]
+        axes = self.axes
         xhat = self.output
         if is_grad_enabled():
             # create_graph=True: rebuild inv_std from x with Tensor ops, so the
             # gradient below is itself differentiable with respect to x.
-            inv_std = (x.var(axes, keepdims=True) + self.settings["eps"]) ** -0.5
+            inv_std = (x.var(axes, keepdims=True) + self.eps) ** -0.5
         else:
             inv_std = constant(self.inv_std)
         # dx = inv_std * (g - mean(g) - xhat * mean(g * xhat)), the means over
@@ -711,10 +714,6 @@ class BatchNormalize(Function):
         g_mean = g.mean(axes, keepdims=True)
         gx_mean = (g * xhat).mean(axes, keepdims=True)
         return (inv_std * (g - g_mean - xhat * gx_mean),)
-
-
-# These forwards never write into their input arrays (see engine.trust_forward).
-trust_forward(Linear, LeakyRelu, Softplus, CrossEntropy, BinaryCrossEntropy, BatchNormalize)
 
 
 def batch_norm(
@@ -812,4 +811,5 @@ def batch_norm(
     return input * scale + shift
 
 
-# The convolution and pooling layers live in conv.py; they are part of F too.
+# The forwards above never write into their input arrays (see Function.guards_inputs).
+trust_forward(Linear, LeakyRelu, Softplus, CrossEntropy, BinaryCrossEntropy, BatchNormalize)

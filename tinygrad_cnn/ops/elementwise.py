@@ -425,7 +425,8 @@ def relu(x: Tensor) -> Tensor:
 
 
 class Clip(Function):
-    def forward(self, x, lo=None, hi=None):
+    def forward(self, x, *, lo, hi):
+        self.lo, self.hi = lo, hi
         return np.clip(x, lo, hi)
 
     vjp_rule = VjpRule(
@@ -436,12 +437,11 @@ class Clip(Function):
 
     def backward(self, g):
         (x,) = self.parents
-        lo, hi = self.settings["lo"], self.settings["hi"]
         inside = np.ones(x.shape, dtype=bool)
-        if lo is not None:
-            inside &= x.data >= lo
-        if hi is not None:
-            inside &= x.data <= hi
+        if self.lo is not None:
+            inside &= x.data >= self.lo
+        if self.hi is not None:
+            inside &= x.data <= self.hi
         return (depends_on(g * constant(inside.astype(g.dtype)), x),)
 
 
@@ -470,24 +470,6 @@ def clip(x: Tensor, lo: float | None = None, hi: float | None = None, *, min: fl
 clamp = clip  # PyTorch's name
 
 
-class Where(Function):
-    reads_inputs = False  # backward needs only the inputs' shapes and dtypes
-    def forward(self, a, b, condition=None):
-        return np.where(condition, a, b)
-
-    vjp_rule = VjpRule(
-        {"a": "where(condition, {g}, 0)", "b": "where(condition, 0, {g})"},
-        plain="the gradient goes to the input each element was taken from",
-    )
-
-    def backward(self, g):
-        condition = self.settings["condition"]
-        zero = constant(np.zeros((), dtype=g.dtype))
-        ga = where(condition, g, zero) if self.needs_grad[0] else None
-        gb = where(condition, zero, g) if self.needs_grad[1] else None
-        return ga, gb
-
-
 def _as_condition(condition: Any, op: str) -> np.ndarray:
     """A boolean mask from a Tensor, an array, a list or a bool (numbers count as true when nonzero)."""
     array = condition.data if isinstance(condition, Tensor) else condition
@@ -500,6 +482,24 @@ def _as_condition(condition: Any, op: str) -> np.ndarray:
     raise TypeError(
         f"{op}: condition must be a boolean Tensor or array, got {type(condition).__name__} {condition!r}"
     )
+
+
+class Where(Function):
+    reads_inputs = False  # backward needs only the inputs' shapes and dtypes
+    def forward(self, a, b, *, condition):
+        self.condition = condition
+        return np.where(condition, a, b)
+
+    vjp_rule = VjpRule(
+        {"a": "where(condition, {g}, 0)", "b": "where(condition, 0, {g})"},
+        plain="the gradient goes to the input each element was taken from",
+    )
+
+    def backward(self, g):
+        zero = constant(np.zeros((), dtype=g.dtype))
+        ga = where(self.condition, g, zero) if self.needs_grad[0] else None
+        gb = where(self.condition, zero, g) if self.needs_grad[1] else None
+        return ga, gb
 
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:
@@ -524,7 +524,7 @@ class Cast(Function):
     reads_inputs = False  # backward needs only the inputs' shapes and dtypes
 
     @quietly  # 1e10 as float16 is inf, nan as an integer is some integer: as in PyTorch, no warning
-    def forward(self, x, dtype=None):
+    def forward(self, x, *, dtype):
         return x.astype(dtype)
 
     vjp_rule = VjpRule(
