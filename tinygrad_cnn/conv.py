@@ -188,12 +188,12 @@ class Conv2d(Function):
         # Not when this backward is recorded (create_graph): a recorded node
         # keeps its settings, and they should not hold a large array.
         columns = None if is_grad_enabled() else self.columns
-        # dL/dw = Gw(x, g): the valid correlation of x with g.
+        # dL/dw = Gw(x, g), in the names of the module's docstring.
         gw = None
         if self.needs_grad[1]:
             # The forward's column matrix spares a second im2col.
             gw = Conv2dGradWeight.apply(x, g, weight_shape=w.shape, columns=columns, **self.geometry)
-        # dL/dx = Gi(g, w): the full convolution of g with the rotated kernel.
+        # dL/dx = Gi(g, w).
         gx = None
         if self.needs_grad[0]:
             # Once the weight gradient has used it, the column matrix is free: the
@@ -206,7 +206,7 @@ class Conv2d(Function):
             gx = ConvTranspose2d.apply(g, w, out_hw=x.shape[2:], work=columns, **self.geometry)
         if len(self.parents) == 2:
             return gx, gw
-        # dL/db[o] = sum of g[n, o, h, w] over n, h, w: b[o] was added at each of those positions.
+        # b[o] was added at every position (n, h, w) of channel o.
         gb = g.sum(axis=(0, 2, 3)) if self.needs_grad[2] else None
         return gx, gw, gb
 

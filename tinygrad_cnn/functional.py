@@ -247,8 +247,6 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
     input: (..., in_features); weight: (out_features, in_features);
     bias: (out_features,) or None. Returns (..., out_features).
-    The VJP: dL/dx = g W, dL/dW = g^T x and dL/db = the sum of g, with the
-    leading axes of x and g merged into one (docs/ops.md).
     """
     _check_float_tensor(input, "input", "linear")
     _check_float_tensor(weight, "weight", "linear")
@@ -299,7 +297,7 @@ class LeakyRelu(Function):
 
     def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
         (x,) = self.parents
-        # The derivative is 1 where x > 0 and negative_slope elsewhere (at 0 too, as in PyTorch).
+        # At 0 the slope is negative_slope, as in PyTorch.
         slope = np.where(x.data > 0, 1, self.negative_slope).astype(g.dtype)
         return (depends_on(g * constant(slope), x),)
 
@@ -329,7 +327,7 @@ class Softplus(Function):
 
     def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
         (x,) = self.parents
-        return (g * sigmoid(x),)  # d/dx log(1 + e^x) = e^x / (1 + e^x) = sigmoid(x)
+        return (g * sigmoid(x),)  # d/dx log(1 + e^x) = e^x / (1 + e^x)
 
 
 def softplus(input: Tensor, beta: float = 1.0) -> Tensor:
@@ -399,8 +397,8 @@ class CrossEntropy(Function):
 
     def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
         logits, onehot = self.parents
-        # d(-log p_t)/dx_j = p_j - onehot_j. The softmax is the composite one,
-        # so with create_graph this expression can be differentiated again.
+        # The softmax is the composite one, so with create_graph this
+        # expression can be differentiated again.
         p = softmax(logits, axis=1)
         counted = onehot.sum(axis=1, keepdims=True)  # 1, or 0 for an ignored sample
         return (p * counted - onehot) * g.unsqueeze(1), None
@@ -551,11 +549,11 @@ class BinaryCrossEntropy(Function):
         p, y = self.parents
         gp = gy = None
         if self.needs_grad[0]:
-            # dL/dp = (p - y) / (p (1 - p)); PyTorch keeps the denominator at
-            # least 1e-12, so p = 0 or 1 gives a large but finite gradient.
+            # PyTorch keeps the denominator at least 1e-12, so p = 0 or 1
+            # gives a large but finite gradient.
             gp = g * (p - y) / maximum(p * (1 - p), 1e-12)
         if self.needs_grad[1]:
-            # dL/dy = log(1 - p) - log(p), with the same clamped logs as forward.
+            # The same clamped logs as forward.
             gy = g * ((1 - p).log().clip(lo=-100) - p.log().clip(lo=-100))
         return gp, gy
 
@@ -679,7 +677,8 @@ class BatchNormalize(Function):
     """xhat = (x - mean) * inv_std per channel, with the statistics of this batch.
 
     `mean` and `inv_std` (shape (1, C, 1, ...)) are computed from x by the
-    caller; the VJP accounts for their dependence on x.
+    caller; the VJP accounts for their dependence on x. `axes` (the batch and
+    spatial axes) and `eps` are the ones they were computed with.
     """
 
     uses_output = True  # the VJP is written in terms of xhat
@@ -709,8 +708,8 @@ class BatchNormalize(Function):
             inv_std = (x.var(axes, keepdims=True) + self.eps) ** -0.5
         else:
             inv_std = constant(self.inv_std)
-        # dx = inv_std * (g - mean(g) - xhat * mean(g * xhat)), the means over
-        # the batch (and spatial) axes: derived in docs/normalization_and_dropout.md.
+        # The means are over the batch (and spatial) axes; the rule is derived
+        # in docs/normalization_and_dropout.md.
         g_mean = g.mean(axes, keepdims=True)
         gx_mean = (g * xhat).mean(axes, keepdims=True)
         return (inv_std * (g - g_mean - xhat * gx_mean),)

@@ -46,8 +46,7 @@ class Sum(Function):
 
     def backward(self, g):
         (x,) = self.parents
-        # Every input element contributed with weight 1: copy g back over the
-        # reduced axes.
+        # The reduced axes put back as size 1, so that g broadcasts to x's shape.
         if not self.keepdims:
             g = g.reshape(_kept_shape(x.shape, self.axis))
         return (g.broadcast_to(x.shape),)
@@ -96,8 +95,7 @@ class Max(Function):
         (x,) = self.parents
         if not self.keepdims:
             g = g.reshape(_kept_shape(x.shape, self.axis))
-        # Only the maximum of each reduced slice gets the gradient; with ties,
-        # the first one (as numpy's argmax picks).
+        # With ties, the first maximum is the one numpy's argmax picks.
         return (depends_on(g.broadcast_to(x.shape) * constant(_first_max_mask(x.data, self.axis)), x),)
 
 

@@ -166,7 +166,7 @@ class BroadcastTo(Function):
     )
 
     def backward(self, g):
-        return (sum_to(g, self.parents[0].shape),)  # copies add up
+        return (sum_to(g, self.parents[0].shape),)
 
 
 def broadcast_to(x: Tensor, *shape: Any) -> Tensor:
@@ -246,7 +246,6 @@ class Pad(Function):
     )
 
     def backward(self, g):
-        # Padding added constants: the gradient of the input is the middle part.
         x = self.parents[0]
         inner = tuple(slice(before, before + n) for (before, _), n in zip(self.pad_width, x.shape, strict=True))
         return (g[inner],)
@@ -351,7 +350,6 @@ class Concatenate(Function):
     )
 
     def backward(self, g):
-        # Each input gets back its own slice along the axis.
         axis = self.axis
         grads, start = [], 0
         for p in self.parents:
@@ -418,7 +416,7 @@ class Clone(Function):
     vjp_rule = VjpRule({"x": "{g}"}, plain="a copy passes the gradient back unchanged")
 
     def backward(self, g):
-        return (g,)  # the identity map: its Jacobian is I
+        return (g,)
 
 
 def clone(x: Tensor) -> Tensor:
