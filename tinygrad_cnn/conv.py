@@ -64,249 +64,6 @@ Pair = tuple[int, int]
 
 
 # ---------------------------------------------------------------------------
-# Convolution primitives
-# ---------------------------------------------------------------------------
-
-
-class Conv2d(Function):
-    """y = F(x, w) (+ b): cross-correlation of x (N, C, H, W) with w (O, C/g, KH, KW).
-
-    Settings: stride, padding, dilation (pairs), groups, and out_hw: the output
-    size, which is the natural one except inside the VJP of a transposed
-    convolution (whose output_padding can add a stride's worth of extra rows).
-    """
-
-    @quietly  # sums past the largest float give inf, without numpy's warning (as everywhere in the library)
-    def forward(self, x: np.ndarray, w: np.ndarray, *optional_bias: np.ndarray, stride: Pair = (1, 1),
-                padding: Pair = (0, 0), dilation: Pair = (1, 1), groups: int = 1,
-                out_hw: Pair | None = None) -> np.ndarray:
-        # An optional third input, the bias (O,), is added while the output is
-        # copied into place: cheaper than a separate broadcast add.
-        bias = optional_bias[0] if optional_bias else None
-        if not is_grad_enabled():
-            return K.conv2d_forward(x, w, stride, padding, dilation, groups, out_hw, bias)
-        # Keep the column matrix (im2col of x) for the weight gradient, which
-        # would otherwise copy the input into it a second time. It costs memory:
-        # KH*KW/(sh*sw) times the size of x, until backward frees the graph.
-        y, self.columns = K.conv2d_forward(x, w, stride, padding, dilation, groups, out_hw, bias,
-                                           keep_columns=True)
-        return y
-
-    vjp_rule = VjpRule(
-        {
-            "x": "{g} ∗ {W} (full convolution)",
-            "W": "{x} ⋆ {g} (valid cross-correlation)",
-            "b": "Σ {g} over N, H, W",
-        },
-        plain="dW: the input slides under the upstream gradient; dx: the rotated filter slides over it",
-        settings={"stride": 1, "padding": 0, "dilation": 1, "groups": 1},
-    )
-
-    def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
-        x, w = self.parents[:2]
-        geometry = _geometry(self.settings)
-        # Not when this backward is recorded (create_graph): a recorded node
-        # keeps its settings, and they should not hold a large array.
-        columns = None if is_grad_enabled() else self.columns
-        # dL/dw = Gw(x, g): the valid correlation of x with g.
-        gw = None
-        if self.needs_grad[1]:
-            # The forward's column matrix spares a second im2col.
-            gw = Conv2dGradWeight.apply(x, g, weight_shape=w.shape, columns=columns, **geometry)
-        # dL/dx = Gi(g, w): the full convolution of g with the rotated kernel.
-        gx = None
-        if self.needs_grad[0]:
-            # Once the weight gradient has used it, the column matrix is free: the
-            # input gradient's product (a matrix of the same size) is written into
-            # its memory instead of another buffer, which lowers the peak memory
-            # of a training step. A second backward through a retained graph then
-            # builds the columns again.
-            if columns is not None:
-                self.columns = None
-            gx = ConvTranspose2d.apply(g, w, out_hw=x.shape[2:], work=columns, **geometry)
-        if len(self.parents) == 2:
-            return gx, gw
-        # dL/db[o] = sum of g[n, o, h, w] over n, h, w: b[o] was added at each of those positions.
-        gb = g.sum(axis=(0, 2, 3)) if self.needs_grad[2] else None
-        return gx, gw, gb
-
-
-class ConvTranspose2d(Function):
-    """x_like = Gi(y, w): the transposed convolution of y (N, O, OH, OW) with w (O, C/g, KH, KW).
-
-    It is the input gradient of `Conv2d` and the forward pass of
-    `conv_transpose2d`. out_hw is the spatial size of the result.
-    """
-
-    @quietly
-    def forward(self, y: np.ndarray, w: np.ndarray, stride: Pair = (1, 1), padding: Pair = (0, 0),
-                dilation: Pair = (1, 1), groups: int = 1, out_hw: Pair = (1, 1),
-                work: np.ndarray | None = None) -> np.ndarray:
-        # work: an array the kernel may overwrite (Conv2d's spent column matrix), or None.
-        out_shape = (y.shape[0], w.shape[1] * groups, out_hw[0], out_hw[1])
-        return K.conv2d_grad_input(y, w, out_shape, stride, padding, dilation, groups, work=work)
-
-    vjp_rule = VjpRule(
-        {"y": "conv2d({g}, {W})", "W": "{g} ⋆ {y} (valid cross-correlation)"},
-        plain="a transposed convolution's gradient is a convolution",
-        settings={"stride": 1, "padding": 0, "dilation": 1, "groups": 1},
-    )
-
-    def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
-        y, w = self.parents
-        geometry = _geometry(self.settings)
-        # <g, Gi(y, w)> = <F(g, w), y> = <w, Gw(g, y)>
-        gy = Conv2d.apply(g, w, out_hw=y.shape[2:], **geometry) if self.needs_grad[0] else None
-        gw = Conv2dGradWeight.apply(g, y, weight_shape=w.shape, **geometry) if self.needs_grad[1] else None
-        return gy, gw
-
-
-class Conv2dGradWeight(Function):
-    """w_like = Gw(x, y): the valid correlation of x (N, C, H, W) with y (N, O, OH, OW), summed over N.
-
-    The weight gradient of `Conv2d` (and, with x and y swapped, of `ConvTranspose2d`).
-    """
-
-    @quietly
-    def forward(self, x: np.ndarray, y: np.ndarray, weight_shape: tuple[int, ...] = (), stride: Pair = (1, 1),
-                padding: Pair = (0, 0), dilation: Pair = (1, 1), groups: int = 1,
-                columns: np.ndarray | None = None) -> np.ndarray:
-        # columns: the column matrix of x, when the forward convolution kept it.
-        return K.conv2d_grad_weight(x, y, weight_shape, stride, padding, dilation, groups, columns)
-
-    vjp_rule = VjpRule(
-        {"x": "conv_transpose2d({y}, {g})", "y": "conv2d({x}, {g})"},
-        plain="the filter-gradient operation differentiated again",
-        settings={"stride": 1, "padding": 0, "dilation": 1, "groups": 1},
-    )
-
-    def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
-        x, y = self.parents
-        geometry = _geometry(self.settings)
-        # <g, Gw(x, y)> = <F(x, g), y> = <x, Gi(y, g)>
-        gx = ConvTranspose2d.apply(y, g, out_hw=x.shape[2:], **geometry) if self.needs_grad[0] else None
-        gy = Conv2d.apply(x, g, out_hw=y.shape[2:], **geometry) if self.needs_grad[1] else None
-        return gx, gy
-
-
-def _geometry(settings: dict[str, Any]) -> dict[str, Any]:
-    """The settings every convolution Function shares."""
-    return {key: settings[key] for key in ("stride", "padding", "dilation", "groups")}
-
-
-# ---------------------------------------------------------------------------
-# Pooling primitives
-# ---------------------------------------------------------------------------
-
-
-class MaxPool2d(Function):
-    """Max over each window; the winner of each window is kept for backward."""
-
-    def forward(self, x: np.ndarray, kernel: Pair = (1, 1), stride: Pair = (1, 1), padding: Pair = (0, 0),
-                dilation: Pair = (1, 1)) -> np.ndarray:
-        y, self.argmax = K.max_pool2d_forward(x, kernel, stride, padding, dilation)
-        return y
-
-    vjp_rule = VjpRule(
-        {"x": "{g} routed to each window's argmax (first maximum; overlapping windows add)"},
-        plain="each window's gradient goes to the cell that was its maximum; the others get 0",
-        settings={"kernel": None, "stride": None, "padding": 0, "dilation": 1},
-    )
-
-    def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
-        (x,) = self.parents
-        gx = MaxPool2dBackward.apply(g, argmax=self.argmax, input_shape=x.shape, **_window(self.settings))
-        return (depends_on(gx, x),)  # through the argmax, a mask: see ops.DependsOn
-
-
-class MaxPool2dBackward(Function):
-    """Send each window's gradient to its (first) maximum; overlapping windows add.
-
-    Linear in g, with the argmax fixed: its VJP reads the incoming gradient at
-    the same positions (`MaxPool2dGather`).
-    """
-
-    def forward(self, g: np.ndarray, *, argmax: np.ndarray, input_shape: tuple[int, ...] = (), kernel: Pair = (1, 1),
-                stride: Pair = (1, 1), padding: Pair = (0, 0), dilation: Pair = (1, 1)) -> np.ndarray:
-        return K.max_pool2d_backward(g, argmax, input_shape, kernel, stride, padding, dilation)
-
-    vjp_rule = VjpRule(
-        {"y": "{g} read at each window's argmax"},
-        plain="the routing differentiated again: read where it wrote",
-        settings={"kernel": None, "stride": None, "padding": 0, "dilation": 1},
-    )
-
-    def backward(self, gg: Tensor) -> tuple[Tensor | None, ...]:
-        return (MaxPool2dGather.apply(gg, argmax=self.settings["argmax"], **_window(self.settings)),)
-
-
-class MaxPool2dGather(Function):
-    """For each window, the value of an input-shaped tensor at the window's maximum."""
-
-    def forward(self, g: np.ndarray, *, argmax: np.ndarray, kernel: Pair = (1, 1), stride: Pair = (1, 1),
-                padding: Pair = (0, 0), dilation: Pair = (1, 1)) -> np.ndarray:
-        return K.max_pool2d_gather(g, argmax, kernel, stride, padding, dilation)
-
-    vjp_rule = VjpRule(
-        {"x": "{g} routed to each window's argmax (overlapping windows add)"},
-        plain="the reading differentiated again: route it back",
-        settings={"kernel": None, "stride": None, "padding": 0, "dilation": 1},
-    )
-
-    def backward(self, h: Tensor) -> tuple[Tensor | None, ...]:
-        (g,) = self.parents
-        argmax = self.settings["argmax"]
-        return (MaxPool2dBackward.apply(h, argmax=argmax, input_shape=g.shape, **_window(self.settings)),)
-
-
-def _window(settings: dict[str, Any]) -> dict[str, Any]:
-    return {key: settings[key] for key in ("kernel", "stride", "padding", "dilation")}
-
-
-class AvgPool2d(Function):
-    """Mean over each window, zero padding counted (PyTorch's count_include_pad=True)."""
-
-    @quietly
-    def forward(self, x: np.ndarray, kernel: Pair = (1, 1), stride: Pair = (1, 1),
-                padding: Pair = (0, 0)) -> np.ndarray:
-        return K.avg_pool2d_forward(x, kernel, stride, padding)
-
-    vjp_rule = VjpRule(
-        {"x": "{g} spread evenly over each window (g / window size)"},
-        plain="every cell of a window counted 1/size in the mean",
-        settings={"kernel": None, "stride": None, "padding": 0},
-    )
-
-    def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
-        (x,) = self.parents
-        # Linear in g and independent of x; tied to x anyway (with derivative 0), as PyTorch does.
-        return (depends_on(AvgPool2dBackward.apply(g, input_shape=x.shape, **self.settings), x),)
-
-
-class AvgPool2dBackward(Function):
-    """Spread each window's gradient evenly over the window; its VJP is `AvgPool2d`."""
-
-    def forward(self, g: np.ndarray, input_shape: tuple[int, ...] = (), kernel: Pair = (1, 1),
-                stride: Pair = (1, 1), padding: Pair = (0, 0)) -> np.ndarray:
-        return K.avg_pool2d_backward(g, input_shape, kernel, stride, padding)
-
-    vjp_rule = VjpRule(
-        {"y": "avg_pool2d({g})"},
-        plain="spreading evenly differentiated again: average",
-        settings={"kernel": None, "stride": None, "padding": 0},
-    )
-
-    def backward(self, gg: Tensor) -> tuple[Tensor | None, ...]:
-        window = {key: self.settings[key] for key in ("kernel", "stride", "padding")}
-        return (AvgPool2d.apply(gg, **window),)
-
-
-# These forwards never write into their input arrays (see engine.trust_forward).
-trust_forward(Conv2d, ConvTranspose2d, Conv2dGradWeight, MaxPool2d, MaxPool2dBackward, MaxPool2dGather, AvgPool2d,
-              AvgPool2dBackward)
-
-
-# ---------------------------------------------------------------------------
 # Argument checking
 # ---------------------------------------------------------------------------
 
@@ -358,9 +115,100 @@ def _add_bias(y: Tensor, bias: Tensor | None) -> Tensor:
     return y + bias.reshape(1, -1, 1, 1)
 
 
+def check_pool_padding(kernel: Pair, padding: Pair, op: str) -> None:
+    """Pooling padding is for centring windows; more than half a kernel would
+    allow windows made only of padding."""
+    if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
+        raise ValueError(f"{op}: padding {padding} must be at most half of kernel_size {kernel}")
+
+
+def _pool_arguments(op: str, x: Any, kernel_size: Any, stride: Any, padding: Any,
+                    dilation: Any) -> tuple[Pair, Pair, Pair, Pair]:
+    """Validate pooling arguments (PyTorch's rules) and return them as pairs.
+
+    Max pooling takes integer tensors too (a maximum is exact); average pooling does not."""
+    _check_tensor_4d(x, op, "input", "(N, C, H, W)", floating=op != "max_pool2d")
+    kernel = as_pair(kernel_size, op, "kernel_size", minimum=1)
+    stride = kernel if stride is None else as_pair(stride, op, "stride", minimum=1)
+    padding = as_pair(padding, op, "padding", minimum=0)
+    dilation = as_pair(dilation, op, "dilation", minimum=1)
+    check_pool_padding(kernel, padding, op)
+    h, w = x.shape[2:]
+    span = (dilation[0] * (kernel[0] - 1) + 1, dilation[1] * (kernel[1] - 1) + 1)
+    padded = (h + 2 * padding[0], w + 2 * padding[1])
+    if span[0] > padded[0] or span[1] > padded[1]:
+        raise ValueError(
+            f"{op}: kernel of size {kernel} (spanning {span}) is larger than the padded input of size "
+            f"{padded} (input shape {x.shape}, padding {padding})"
+        )
+    return kernel, stride, padding, dilation
+
+
 # ---------------------------------------------------------------------------
-# Public functions
+# Convolution: each Function, then the public function built on it
 # ---------------------------------------------------------------------------
+
+
+class Conv2d(Function):
+    """y = F(x, w) (+ b): cross-correlation of x (N, C, H, W) with w (O, C/g, KH, KW).
+
+    Settings: stride, padding, dilation (pairs), groups, and out_hw: the output
+    size, which is the natural one except inside the VJP of a transposed
+    convolution (whose output_padding can add a stride's worth of extra rows).
+    """
+
+    @quietly  # sums past the largest float give inf, without numpy's warning (as everywhere in the library)
+    def forward(self, x: np.ndarray, w: np.ndarray, *optional_bias: np.ndarray, stride: Pair, padding: Pair,
+                dilation: Pair, groups: int, out_hw: Pair | None = None) -> np.ndarray:
+        self.geometry = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
+        # An optional third input, the bias (O,), is added while the output is
+        # copied into place: cheaper than a separate broadcast add.
+        bias = optional_bias[0] if optional_bias else None
+        if not is_grad_enabled():
+            return K.conv2d_forward(x, w, stride, padding, dilation, groups, out_hw, bias)
+        # Keep the column matrix (im2col of x) for the weight gradient, which
+        # would otherwise copy the input into it a second time. It costs memory:
+        # KH*KW/(sh*sw) times the size of x, until backward frees the graph.
+        y, self.columns = K.conv2d_forward(x, w, stride, padding, dilation, groups, out_hw, bias,
+                                           keep_columns=True)
+        return y
+
+    vjp_rule = VjpRule(
+        {
+            "x": "{g} ∗ {W} (full convolution)",
+            "W": "{x} ⋆ {g} (valid cross-correlation)",
+            "b": "Σ {g} over N, H, W",
+        },
+        plain="dW: the input slides under the upstream gradient; dx: the rotated filter slides over it",
+        settings={"stride": 1, "padding": 0, "dilation": 1, "groups": 1},
+    )
+
+    def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
+        x, w = self.parents[:2]
+        # Not when this backward is recorded (create_graph): a recorded node
+        # keeps its settings, and they should not hold a large array.
+        columns = None if is_grad_enabled() else self.columns
+        # dL/dw = Gw(x, g), in the names of the module's docstring.
+        gw = None
+        if self.needs_grad[1]:
+            # The forward's column matrix spares a second im2col.
+            gw = Conv2dGradWeight.apply(x, g, weight_shape=w.shape, columns=columns, **self.geometry)
+        # dL/dx = Gi(g, w).
+        gx = None
+        if self.needs_grad[0]:
+            # Once the weight gradient has used it, the column matrix is free: the
+            # input gradient's product (a matrix of the same size) is written into
+            # its memory instead of another buffer, which lowers the peak memory
+            # of a training step. A second backward through a retained graph then
+            # builds the columns again.
+            if columns is not None:
+                self.columns = None
+            gx = ConvTranspose2d.apply(g, w, out_hw=x.shape[2:], work=columns, **self.geometry)
+        if len(self.parents) == 2:
+            return gx, gw
+        # b[o] was added at every position (n, h, w) of channel o.
+        gb = g.sum(axis=(0, 2, 3)) if self.needs_grad[2] else None
+        return gx, gw, gb
 
 
 def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int | Pair = 1,
@@ -402,6 +250,35 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int | 
     x, weight, bias = promote_floats(x, weight, bias)  # mixed float dtypes: the widest (docs/ops.md, dtypes)
     inputs = (x, weight) if bias is None else (x, weight, bias)
     return Conv2d.apply(*inputs, stride=stride, padding=padding, dilation=dilation, groups=groups, out_hw=None)
+
+
+class ConvTranspose2d(Function):
+    """x_like = Gi(y, w): the transposed convolution of y (N, O, OH, OW) with w (O, C/g, KH, KW).
+
+    It is the input gradient of `Conv2d` and the forward pass of
+    `conv_transpose2d`. out_hw is the spatial size of the result.
+    """
+
+    @quietly
+    def forward(self, y: np.ndarray, w: np.ndarray, *, stride: Pair, padding: Pair, dilation: Pair, groups: int,
+                out_hw: Pair, work: np.ndarray | None = None) -> np.ndarray:
+        # work: an array the kernel may overwrite (Conv2d's spent column matrix), or None.
+        self.geometry = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
+        out_shape = (y.shape[0], w.shape[1] * groups, out_hw[0], out_hw[1])
+        return K.conv2d_grad_input(y, w, out_shape, stride, padding, dilation, groups, work=work)
+
+    vjp_rule = VjpRule(
+        {"y": "conv2d({g}, {W})", "W": "{g} ⋆ {y} (valid cross-correlation)"},
+        plain="a transposed convolution's gradient is a convolution",
+        settings={"stride": 1, "padding": 0, "dilation": 1, "groups": 1},
+    )
+
+    def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
+        y, w = self.parents
+        # <g, Gi(y, w)> = <F(g, w), y> = <w, Gw(g, y)>
+        gy = Conv2d.apply(g, w, out_hw=y.shape[2:], **self.geometry) if self.needs_grad[0] else None
+        gw = Conv2dGradWeight.apply(g, y, weight_shape=w.shape, **self.geometry) if self.needs_grad[1] else None
+        return gy, gw
 
 
 def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int | Pair = 1,
@@ -456,33 +333,56 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
     return _add_bias(y, bias)
 
 
-def check_pool_padding(kernel: Pair, padding: Pair, op: str) -> None:
-    """Pooling padding is for centring windows; more than half a kernel would
-    allow windows made only of padding."""
-    if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
-        raise ValueError(f"{op}: padding {padding} must be at most half of kernel_size {kernel}")
+class Conv2dGradWeight(Function):
+    """w_like = Gw(x, y): the valid correlation of x (N, C, H, W) with y (N, O, OH, OW), summed over N.
+
+    The weight gradient of `Conv2d` (and, with x and y swapped, of `ConvTranspose2d`).
+    """
+
+    @quietly
+    def forward(self, x: np.ndarray, y: np.ndarray, *, weight_shape: tuple[int, ...], stride: Pair, padding: Pair,
+                dilation: Pair, groups: int, columns: np.ndarray | None = None) -> np.ndarray:
+        # columns: the column matrix of x, when the forward convolution kept it.
+        self.geometry = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
+        return K.conv2d_grad_weight(x, y, weight_shape, stride, padding, dilation, groups, columns)
+
+    vjp_rule = VjpRule(
+        {"x": "conv_transpose2d({y}, {g})", "y": "conv2d({x}, {g})"},
+        plain="the filter-gradient operation differentiated again",
+        settings={"stride": 1, "padding": 0, "dilation": 1, "groups": 1},
+    )
+
+    def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
+        x, y = self.parents
+        # <g, Gw(x, y)> = <F(x, g), y> = <x, Gi(y, g)>
+        gx = ConvTranspose2d.apply(y, g, out_hw=x.shape[2:], **self.geometry) if self.needs_grad[0] else None
+        gy = Conv2d.apply(x, g, out_hw=y.shape[2:], **self.geometry) if self.needs_grad[1] else None
+        return gx, gy
 
 
-def _pool_arguments(op: str, x: Any, kernel_size: Any, stride: Any, padding: Any,
-                    dilation: Any) -> tuple[Pair, Pair, Pair, Pair]:
-    """Validate pooling arguments (PyTorch's rules) and return them as pairs.
+# ---------------------------------------------------------------------------
+# Pooling
+# ---------------------------------------------------------------------------
 
-    Max pooling takes integer tensors too (a maximum is exact); average pooling does not."""
-    _check_tensor_4d(x, op, "input", "(N, C, H, W)", floating=op != "max_pool2d")
-    kernel = as_pair(kernel_size, op, "kernel_size", minimum=1)
-    stride = kernel if stride is None else as_pair(stride, op, "stride", minimum=1)
-    padding = as_pair(padding, op, "padding", minimum=0)
-    dilation = as_pair(dilation, op, "dilation", minimum=1)
-    check_pool_padding(kernel, padding, op)
-    h, w = x.shape[2:]
-    span = (dilation[0] * (kernel[0] - 1) + 1, dilation[1] * (kernel[1] - 1) + 1)
-    padded = (h + 2 * padding[0], w + 2 * padding[1])
-    if span[0] > padded[0] or span[1] > padded[1]:
-        raise ValueError(
-            f"{op}: kernel of size {kernel} (spanning {span}) is larger than the padded input of size "
-            f"{padded} (input shape {x.shape}, padding {padding})"
-        )
-    return kernel, stride, padding, dilation
+
+class MaxPool2d(Function):
+    """Max over each window; the winner of each window is kept for backward."""
+
+    def forward(self, x: np.ndarray, *, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair) -> np.ndarray:
+        self.window = {"kernel": kernel, "stride": stride, "padding": padding, "dilation": dilation}
+        y, self.argmax = K.max_pool2d_forward(x, kernel, stride, padding, dilation)
+        return y
+
+    vjp_rule = VjpRule(
+        {"x": "{g} routed to each window's argmax (first maximum; overlapping windows add)"},
+        plain="each window's gradient goes to the cell that was its maximum; the others get 0",
+        settings={"kernel": None, "stride": None, "padding": 0, "dilation": 1},
+    )
+
+    def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
+        (x,) = self.parents
+        gx = MaxPool2dBackward.apply(g, argmax=self.argmax, input_shape=x.shape, **self.window)
+        return (depends_on(gx, x),)  # through the argmax, a mask: see ops.DependsOn
 
 
 def max_pool2d(x: Tensor, kernel_size: int | Pair, stride: int | Pair | None = None, padding: int | Pair = 0,
@@ -496,6 +396,69 @@ def max_pool2d(x: Tensor, kernel_size: int | Pair, stride: int | Pair | None = N
     return MaxPool2d.apply(x, kernel=kernel, stride=stride, padding=padding, dilation=dilation)
 
 
+class MaxPool2dBackward(Function):
+    """Send each window's gradient to its (first) maximum; overlapping windows add.
+
+    Linear in g, with the argmax fixed: its VJP reads the incoming gradient at
+    the same positions (`MaxPool2dGather`).
+    """
+
+    def forward(self, g: np.ndarray, *, argmax: np.ndarray, input_shape: tuple[int, ...], kernel: Pair,
+                stride: Pair, padding: Pair, dilation: Pair) -> np.ndarray:
+        self.argmax = argmax
+        self.window = {"kernel": kernel, "stride": stride, "padding": padding, "dilation": dilation}
+        return K.max_pool2d_backward(g, argmax, input_shape, kernel, stride, padding, dilation)
+
+    vjp_rule = VjpRule(
+        {"y": "{g} read at each window's argmax"},
+        plain="the routing differentiated again: read where it wrote",
+        settings={"kernel": None, "stride": None, "padding": 0, "dilation": 1},
+    )
+
+    def backward(self, gg: Tensor) -> tuple[Tensor | None, ...]:
+        return (MaxPool2dGather.apply(gg, argmax=self.argmax, **self.window),)
+
+
+class MaxPool2dGather(Function):
+    """For each window, the value of an input-shaped tensor at the window's maximum."""
+
+    def forward(self, g: np.ndarray, *, argmax: np.ndarray, kernel: Pair, stride: Pair, padding: Pair,
+                dilation: Pair) -> np.ndarray:
+        self.argmax = argmax
+        self.window = {"kernel": kernel, "stride": stride, "padding": padding, "dilation": dilation}
+        return K.max_pool2d_gather(g, argmax, kernel, stride, padding, dilation)
+
+    vjp_rule = VjpRule(
+        {"x": "{g} routed to each window's argmax (overlapping windows add)"},
+        plain="the reading differentiated again: route it back",
+        settings={"kernel": None, "stride": None, "padding": 0, "dilation": 1},
+    )
+
+    def backward(self, h: Tensor) -> tuple[Tensor | None, ...]:
+        (g,) = self.parents
+        return (MaxPool2dBackward.apply(h, argmax=self.argmax, input_shape=g.shape, **self.window),)
+
+
+class AvgPool2d(Function):
+    """Mean over each window, zero padding counted (PyTorch's count_include_pad=True)."""
+
+    @quietly
+    def forward(self, x: np.ndarray, *, kernel: Pair, stride: Pair, padding: Pair) -> np.ndarray:
+        self.window = {"kernel": kernel, "stride": stride, "padding": padding}
+        return K.avg_pool2d_forward(x, kernel, stride, padding)
+
+    vjp_rule = VjpRule(
+        {"x": "{g} spread evenly over each window (g / window size)"},
+        plain="every cell of a window counted 1/size in the mean",
+        settings={"kernel": None, "stride": None, "padding": 0},
+    )
+
+    def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
+        (x,) = self.parents
+        # Linear in g and independent of x; tied to x anyway (with derivative 0), as PyTorch does.
+        return (depends_on(AvgPool2dBackward.apply(g, input_shape=x.shape, **self.window), x),)
+
+
 def avg_pool2d(x: Tensor, kernel_size: int | Pair, stride: int | Pair | None = None,
                padding: int | Pair = 0) -> Tensor:
     """Mean over each kernel_size window (stride defaults to kernel_size).
@@ -505,6 +468,24 @@ def avg_pool2d(x: Tensor, kernel_size: int | Pair, stride: int | Pair | None = N
     """
     kernel, stride, padding, _ = _pool_arguments("avg_pool2d", x, kernel_size, stride, padding, 1)
     return AvgPool2d.apply(x, kernel=kernel, stride=stride, padding=padding)
+
+
+class AvgPool2dBackward(Function):
+    """Spread each window's gradient evenly over the window; its VJP is `AvgPool2d`."""
+
+    def forward(self, g: np.ndarray, *, input_shape: tuple[int, ...], kernel: Pair, stride: Pair,
+                padding: Pair) -> np.ndarray:
+        self.window = {"kernel": kernel, "stride": stride, "padding": padding}
+        return K.avg_pool2d_backward(g, input_shape, kernel, stride, padding)
+
+    vjp_rule = VjpRule(
+        {"y": "avg_pool2d({g})"},
+        plain="spreading evenly differentiated again: average",
+        settings={"kernel": None, "stride": None, "padding": 0},
+    )
+
+    def backward(self, gg: Tensor) -> tuple[Tensor | None, ...]:
+        return (AvgPool2d.apply(gg, **self.window),)
 
 
 def adaptive_pool_matrix(size_in: int, size_out: int, dtype: Any) -> np.ndarray:
@@ -563,3 +544,8 @@ def adaptive_avg_pool2d(x: Tensor, output_size: int | tuple[int | None, int | No
     rows = constant(adaptive_pool_matrix(height, out_h, x.dtype))  # (out_h, H)
     columns = constant(adaptive_pool_matrix(width, out_w, x.dtype).T)  # (W, out_w)
     return rows @ x @ columns  # matmul broadcasts the matrices over N and C
+
+
+# The forwards above never write into their input arrays (see Function.guards_inputs).
+trust_forward(Conv2d, ConvTranspose2d, Conv2dGradWeight, MaxPool2d, MaxPool2dBackward, MaxPool2dGather, AvgPool2d,
+              AvgPool2dBackward)

@@ -170,9 +170,25 @@ def _one_hot(target: np.ndarray, num_classes: int, ignore_index: int, dtype: np.
     return hits.astype(dtype)
 
 
+def _check_inplace(inplace: Any, op: str) -> None:
+    """PyTorch's `inplace=` flag: accepted, and the result is computed out of place all the same.
+
+    Overwriting the input saves memory in PyTorch; here the input keeps its
+    values and the result is a new tensor, which is always correct (an
+    in-place activation would need the input's values for its own gradient).
+    """
+    if not isinstance(inplace, (bool, np.bool_)):
+        raise TypeError(f"{op}: inplace must be True or False, got {type(inplace).__name__} {inplace!r}")
+
+
 # ---------------------------------------------------------------------------
 # Linear layer
 # ---------------------------------------------------------------------------
+
+
+def _rows_shape(shape: tuple[int, ...]) -> tuple[int, int]:
+    """(..., features) -> (rows, features): every leading axis merged into the rows."""
+    return (math.prod(shape[:-1]), shape[-1])
 
 
 class Linear(Function):
@@ -226,18 +242,11 @@ class Linear(Function):
         return gx, gw, gb
 
 
-def _rows_shape(shape: tuple[int, ...]) -> tuple[int, int]:
-    """(..., features) -> (rows, features): every leading axis merged into the rows."""
-    return (math.prod(shape[:-1]), shape[-1])
-
-
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x W^T + b, applied to the last axis of x (one `Linear` node).
 
     input: (..., in_features); weight: (out_features, in_features);
     bias: (out_features,) or None. Returns (..., out_features).
-    The VJP: dL/dx = g W, dL/dW = g^T x and dL/db = the sum of g, with the
-    leading axes of x and g merged into one (docs/ops.md).
     """
     _check_float_tensor(input, "input", "linear")
     _check_float_tensor(weight, "weight", "linear")
@@ -265,17 +274,6 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 # ---------------------------------------------------------------------------
 
 
-def _check_inplace(inplace: Any, op: str) -> None:
-    """PyTorch's `inplace=` flag: accepted, and the result is computed out of place all the same.
-
-    Overwriting the input saves memory in PyTorch; here the input keeps its
-    values and the result is a new tensor, which is always correct (an
-    in-place activation would need the input's values for its own gradient).
-    """
-    if not isinstance(inplace, (bool, np.bool_)):
-        raise TypeError(f"{op}: inplace must be True or False, got {type(inplace).__name__} {inplace!r}")
-
-
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """max(x, 0); the gradient at 0 is 0. `inplace=True` is accepted and computed
     out of place (the input is left as it was)."""
@@ -287,7 +285,8 @@ class LeakyRelu(Function):
     """x for x > 0, negative_slope * x otherwise."""
 
     @quietly  # a large x times a slope above 1 may overflow to inf: no warning
-    def forward(self, x: np.ndarray, negative_slope: float = 0.01) -> np.ndarray:
+    def forward(self, x: np.ndarray, *, negative_slope: float) -> np.ndarray:
+        self.negative_slope = negative_slope
         return np.where(x > 0, x, x * negative_slope)
 
     vjp_rule = VjpRule(
@@ -298,8 +297,8 @@ class LeakyRelu(Function):
 
     def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
         (x,) = self.parents
-        # The derivative is 1 where x > 0 and negative_slope elsewhere (at 0 too, as in PyTorch).
-        slope = np.where(x.data > 0, 1, self.settings["negative_slope"]).astype(g.dtype)
+        # At 0 the slope is negative_slope, as in PyTorch.
+        slope = np.where(x.data > 0, 1, self.negative_slope).astype(g.dtype)
         return (depends_on(g * constant(slope), x),)
 
 
@@ -328,7 +327,7 @@ class Softplus(Function):
 
     def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
         (x,) = self.parents
-        return (g * sigmoid(x),)  # d/dx log(1 + e^x) = e^x / (1 + e^x) = sigmoid(x)
+        return (g * sigmoid(x),)  # d/dx log(1 + e^x) = e^x / (1 + e^x)
 
 
 def softplus(input: Tensor, beta: float = 1.0) -> Tensor:
@@ -398,8 +397,8 @@ class CrossEntropy(Function):
 
     def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
         logits, onehot = self.parents
-        # d(-log p_t)/dx_j = p_j - onehot_j. The softmax is the composite one,
-        # so with create_graph this expression can be differentiated again.
+        # The softmax is the composite one, so with create_graph this
+        # expression can be differentiated again.
         p = softmax(logits, axis=1)
         counted = onehot.sum(axis=1, keepdims=True)  # 1, or 0 for an ignored sample
         return (p * counted - onehot) * g.unsqueeze(1), None
@@ -550,11 +549,11 @@ class BinaryCrossEntropy(Function):
         p, y = self.parents
         gp = gy = None
         if self.needs_grad[0]:
-            # dL/dp = (p - y) / (p (1 - p)); PyTorch keeps the denominator at
-            # least 1e-12, so p = 0 or 1 gives a large but finite gradient.
+            # PyTorch keeps the denominator at least 1e-12, so p = 0 or 1
+            # gives a large but finite gradient.
             gp = g * (p - y) / maximum(p * (1 - p), 1e-12)
         if self.needs_grad[1]:
-            # dL/dy = log(1 - p) - log(p), with the same clamped logs as forward.
+            # The same clamped logs as forward.
             gy = g * ((1 - p).log().clip(lo=-100) - p.log().clip(lo=-100))
         return gp, gy
 
@@ -678,15 +677,18 @@ class BatchNormalize(Function):
     """xhat = (x - mean) * inv_std per channel, with the statistics of this batch.
 
     `mean` and `inv_std` (shape (1, C, 1, ...)) are computed from x by the
-    caller; the VJP accounts for their dependence on x.
+    caller; the VJP accounts for their dependence on x. `axes` (the batch and
+    spatial axes) and `eps` are the ones they were computed with.
     """
 
     uses_output = True  # the VJP is written in terms of xhat
 
     @quietly
-    def forward(self, x: np.ndarray, *, mean: np.ndarray, inv_std: np.ndarray, axes: tuple[int, ...] = (),
-                eps: float = 1e-5) -> np.ndarray:
-        self.inv_std = inv_std
+    def forward(self, x: np.ndarray, *, mean: np.ndarray, inv_std: np.ndarray, axes: tuple[int, ...],
+                eps: float) -> np.ndarray:
+        # Kept for backward: inv_std as computed here, and what it takes to
+        # compute it again from x with Tensor ops (the axes and eps).
+        self.inv_std, self.axes, self.eps = inv_std, axes, eps
         out = x - mean
         out *= inv_std
         return out
@@ -698,23 +700,19 @@ class BatchNormalize(Function):
 
     def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
         (x,) = self.parents
-        axes = self.settings["axes"]
+        axes = self.axes
         xhat = self.output
         if is_grad_enabled():
             # create_graph=True: rebuild inv_std from x with Tensor ops, so the
             # gradient below is itself differentiable with respect to x.
-            inv_std = (x.var(axes, keepdims=True) + self.settings["eps"]) ** -0.5
+            inv_std = (x.var(axes, keepdims=True) + self.eps) ** -0.5
         else:
             inv_std = constant(self.inv_std)
-        # dx = inv_std * (g - mean(g) - xhat * mean(g * xhat)), the means over
-        # the batch (and spatial) axes: derived in docs/normalization_and_dropout.md.
+        # The means are over the batch (and spatial) axes; the rule is derived
+        # in docs/normalization_and_dropout.md.
         g_mean = g.mean(axes, keepdims=True)
         gx_mean = (g * xhat).mean(axes, keepdims=True)
         return (inv_std * (g - g_mean - xhat * gx_mean),)
-
-
-# These forwards never write into their input arrays (see engine.trust_forward).
-trust_forward(Linear, LeakyRelu, Softplus, CrossEntropy, BinaryCrossEntropy, BatchNormalize)
 
 
 def batch_norm(
@@ -812,4 +810,5 @@ def batch_norm(
     return input * scale + shift
 
 
-# The convolution and pooling layers live in conv.py; they are part of F too.
+# The forwards above never write into their input arrays (see Function.guards_inputs).
+trust_forward(Linear, LeakyRelu, Softplus, CrossEntropy, BinaryCrossEntropy, BatchNormalize)

@@ -117,7 +117,7 @@ class Add(Function):
     )
 
     def backward(self, g):
-        return g, g  # d(a+b)/da = d(a+b)/db = 1
+        return g, g
 
 
 add = _binary(Add, "add", "a + b, with broadcasting.")
@@ -149,8 +149,8 @@ class Mul(Function):
 
     def backward(self, g):
         a, b = self.parents
-        ga = g * b if self.needs_grad[0] else None  # d(ab)/da = b
-        gb = g * a if self.needs_grad[1] else None  # d(ab)/db = a
+        ga = g * b if self.needs_grad[0] else None
+        gb = g * a if self.needs_grad[1] else None
         return ga, gb
 
 
@@ -169,7 +169,7 @@ class Div(Function):
     def backward(self, g):
         a, b = self.parents
         ga = g / b if self.needs_grad[0] else None
-        gb = -g * a / (b * b) if self.needs_grad[1] else None  # d(a/b)/db = -a/b^2
+        gb = -g * a / (b * b) if self.needs_grad[1] else None
         return ga, gb
 
 
@@ -211,7 +211,7 @@ class Pow(Function):
                 # a^0 = 1 has slope 0 everywhere, but 0 * 0^-1 would be nan at
                 # a = 0: use the power 0 there, so the slope is 0 * a^0 = 0.
                 power = where(b.data == 0, constant(np.zeros((), dtype=power.dtype)), power)
-            ga = g * b * a**power  # d(a^b)/da = b a^(b-1)
+            ga = g * b * a**power
             undefined = np.isnan(self.output.data)
             if undefined.any():
                 # Where a^b is nan, so is its slope. b a^(b-1) alone would say 0
@@ -219,8 +219,8 @@ class Pow(Function):
                 ga = where(undefined, constant(np.array(np.nan, dtype=ga.dtype)), ga)
         gb = None
         if self.needs_grad[1]:
-            # d(a^b)/db = a^b log(a): only computed when the exponent needs it, so a
-            # constant exponent never takes the log of a negative base.
+            # Only computed when the exponent needs it, so a constant exponent
+            # never takes the log of a negative base.
             a_log_a = self.output * a.log()
             zero_base = (a.data == 0) & (b.data >= 0)
             if zero_base.any():
@@ -248,7 +248,7 @@ class Maximum(Function):
 
     def backward(self, g):
         a, b = self.parents
-        # The larger input gets the gradient; a tie splits it evenly, as PyTorch does.
+        # m of the rule: a tie splits the gradient evenly, as PyTorch does.
         to_a = (a.data > b.data) + 0.5 * (a.data == b.data)
         to_a = constant(to_a.astype(g.dtype))
         return depends_on(g * to_a, a, b), depends_on(g * (1 - to_a), a, b)
@@ -291,7 +291,7 @@ def neg(x: Tensor) -> Tensor:
 
 class Exp(Function):
     reads_inputs = False  # its VJP reads the output, not the input
-    uses_output = True  # e^x is its own derivative
+    uses_output = True  # its VJP is written with the result
 
     @quietly  # large x gives inf and very negative x gives 0, without warnings
     def forward(self, x):
@@ -303,7 +303,7 @@ class Exp(Function):
     )
 
     def backward(self, g):
-        return (g * self.output,)  # d(e^x)/dx = e^x, the output itself
+        return (g * self.output,)
 
 
 def exp(x: Tensor) -> Tensor:
@@ -357,7 +357,7 @@ def absolute(x: Tensor) -> Tensor:
 
 class Sigmoid(Function):
     reads_inputs = False  # its VJP reads the output, not the input
-    uses_output = True  # s' = s (1 - s)
+    uses_output = True  # its VJP is written with the result, so no second exponential
 
     @quietly  # e^-|x| may underflow to 0, which is the right limit
     def forward(self, x):
@@ -373,7 +373,7 @@ class Sigmoid(Function):
 
     def backward(self, g):
         s = self.output
-        return (g * s * (1 - s),)  # sigma' = sigma (1 - sigma)
+        return (g * s * (1 - s),)
 
 
 def sigmoid(x: Tensor) -> Tensor:
@@ -383,7 +383,7 @@ def sigmoid(x: Tensor) -> Tensor:
 
 class Tanh(Function):
     reads_inputs = False  # its VJP reads the output, not the input
-    uses_output = True  # tanh' = 1 - tanh^2
+    uses_output = True  # its VJP is written with the result
 
     def forward(self, x):
         return np.tanh(x)
@@ -395,7 +395,7 @@ class Tanh(Function):
 
     def backward(self, g):
         t = self.output
-        return (g * (1 - t * t),)  # tanh' = 1 - tanh^2
+        return (g * (1 - t * t),)
 
 
 def tanh(x: Tensor) -> Tensor:
@@ -414,7 +414,7 @@ class Relu(Function):
 
     def backward(self, g):
         (x,) = self.parents
-        # The gradient passes where x > 0; at exactly 0 it is 0 (as in PyTorch).
+        # At exactly 0 the gradient is 0 (as in PyTorch).
         # A boolean mask multiplies without a conversion pass (and keeps g's dtype).
         return (depends_on(g * constant(x.data > 0), x),)
 
@@ -425,7 +425,8 @@ def relu(x: Tensor) -> Tensor:
 
 
 class Clip(Function):
-    def forward(self, x, lo=None, hi=None):
+    def forward(self, x, *, lo, hi):
+        self.lo, self.hi = lo, hi
         return np.clip(x, lo, hi)
 
     vjp_rule = VjpRule(
@@ -436,12 +437,11 @@ class Clip(Function):
 
     def backward(self, g):
         (x,) = self.parents
-        lo, hi = self.settings["lo"], self.settings["hi"]
         inside = np.ones(x.shape, dtype=bool)
-        if lo is not None:
-            inside &= x.data >= lo
-        if hi is not None:
-            inside &= x.data <= hi
+        if self.lo is not None:
+            inside &= x.data >= self.lo
+        if self.hi is not None:
+            inside &= x.data <= self.hi
         return (depends_on(g * constant(inside.astype(g.dtype)), x),)
 
 
@@ -470,24 +470,6 @@ def clip(x: Tensor, lo: float | None = None, hi: float | None = None, *, min: fl
 clamp = clip  # PyTorch's name
 
 
-class Where(Function):
-    reads_inputs = False  # backward needs only the inputs' shapes and dtypes
-    def forward(self, a, b, condition=None):
-        return np.where(condition, a, b)
-
-    vjp_rule = VjpRule(
-        {"a": "where(condition, {g}, 0)", "b": "where(condition, 0, {g})"},
-        plain="the gradient goes to the input each element was taken from",
-    )
-
-    def backward(self, g):
-        condition = self.settings["condition"]
-        zero = constant(np.zeros((), dtype=g.dtype))
-        ga = where(condition, g, zero) if self.needs_grad[0] else None
-        gb = where(condition, zero, g) if self.needs_grad[1] else None
-        return ga, gb
-
-
 def _as_condition(condition: Any, op: str) -> np.ndarray:
     """A boolean mask from a Tensor, an array, a list or a bool (numbers count as true when nonzero)."""
     array = condition.data if isinstance(condition, Tensor) else condition
@@ -500,6 +482,24 @@ def _as_condition(condition: Any, op: str) -> np.ndarray:
     raise TypeError(
         f"{op}: condition must be a boolean Tensor or array, got {type(condition).__name__} {condition!r}"
     )
+
+
+class Where(Function):
+    reads_inputs = False  # backward needs only the inputs' shapes and dtypes
+    def forward(self, a, b, *, condition):
+        self.condition = condition
+        return np.where(condition, a, b)
+
+    vjp_rule = VjpRule(
+        {"a": "where(condition, {g}, 0)", "b": "where(condition, 0, {g})"},
+        plain="the gradient goes to the input each element was taken from",
+    )
+
+    def backward(self, g):
+        zero = constant(np.zeros((), dtype=g.dtype))
+        ga = where(self.condition, g, zero) if self.needs_grad[0] else None
+        gb = where(self.condition, zero, g) if self.needs_grad[1] else None
+        return ga, gb
 
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:
@@ -524,7 +524,7 @@ class Cast(Function):
     reads_inputs = False  # backward needs only the inputs' shapes and dtypes
 
     @quietly  # 1e10 as float16 is inf, nan as an integer is some integer: as in PyTorch, no warning
-    def forward(self, x, dtype=None):
+    def forward(self, x, *, dtype):
         return x.astype(dtype)
 
     vjp_rule = VjpRule(

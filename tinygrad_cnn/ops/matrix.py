@@ -25,7 +25,7 @@ class MatMul(Function):
 
     def backward(self, g):
         a, b = self.parents
-        # C = A B  =>  dL/dA = dL/dC B^T,  dL/dB = A^T dL/dC   (per batch element).
+        # The transposes are of the last two axes: one product per batch element.
         ga = g @ b.swapaxes(-1, -2) if self.needs_grad[0] else None
         gb = None
         if self.needs_grad[1]:

@@ -16,28 +16,6 @@ from .common import as_int, axis_arg, check_float, constant, depends_on, keepdim
 from .elementwise import maximum, minimum
 
 
-class Sum(Function):
-    reads_inputs = False  # backward needs only the inputs' shapes and dtypes
-
-    @quietly  # a sum past the largest float is inf, without a warning
-    def forward(self, x, axis=None, keepdims=False):
-        return np.sum(x, axis=axis, keepdims=keepdims)
-
-    vjp_rule = VjpRule(
-        {"x": "{g} copied over the summed axes"},
-        plain="every summed element counts once, so each gets the upstream gradient of its sum",
-        settings={"axis": None},
-    )
-
-    def backward(self, g):
-        (x,) = self.parents
-        # Every input element contributed with weight 1: copy g back over the
-        # reduced axes.
-        if not self.settings["keepdims"]:
-            g = g.reshape(_kept_shape(x.shape, self.settings["axis"]))
-        return (g.broadcast_to(x.shape),)
-
-
 def _kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
@@ -52,31 +30,33 @@ def _reduce(cls: type[Function], x: Tensor, axis: Axis, keepdims: bool, op: str)
     return cls.apply(x, axis=axes, keepdims=keepdims)
 
 
-def reduce_sum(x: Tensor, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None,
-        keepdim: bool | None = None) -> Tensor:
-    """Sum over `axis` (None: all axes; int or tuple; negatives allowed); `dim=`/`keepdim=` as in PyTorch."""
-    axis = axis_arg("sum", axis, dim)
-    return _reduce(Sum, x, axis, keepdims_arg("sum", keepdims, keepdim), "sum")
+class Sum(Function):
+    reads_inputs = False  # backward needs only the inputs' shapes and dtypes
 
-
-class Max(Function):
-    def forward(self, x, axis=None, keepdims=False):
-        return np.max(x, axis=axis, keepdims=keepdims)
+    @quietly  # a sum past the largest float is inf, without a warning
+    def forward(self, x, *, axis, keepdims):
+        self.axis, self.keepdims = axis, keepdims
+        return np.sum(x, axis=axis, keepdims=keepdims)
 
     vjp_rule = VjpRule(
-        {"x": "{g} at the first maximum of each slice, 0 elsewhere"},
-        plain="only the element that was the maximum changed the result",
+        {"x": "{g} copied over the summed axes"},
+        plain="every summed element counts once, so each gets the upstream gradient of its sum",
         settings={"axis": None},
     )
 
     def backward(self, g):
         (x,) = self.parents
-        axes = self.settings["axis"]
-        if not self.settings["keepdims"]:
-            g = g.reshape(_kept_shape(x.shape, axes))
-        # Only the maximum of each reduced slice gets the gradient; with ties,
-        # the first one (as numpy's argmax picks).
-        return (depends_on(g.broadcast_to(x.shape) * constant(_first_max_mask(x.data, axes)), x),)
+        # The reduced axes put back as size 1, so that g broadcasts to x's shape.
+        if not self.keepdims:
+            g = g.reshape(_kept_shape(x.shape, self.axis))
+        return (g.broadcast_to(x.shape),)
+
+
+def reduce_sum(x: Tensor, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None,
+        keepdim: bool | None = None) -> Tensor:
+    """Sum over `axis` (None: all axes; int or tuple; negatives allowed); `dim=`/`keepdim=` as in PyTorch."""
+    axis = axis_arg("sum", axis, dim)
+    return _reduce(Sum, x, axis, keepdims_arg("sum", keepdims, keepdim), "sum")
 
 
 def _first_max_mask(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
@@ -98,6 +78,25 @@ class ValuesIndices(NamedTuple):
 
     values: Tensor
     indices: Tensor
+
+
+class Max(Function):
+    def forward(self, x, *, axis, keepdims):
+        self.axis, self.keepdims = axis, keepdims
+        return np.max(x, axis=axis, keepdims=keepdims)
+
+    vjp_rule = VjpRule(
+        {"x": "{g} at the first maximum of each slice, 0 elsewhere"},
+        plain="only the element that was the maximum changed the result",
+        settings={"axis": None},
+    )
+
+    def backward(self, g):
+        (x,) = self.parents
+        if not self.keepdims:
+            g = g.reshape(_kept_shape(x.shape, self.axis))
+        # With ties, the first maximum is the one numpy's argmax picks.
+        return (depends_on(g.broadcast_to(x.shape) * constant(_first_max_mask(x.data, self.axis)), x),)
 
 
 @overload

@@ -21,20 +21,6 @@ from .common import as_int, as_number, axis_arg, normalize_axes, shape_arg
 from .reductions import reduce_sum
 
 
-class Reshape(Function):
-    reads_inputs = False  # backward needs only the inputs' shapes and dtypes
-    def forward(self, x, shape=()):
-        return x.reshape(shape)
-
-    vjp_rule = VjpRule(
-        {"x": "{g} reshaped to x's shape"},
-        plain="the same numbers in another shape: the gradient is reshaped back",
-    )
-
-    def backward(self, g):
-        return (g.reshape(self.parents[0].shape),)
-
-
 def _resolve_shape(shape: tuple[int, ...], x: Tensor) -> tuple[int, ...]:
     """Fill in a -1 entry and check that the element count is unchanged."""
     error = ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.numel()} elements) into {shape}")
@@ -49,6 +35,20 @@ def _resolve_shape(shape: tuple[int, ...], x: Tensor) -> tuple[int, ...]:
     if math.prod(shape) != x.numel():
         raise error
     return shape
+
+
+class Reshape(Function):
+    reads_inputs = False  # backward needs only the inputs' shapes and dtypes
+    def forward(self, x, *, shape):
+        return x.reshape(shape)
+
+    vjp_rule = VjpRule(
+        {"x": "{g} reshaped to x's shape"},
+        plain="the same numbers in another shape: the gradient is reshaped back",
+    )
+
+    def backward(self, g):
+        return (g.reshape(self.parents[0].shape),)
 
 
 def reshape(x: Tensor, *shape: Any) -> Tensor:
@@ -93,7 +93,8 @@ def view(x: Tensor, *shape: Any) -> Tensor:
 
 class Permute(Function):
     reads_inputs = False  # backward needs only the inputs' shapes and dtypes
-    def forward(self, x, axes=()):
+    def forward(self, x, *, axes):
+        self.axes = axes
         return np.transpose(x, axes)
 
     vjp_rule = VjpRule(
@@ -104,7 +105,7 @@ class Permute(Function):
 
     def backward(self, g):
         # Undo the permutation: the inverse of `axes` is its argsort.
-        return (g.transpose(tuple(np.argsort(self.settings["axes"]))),)
+        return (g.transpose(tuple(np.argsort(self.axes))),)
 
 
 def transpose(x: Tensor, *axes: Any) -> Tensor:
@@ -156,7 +157,7 @@ def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
 
 class BroadcastTo(Function):
     reads_inputs = False  # backward needs only the inputs' shapes and dtypes
-    def forward(self, x, shape=()):
+    def forward(self, x, *, shape):
         return np.broadcast_to(x, shape)
 
     vjp_rule = VjpRule(
@@ -165,7 +166,7 @@ class BroadcastTo(Function):
     )
 
     def backward(self, g):
-        return (sum_to(g, self.parents[0].shape),)  # copies add up
+        return (sum_to(g, self.parents[0].shape),)
 
 
 def broadcast_to(x: Tensor, *shape: Any) -> Tensor:
@@ -235,7 +236,8 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 
 class Pad(Function):
     reads_inputs = False  # backward needs only the inputs' shapes and dtypes
-    def forward(self, x, pad_width=(), value=0.0):
+    def forward(self, x, *, pad_width, value):
+        self.pad_width = pad_width
         return np.pad(x, pad_width, mode="constant", constant_values=value)
 
     vjp_rule = VjpRule(
@@ -244,10 +246,8 @@ class Pad(Function):
     )
 
     def backward(self, g):
-        # Padding added constants: the gradient of the input is the middle part.
         x = self.parents[0]
-        widths = self.settings["pad_width"]
-        inner = tuple(slice(before, before + n) for (before, _), n in zip(widths, x.shape, strict=True))
+        inner = tuple(slice(before, before + n) for (before, _), n in zip(self.pad_width, x.shape, strict=True))
         return (g[inner],)
 
 
@@ -265,46 +265,6 @@ def pad(x: Tensor, pad_width: Any, value: float = 0.0) -> Tensor:
         raise ValueError(f"pad: pad_width {pad_width!r} has a negative width")
     pairs = tuple((int(a), int(b)) for a, b in widths)
     return Pad.apply(x, pad_width=pairs, value=as_number(value, "pad", "value"))
-
-
-class GetItem(Function):
-    reads_inputs = False  # backward needs only the inputs' shapes and dtypes
-    def forward(self, x, index=None):
-        return x[index]
-
-    vjp_rule = VjpRule(
-        {"x": "zeros of x's shape with {g} added at [index]"},
-        plain="only the elements picked out get gradient (added up where picked twice)",
-    )
-
-    def backward(self, g):
-        return (ScatterAdd.apply(g, shape=self.parents[0].shape, index=self.settings["index"]),)
-
-
-class ScatterAdd(Function):
-    """zeros(shape) with g added at x[index]: the VJP of indexing."""
-    reads_inputs = False  # backward needs only the inputs' shapes and dtypes
-
-    def forward(self, g, shape=(), index=None):
-        out = np.zeros(shape, dtype=g.dtype)
-        if _is_basic_index(index):
-            out[index] = g  # slices never repeat a position
-        else:
-            np.add.at(out, index, g)  # an integer array may repeat one
-        return out
-
-    vjp_rule = VjpRule(
-        {"x": "{g}[index]"},
-        plain="the gradient is read back at the places the values were added",
-    )
-
-    def backward(self, gg):
-        return (gg[self.settings["index"]],)
-
-
-def _is_basic_index(index: Any) -> bool:
-    items = index if isinstance(index, tuple) else (index,)
-    return not any(isinstance(i, np.ndarray) and i.dtype != bool for i in items)
 
 
 def normalize_index(index: Any) -> Any:
@@ -326,6 +286,26 @@ def normalize_index(index: Any) -> Any:
     return tuple(result) if isinstance(index, tuple) or len(result) != 1 else result[0]
 
 
+def _is_basic_index(index: Any) -> bool:
+    items = index if isinstance(index, tuple) else (index,)
+    return not any(isinstance(i, np.ndarray) and i.dtype != bool for i in items)
+
+
+class GetItem(Function):
+    reads_inputs = False  # backward needs only the inputs' shapes and dtypes
+    def forward(self, x, *, index):
+        self.index = index
+        return x[index]
+
+    vjp_rule = VjpRule(
+        {"x": "zeros of x's shape with {g} added at [index]"},
+        plain="only the elements picked out get gradient (added up where picked twice)",
+    )
+
+    def backward(self, g):
+        return (ScatterAdd.apply(g, shape=self.parents[0].shape, index=self.index),)
+
+
 def getitem(x: Tensor, index: Any) -> Tensor:
     """x[index]: ints, slices (with steps), None, Ellipsis, integer arrays, boolean masks."""
     index = normalize_index(index)
@@ -335,9 +315,32 @@ def getitem(x: Tensor, index: Any) -> Tensor:
         raise IndexError(f"getitem: index {index!r} does not fit a tensor of shape {x.shape}: {error}") from None
 
 
+class ScatterAdd(Function):
+    """zeros(shape) with g added at x[index]: the VJP of indexing."""
+    reads_inputs = False  # backward needs only the inputs' shapes and dtypes
+
+    def forward(self, g, *, shape, index):
+        self.index = index
+        out = np.zeros(shape, dtype=g.dtype)
+        if _is_basic_index(index):
+            out[index] = g  # slices never repeat a position
+        else:
+            np.add.at(out, index, g)  # an integer array may repeat one
+        return out
+
+    vjp_rule = VjpRule(
+        {"x": "{g}[index]"},
+        plain="the gradient is read back at the places the values were added",
+    )
+
+    def backward(self, gg):
+        return (gg[self.index],)
+
+
 class Concatenate(Function):
     reads_inputs = False  # backward needs only the inputs' shapes and dtypes
-    def forward(self, *arrays, axis=0):
+    def forward(self, *arrays, axis):
+        self.axis = axis
         return np.concatenate(arrays, axis=axis)
 
     vjp_rule = VjpRule(
@@ -347,8 +350,7 @@ class Concatenate(Function):
     )
 
     def backward(self, g):
-        # Each input gets back its own slice along the axis.
-        axis = self.settings["axis"]
+        axis = self.axis
         grads, start = [], 0
         for p in self.parents:
             index = (slice(None),) * axis + (slice(start, start + p.shape[axis]),)
@@ -414,7 +416,7 @@ class Clone(Function):
     vjp_rule = VjpRule({"x": "{g}"}, plain="a copy passes the gradient back unchanged")
 
     def backward(self, g):
-        return (g,)  # the identity map: its Jacobian is I
+        return (g,)
 
 
 def clone(x: Tensor) -> Tensor:
