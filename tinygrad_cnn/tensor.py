@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, overload
 
 import numpy as np
 
-if TYPE_CHECKING:  # for the type checker only; at run time `connect` sets them
+if TYPE_CHECKING:  # for the type checker; at run time `connect` sets ops and backward_pass
     from . import backward as backward_pass
     from . import ops
     from .function import Function
