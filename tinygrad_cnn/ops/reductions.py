@@ -53,7 +53,7 @@ class Sum(Function):
 
 
 def reduce_sum(x: Tensor, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None,
-        keepdim: bool | None = None) -> Tensor:
+               keepdim: bool | None = None) -> Tensor:
     """Sum over `axis` (None: all axes; int or tuple; negatives allowed); `dim=`/`keepdim=` as in PyTorch."""
     axis = axis_arg("sum", axis, dim)
     return _reduce(Sum, x, axis, keepdims_arg("sum", keepdims, keepdim), "sum")
