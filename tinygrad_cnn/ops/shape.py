@@ -337,6 +337,16 @@ class ScatterAdd(Function):
         return (gg[self.index],)
 
 
+def _tensor_list(tensors: Sequence[Any], op: str) -> list[Tensor]:
+    """The tensors to join, as a list of Tensors (arrays become tensors); at least one."""
+    if isinstance(tensors, Tensor):
+        raise TypeError(f"{op}: tensors must be a list or tuple of tensors, got a single Tensor")
+    joined = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    if not joined:
+        raise ValueError(f"{op}: need at least one tensor")
+    return joined
+
+
 class Concatenate(Function):
     reads_inputs = False  # backward needs only the inputs' shapes and dtypes
     def forward(self, *arrays, axis):
@@ -362,11 +372,7 @@ class Concatenate(Function):
 def concatenate(tensors: Sequence[Tensor], axis: int | None = None, *, dim: int | None = None) -> Tensor:
     """Join tensors along an existing axis (`axis`, or PyTorch's `dim`; default 0). `cat` is the same function."""
     axis = axis_arg("concatenate", axis, dim, default=0)
-    if isinstance(tensors, Tensor):
-        raise TypeError("concatenate: tensors must be a list or tuple of tensors, got a single Tensor")
-    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
-    if not tensors:
-        raise ValueError("concatenate: need at least one tensor")
+    tensors = _tensor_list(tensors, "concatenate")
     first = tensors[0]
     if first.ndim == 0:
         raise ValueError("concatenate: zero-dimensional tensors cannot be concatenated; use stack")
@@ -387,11 +393,7 @@ cat = concatenate  # PyTorch's name
 def stack(tensors: Sequence[Tensor], axis: int | None = None, *, dim: int | None = None) -> Tensor:
     """Join same-shape tensors along a new axis (`axis`, or PyTorch's `dim`; default 0)."""
     axis = axis_arg("stack", axis, dim, default=0)
-    if isinstance(tensors, Tensor):
-        raise TypeError("stack: tensors must be a list or tuple of tensors, got a single Tensor")
-    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
-    if not tensors:
-        raise ValueError("stack: need at least one tensor")
+    tensors = _tensor_list(tensors, "stack")
     for i, t in enumerate(tensors):
         if t.shape != tensors[0].shape:
             raise ValueError(f"stack: tensor {i} has shape {t.shape}, tensor 0 has shape {tensors[0].shape}")
