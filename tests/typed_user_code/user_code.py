@@ -4,7 +4,10 @@
 Not a test module: pytest collects only files named test_*.py.
 """
 
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 
 import tinygrad_cnn as tg
 import tinygrad_cnn.functional as F
@@ -25,7 +28,7 @@ shape: tuple[int, ...] = x.shape
 total: float = float(y.sum())
 t = tg.tensor([[1.0, 2.0], [3.0, 4.0]])
 z = tg.zeros(2, 2) + tg.ones(2, 2) * t - t / 2
-as_array: np.ndarray = z.numpy()
+as_array: npt.NDArray[Any] = z.numpy()
 
 # A small CNN, trained for one step.
 model = nn.Sequential(
