@@ -470,31 +470,40 @@ class Tensor:
         return ops.compare(np.not_equal, "ne (!=)", self, other)
 
     def pow(self, exponent: Operand) -> Tensor:
+        """See `tinygrad_cnn.ops.power`."""
         return ops.power(self, exponent)
 
     def exp(self) -> Tensor:
+        """See `tinygrad_cnn.exp`."""
         return ops.exp(self)
 
     def log(self) -> Tensor:
+        """See `tinygrad_cnn.log`."""
         return ops.log(self)
 
     def sqrt(self) -> Tensor:
+        """See `tinygrad_cnn.sqrt`."""
         return ops.sqrt(self)
 
     def abs(self) -> Tensor:
+        """See `tinygrad_cnn.abs`."""
         return ops.absolute(self)
 
     def sigmoid(self) -> Tensor:
+        """See `tinygrad_cnn.sigmoid`."""
         return ops.sigmoid(self)
 
     def tanh(self) -> Tensor:
+        """See `tinygrad_cnn.tanh`."""
         return ops.tanh(self)
 
     def relu(self) -> Tensor:
+        """See `tinygrad_cnn.relu`."""
         return ops.relu(self)
 
     def clip(self, lo: builtins.float | None = None, hi: builtins.float | None = None, *,
              min: builtins.float | None = None, max: builtins.float | None = None) -> Tensor:
+        """See `tinygrad_cnn.clip`."""
         return ops.clip(self, lo, hi, min=min, max=max)
 
     def clamp(self, min: builtins.float | None = None, max: builtins.float | None = None) -> Tensor:
@@ -505,10 +514,12 @@ class Tensor:
 
     def sum(self, axis: Axis = None, keepdims: builtins.bool | None = None, *, dim: Axis = None,
             keepdim: builtins.bool | None = None) -> Tensor:
+        """See `tinygrad_cnn.sum`."""
         return ops.reduce_sum(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
     def mean(self, axis: Axis = None, keepdims: builtins.bool | None = None, *, dim: Axis = None,
              keepdim: builtins.bool | None = None) -> Tensor:
+        """See `tinygrad_cnn.mean`."""
         return ops.mean(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
     # Given PyTorch's dim=, max and min return (values, indices), as PyTorch does.
@@ -520,6 +531,7 @@ class Tensor:
             keepdim: builtins.bool | None = None) -> ValuesIndices: ...
     def max(self, axis: Axis | Tensor = None, keepdims: builtins.bool | None = None, *,
             dim: builtins.int | None = None, keepdim: builtins.bool | None = None) -> Tensor | ValuesIndices:
+        """See `tinygrad_cnn.max`."""
         return ops.reduce_max(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
     @overload
@@ -530,86 +542,108 @@ class Tensor:
             keepdim: builtins.bool | None = None) -> ValuesIndices: ...
     def min(self, axis: Axis | Tensor = None, keepdims: builtins.bool | None = None, *,
             dim: builtins.int | None = None, keepdim: builtins.bool | None = None) -> Tensor | ValuesIndices:
+        """See `tinygrad_cnn.min`."""
         return ops.reduce_min(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
     def var(self, axis: Axis = None, ddof: builtins.int | None = None, keepdims: builtins.bool | None = None, *,
             dim: Axis = None, keepdim: builtins.bool | None = None, correction: builtins.int | None = None,
             unbiased: builtins.bool | None = None) -> Tensor:
+        """See `tinygrad_cnn.var`."""
         return ops.var(self, axis, ddof, keepdims, dim=dim, keepdim=keepdim, correction=correction,
                        unbiased=unbiased)
 
     def std(self, axis: Axis = None, ddof: builtins.int | None = None, keepdims: builtins.bool | None = None, *,
             dim: Axis = None, keepdim: builtins.bool | None = None, correction: builtins.int | None = None,
             unbiased: builtins.bool | None = None) -> Tensor:
+        """See `tinygrad_cnn.std`."""
         return ops.std(self, axis, ddof, keepdims, dim=dim, keepdim=keepdim, correction=correction,
                        unbiased=unbiased)
 
     def argmax(self, axis: builtins.int | None = None, keepdims: builtins.bool | None = None, *,
                dim: builtins.int | None = None, keepdim: builtins.bool | None = None) -> Tensor:
+        """See `tinygrad_cnn.argmax`."""
         return ops.argmax(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
     def argmin(self, axis: builtins.int | None = None, keepdims: builtins.bool | None = None, *,
                dim: builtins.int | None = None, keepdim: builtins.bool | None = None) -> Tensor:
+        """See `tinygrad_cnn.argmin`."""
         return ops.argmin(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
     # --- shape and indexing (ops/shape.py) ----------------------------------------
 
     def reshape(self, *shape: Any) -> Tensor:
+        """See `tinygrad_cnn.reshape`."""
         return ops.reshape(self, *shape)
 
     def view(self, *shape: Any) -> Tensor:
+        """See `tinygrad_cnn.ops.view`."""
         return ops.view(self, *shape)
 
     def transpose(self, *axes: Any) -> Tensor:
+        """See `tinygrad_cnn.ops.transpose`."""
         return ops.transpose(self, *axes)
 
     def permute(self, *axes: Any) -> Tensor:
+        """See `tinygrad_cnn.ops.transpose`."""
         return ops.transpose(self, *axes)
 
     def swapaxes(self, axis1: builtins.int, axis2: builtins.int) -> Tensor:
+        """See `tinygrad_cnn.ops.swapaxes`."""
         return ops.swapaxes(self, axis1, axis2)
 
     @property
     def T(self) -> Tensor:
+        """See `tinygrad_cnn.ops.transpose`."""
         return ops.transpose(self)
 
     def t(self) -> Tensor:
+        """See `tinygrad_cnn.ops.t`."""
         return ops.t(self)
 
     def flatten(self, start_dim: builtins.int = 0, end_dim: builtins.int = -1) -> Tensor:
+        """See `tinygrad_cnn.flatten`."""
         return ops.flatten(self, start_dim, end_dim)
 
     def broadcast_to(self, *shape: Any) -> Tensor:
+        """See `tinygrad_cnn.ops.broadcast_to`."""
         return ops.broadcast_to(self, *shape)
 
     def squeeze(self, axis: Axis = None, *, dim: Axis = None) -> Tensor:
+        """See `tinygrad_cnn.squeeze`."""
         return ops.squeeze(self, axis, dim=dim)
 
     def unsqueeze(self, axis: builtins.int | None = None, *, dim: builtins.int | None = None) -> Tensor:
+        """See `tinygrad_cnn.unsqueeze`."""
         return ops.unsqueeze(self, axis, dim=dim)
 
     def pad(self, pad_width: Any, value: builtins.float = 0.0) -> Tensor:
+        """See `tinygrad_cnn.pad`."""
         return ops.pad(self, pad_width, value)
 
     def __getitem__(self, index: Any) -> Tensor:
         return ops.getitem(self, index)
 
     def clone(self) -> Tensor:
+        """See `tinygrad_cnn.clone`."""
         return ops.clone(self)
 
     def contiguous(self) -> Tensor:
+        """See `tinygrad_cnn.ops.contiguous`."""
         return ops.contiguous(self)
 
     def matmul(self, other: Tensor) -> Tensor:
+        """See `tinygrad_cnn.matmul`."""
         return ops.matmul(self, other)
 
     # --- dtype and device (ops/elementwise.py) --------------------------------------
 
     def astype(self, dtype: Any) -> Tensor:
+        """See `tinygrad_cnn.ops.astype`."""
         return ops.astype(self, dtype)
 
     def to(self, *args: Any, dtype: Any = None, device: Any = None, copy: builtins.bool = False,
            non_blocking: builtins.bool = False) -> Tensor:
+        """See `tinygrad_cnn.ops.to`."""
         return ops.to(self, *args, dtype=dtype, device=device, copy=copy, non_blocking=non_blocking)
 
     def cpu(self) -> Tensor:
@@ -649,21 +683,27 @@ class Tensor:
         ops.setitem(self, index, value)
 
     def zero_(self) -> Tensor:
+        """See `tinygrad_cnn.ops.zero_`."""
         return ops.zero_(self)
 
     def fill_(self, value: Any) -> Tensor:
+        """See `tinygrad_cnn.ops.fill_`."""
         return ops.fill_(self, value)
 
     def copy_(self, src: Any) -> Tensor:
+        """See `tinygrad_cnn.ops.copy_`."""
         return ops.copy_(self, src)
 
     def add_(self, other: Any, alpha: builtins.float = 1) -> Tensor:
+        """See `tinygrad_cnn.ops.add_`."""
         return ops.add_(self, other, alpha)
 
     def sub_(self, other: Any, alpha: builtins.float = 1) -> Tensor:
+        """See `tinygrad_cnn.ops.sub_`."""
         return ops.sub_(self, other, alpha)
 
     def mul_(self, other: Any) -> Tensor:
+        """See `tinygrad_cnn.ops.mul_`."""
         return ops.mul_(self, other)
 
 
