@@ -12,6 +12,9 @@ PyTorch is not installed.
 
     python benchmarks/bench_engine.py            # the table
     python benchmarks/bench_engine.py --profile  # where the time goes in (1)
+    python benchmarks/bench_engine.py --split    # (1) as forward and backward, with
+        # Python's cycle collector on and off (our graph is Python objects that the
+        # collector walks; PyTorch's is not)
     python benchmarks/bench_engine.py --baseline ../other-checkout
         # adds a column for the tinygrad_cnn of another checkout (an older
         # commit, say: `git worktree add ../before <commit>`), loaded in this
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import importlib
 import pstats
 import shutil
@@ -192,6 +196,55 @@ def print_table(per_node: dict[str, float], long_chain_result: dict[str, float])
         print(line)
 
 
+def timed_chain(library: ModuleType | None) -> Callable[[], tuple[float, float]]:
+    """The 200-op chain of `library` (None: PyTorch), timed as (forward, backward) seconds."""
+
+    def run() -> tuple[float, float]:
+        if library is None:
+            x, shift, scale = torch.ones(4, requires_grad=True), torch.full((4,), 0.5), torch.full((4,), 0.999)
+            seed = torch.ones(4)
+        else:
+            x = library.Tensor(np.ones(4, dtype=np.float32), requires_grad=True)
+            shift = library.Tensor(np.full(4, 0.5, dtype=np.float32))
+            scale = library.Tensor(np.full(4, 0.999, dtype=np.float32))
+            seed = np.ones(4, dtype=np.float32)
+        start = time.perf_counter()
+        y = x
+        for _ in range(CHAIN_OPS // 2):
+            y = y + shift
+            y = y * scale
+        middle = time.perf_counter()
+        y.backward(seed)
+        return middle - start, time.perf_counter() - middle
+
+    return run
+
+
+def print_split(repeats: int, baseline: ModuleType | None) -> None:
+    """Microseconds per node of the 200-op chain's forward and backward, interleaved,
+    with the cycle collector on (as programs run) and off."""
+    contenders = {"ours": timed_chain(tg)}
+    if baseline is not None:
+        contenders["baseline"] = timed_chain(baseline)
+    if torch is not None:
+        contenders["torch"] = timed_chain(None)
+    print(f"{'per node (us)':<14} {'collector':>9} {'forward':>8} {'backward':>9} {'total':>7}")
+    for collector in ("on", "off"):
+        if collector == "off":
+            gc.disable()
+        times: dict[str, list[tuple[float, float]]] = {name: [] for name in contenders}
+        names = list(contenders)
+        for round_index in range(repeats):
+            for name in names if round_index % 2 == 0 else reversed(names):
+                times[name].append(contenders[name]())
+        gc.enable()
+        for name, values in times.items():
+            forward = 1e6 * statistics.median(f for f, _ in values) / CHAIN_OPS
+            backward = 1e6 * statistics.median(b for _, b in values) / CHAIN_OPS
+            total = 1e6 * statistics.median(f + b for f, b in values) / CHAIN_OPS
+            print(f"{name:<14} {collector:>9} {forward:>8.2f} {backward:>9.2f} {total:>7.2f}")
+
+
 def profile_per_node(rounds: int) -> None:
     """cProfile of the 200-op chain: which functions take the time."""
     profiler = cProfile.Profile()
@@ -208,6 +261,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=51, help="rounds for the per-node benchmark")
     parser.add_argument("--long-repeats", type=int, default=3, help="rounds for the long-chain benchmark")
     parser.add_argument("--profile", action="store_true", help="profile the per-node benchmark instead")
+    parser.add_argument("--split", action="store_true",
+                        help="the per-node benchmark as forward and backward, collector on and off, instead")
     parser.add_argument("--baseline", metavar="CHECKOUT",
                         help="also time the tinygrad_cnn of another checkout, interleaved with the rest")
     args = parser.parse_args()
@@ -221,6 +276,9 @@ def main() -> None:
     else:
         print(f"numpy {np.__version__}; PyTorch not installed, its columns are skipped")
     baseline = load_baseline(args.baseline) if args.baseline else None
+    if args.split:
+        print_split(max(args.repeats, 1001), baseline)
+        return
     per_node = bench_per_node(args.repeats, baseline)
     long_chain_times = bench_long_chain(args.long_repeats, baseline)
     print_table(per_node, long_chain_times)
